@@ -1,0 +1,3 @@
+"""rainkit.data: (being written)."""
+
+__all__: list[str] = []

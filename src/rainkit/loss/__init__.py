@@ -1,0 +1,3 @@
+"""rainkit.loss: (being written)."""
+
+__all__: list[str] = []

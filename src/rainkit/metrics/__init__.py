@@ -1,0 +1,3 @@
+"""rainkit.metrics: (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""rainkit.nn: (being written)."""
+
+__all__: list[str] = []
