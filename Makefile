@@ -16,7 +16,7 @@ demo: .venv/.bootstrapped
 
 test: .venv/.bootstrapped
 	$(PY) -m ruff check src tests examples benchmarks docs
-	$(PY) -m pytest tests src/rainkit --doctest-modules
+	$(PY) -m pytest tests src/rainkit docs/guides --doctest-modules --doctest-glob='*.rst'
 	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html
 
 lint: .venv/.bootstrapped

@@ -36,10 +36,15 @@ if [ ! -f "$cache/.complete" ]; then
     rm -rf "$cache"
     mkdir -p "$cache_root"
     "$python" -m venv "$cache"
-    "$cache/bin/python" -m pip install --quiet --upgrade pip
-    # Every requirement in one resolver call, so that torch and torchvision come as a matched pair.
     printf '%s\n' "$spec" | tail -n +2 > "$cache/requirements.txt"
-    "$cache/bin/python" -m pip install --quiet -r "$cache/requirements.txt" "hatchling>=1.18" "editables>=0.5"
+    # Every requirement in one resolver call, so that torch and torchvision come as a matched pair.
+    # pip's output goes to a log (it is long); its tail is shown if the install fails.
+    if ! "$cache/bin/python" -m pip install -r "$cache/requirements.txt" \
+            "hatchling>=1.18" "editables>=0.5" > "$cache/pip-install.log" 2>&1; then
+        grep -v "is ignored: it is neither" "$cache/pip-install.log" | tail -n 40
+        echo "bootstrap: pip install failed; full log in $cache/pip-install.log" >&2
+        exit 1
+    fi
     "$cache/bin/python" -c "import torch, torchvision; print('bootstrap: torch', torch.__version__, 'torchvision', torchvision.__version__)"
     touch "$cache/.complete"
 fi
@@ -58,4 +63,5 @@ echo "import site; site.addsitedir('$cache_site')" > "$venv_site/_rainkit_env_ca
 for tool in ruff sphinx-build pytest; do
     ln -sf "$cache/bin/$tool" ".venv/bin/$tool"
 done
-.venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+.venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 \
+    | { grep -v "is ignored: it is neither" || true; }
