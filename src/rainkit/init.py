@@ -72,7 +72,7 @@ def kaiming_init_(
         >>> from torch import nn
         >>> from rainkit.init import kaiming_init_
         >>> net = kaiming_init_(nn.Sequential(nn.Conv2d(64, 64, 3), nn.BatchNorm2d(64)))
-        >>> float(net[1].weight.mean()), float(net[0].bias.abs().max())
+        >>> net[1].weight.mean().item(), net[0].bias.abs().max().item()
         (1.0, 0.0)
 
     References:
