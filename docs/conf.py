@@ -67,5 +67,5 @@ nitpicky = False
 
 html_theme = "furo"
 html_title = f"rainkit {release}"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "**/_*.rst", "figures"]
 templates_path: list[str] = []
