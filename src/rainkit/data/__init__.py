@@ -1,3 +1,21 @@
-"""rainkit.data: (being written)."""
+"""Paired rainy/clean datasets, image reading, paired transforms and synthetic rain."""
 
-__all__: list[str] = []
+from rainkit.data.io import IMAGE_EXTENSIONS, read_image, save_image
+from rainkit.data.paired import LAYOUTS, PairedRainDataset, find_pairs
+from rainkit.data.synthetic import SyntheticRainDataset, line_kernel, synthesize_rain
+from rainkit.data.transforms import pad_to_size, paired_random_crop, paired_random_flip
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "LAYOUTS",
+    "PairedRainDataset",
+    "SyntheticRainDataset",
+    "find_pairs",
+    "line_kernel",
+    "pad_to_size",
+    "paired_random_crop",
+    "paired_random_flip",
+    "read_image",
+    "save_image",
+    "synthesize_rain",
+]
