@@ -1,3 +1,30 @@
-"""rainkit.loss: (being written)."""
+"""rainkit.loss: pixel, SSIM, perceptual, style and contrastive losses with one shared VGG pass."""
 
-__all__: list[str] = []
+from rainkit.loss.combined import CombinedLoss
+from rainkit.loss.contrastive import (
+    ContrastiveLoss,
+    EasyContrastiveLoss,
+    contrastive_loss,
+    easy_contrastive_loss,
+)
+from rainkit.loss.perceptual import PerceptualLoss, perceptual_loss
+from rainkit.loss.pixel import CharbonnierLoss, charbonnier_loss
+from rainkit.loss.style import StyleLoss, gram_matrix, style_loss
+from rainkit.loss.vgg import VGG19_LAYERS, VGGFeatures
+
+__all__ = [
+    "VGG19_LAYERS",
+    "CharbonnierLoss",
+    "CombinedLoss",
+    "ContrastiveLoss",
+    "EasyContrastiveLoss",
+    "PerceptualLoss",
+    "StyleLoss",
+    "VGGFeatures",
+    "charbonnier_loss",
+    "contrastive_loss",
+    "easy_contrastive_loss",
+    "gram_matrix",
+    "perceptual_loss",
+    "style_loss",
+]

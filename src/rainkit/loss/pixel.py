@@ -1,0 +1,94 @@
+"""Pixel losses: Charbonnier; for L1 and L2 use torch.nn.L1Loss and torch.nn.MSELoss.
+
+torch's own L1 and L2 losses already take ``(input, target)`` and a ``reduction``, run on every
+device and under autocast, so rainkit does not wrap them; pass them straight to
+:class:`~rainkit.loss.CombinedLoss`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rainkit._validation import (
+    Reduction,
+    check_positive,
+    check_reduction,
+    check_same_shape,
+    check_tensor,
+    reduce,
+)
+
+__all__ = ["CharbonnierLoss", "charbonnier_loss"]
+
+
+def charbonnier_loss(
+    input: torch.Tensor, target: torch.Tensor, eps: float = 1e-3, reduction: Reduction = "mean"
+) -> torch.Tensor:
+    r"""Charbonnier loss, a differentiable L1 that is quadratic near zero.
+
+    .. math:: \ell(x, y) = \sqrt{(x - y)^2 + \varepsilon^2}
+
+    averaged (``"mean"``), summed (``"sum"``) or returned element-wise (``"none"``). Note that
+    the minimum is :math:`\varepsilon`, not 0, as in the deraining papers that use it.
+
+    Args:
+        input: the prediction, any shape, e.g. :math:`(B, C, H, W)` in :math:`[0, 1]`.
+        target: the reference, same shape as ``input``.
+        eps: :math:`\varepsilon > 0`, the width of the quadratic zone.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+        A scalar, or a tensor of ``input``'s shape with ``reduction="none"``.
+
+    Shape:
+        - input, target: :math:`(*)`, the same shape.
+        - output: :math:`()`, or :math:`(*)` with ``reduction="none"``.
+
+    Example:
+        >>> import torch
+        >>> from rainkit.loss import charbonnier_loss
+        >>> x = torch.zeros(1, 1, 2, 2)
+        >>> y = torch.tensor([[[[0.0, 3.0], [4.0, 0.0]]]])
+        >>> round(charbonnier_loss(x, y, eps=0.0).item(), 4)  # mean |x - y|
+        1.75
+
+    References:
+        P. Charbonnier, L. Blanc-Feraud, G. Aubert, M. Barlaud, "Two deterministic half-quadratic
+        regularization algorithms for computed imaging", ICIP 1994; used for deraining by
+        K. Jiang et al., "Multi-Scale Progressive Fusion Network", CVPR 2020.
+    """
+    check_tensor(input, "input")
+    check_tensor(target, "target")
+    check_same_shape(input, target)
+    check_positive(eps, "eps", strict=False)
+    check_reduction(reduction)
+    diff = input - target
+    return reduce(torch.sqrt(diff * diff + eps * eps), reduction)
+
+
+class CharbonnierLoss(nn.Module):
+    """Module form of :func:`charbonnier_loss`.
+
+    Args:
+        eps: :math:`\\varepsilon \\geq 0`.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Example:
+        >>> import torch
+        >>> from rainkit.loss import CharbonnierLoss
+        >>> x = torch.rand(2, 3, 8, 8)
+        >>> CharbonnierLoss()(x, x).item()  # eps at zero error
+        0.001
+    """
+
+    def __init__(self, eps: float = 1e-3, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        self.eps = check_positive(eps, "eps", strict=False)
+        self.reduction: Reduction = check_reduction(reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return charbonnier_loss(input, target, self.eps, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"eps={self.eps}, reduction={self.reduction!r}"
