@@ -65,7 +65,7 @@ def _gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
 def synthesize_rain(
     image: torch.Tensor,
     *,
-    density: float = 0.02,
+    density: float = 0.004,
     length: float = 15.0,
     angle: float = 10.0,
     width: float = 1.0,
@@ -96,7 +96,8 @@ def synthesize_rain(
         angle: streak direction in degrees from the vertical, positive leaning right.
         width: streak thickness in pixels, ``> 0``.
         brightness: streak intensity :math:`b`, ``>= 0``.
-        blur: Gaussian standard deviation in pixels applied to the streaks; ``0`` for none.
+        blur: Gaussian standard deviation in pixels applied to the streaks; ``0`` (or below
+            ``1e-3``) for none.
         seed: seed of the NumPy random generator; ``None`` draws fresh entropy.
 
     Returns:
@@ -138,7 +139,7 @@ def synthesize_rain(
     pad = kernel.shape[-1] // 2
     noise = torch.from_numpy(drops.astype(np.float32))
     streaks = F.conv2d(F.pad(noise, (pad, pad, pad, pad)), kernel[None, None])
-    if blur > 0:
+    if blur >= 1e-3:  # a narrower Gaussian is the identity on the pixel grid
         streaks = _gaussian_blur(streaks, blur)
     rain = (brightness * streaks).clamp(0.0, 1.0).to(dtype=image.dtype, device=image.device)
     rain = rain.expand(b, 3, h, w)
@@ -195,8 +196,8 @@ class SyntheticRainDataset(Dataset):
         patch_size: int | None = None,
         samples_per_image: int = 1,
         augment: bool = False,
-        density: float | Sequence[float] = (0.005, 0.03),
-        length: float | Sequence[float] = (8.0, 30.0),
+        density: float | Sequence[float] = (0.001, 0.008),
+        length: float | Sequence[float] = (8.0, 25.0),
         angle: float | Sequence[float] = (-25.0, 25.0),
         width: float | Sequence[float] = (0.8, 2.0),
         brightness: float | Sequence[float] = (0.5, 1.0),
