@@ -1,3 +1,7 @@
-"""rainkit.metrics: (being written)."""
+"""rainkit.metrics: PSNR, SSIM, LPIPS and the BT.601 colour conversion they score on."""
 
-__all__: list[str] = []
+from rainkit.metrics.color import rgb_to_y, rgb_to_ycbcr
+from rainkit.metrics.psnr import PSNR, psnr
+from rainkit.metrics.ssim import SSIM, ssim
+
+__all__ = ["PSNR", "SSIM", "psnr", "rgb_to_y", "rgb_to_ycbcr", "ssim"]

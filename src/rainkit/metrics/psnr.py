@@ -1,0 +1,113 @@
+"""Peak signal-to-noise ratio (PSNR)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from rainkit._validation import Reduction
+from rainkit.metrics._prepare import check_options, finish, prepare
+
+__all__ = ["PSNR", "psnr"]
+
+
+def psnr(
+    input: torch.Tensor | np.ndarray,
+    target: torch.Tensor | np.ndarray,
+    *,
+    data_range: float | None = None,
+    crop_border: int = 0,
+    y_channel: bool = False,
+    reduction: Reduction = "mean",
+) -> torch.Tensor | float | np.ndarray:
+    r"""Peak signal-to-noise ratio in decibels, one value per image.
+
+    .. math::
+
+        \text{PSNR} = 10 \log_{10} \frac{L^2}{\text{MSE}}, \qquad
+        \text{MSE} = \frac{1}{CHW} \sum_{c,h,w} (x_{chw} - y_{chw})^2
+
+    where :math:`L` is ``data_range``. The MSE is taken per image; ``reduction="mean"`` averages
+    the per-image PSNRs (it does *not* pool the MSE over the batch, which is what torchmetrics
+    and kornia do by default). Identical images give ``+inf``.
+
+    Tensors are computed in their own dtype, float16 and bfloat16 in float32 (the result is then
+    float32); numpy arrays are computed in float64.
+
+    Args:
+        input: the restored image(s): a tensor :math:`(B, C, H, W)` or :math:`(C, H, W)`
+            (any floating dtype and device, differentiable), or a numpy array :math:`(H, W)`
+            or :math:`(H, W, C)` of dtype uint8, uint16 or float.
+        target: the reference image(s), same type, shape and dtype as ``input``.
+        data_range: the peak value :math:`L`. ``None`` (default) takes it from the dtype:
+            ``1.0`` for floating inputs (images in :math:`[0, 1]`), ``255`` for uint8 and
+            ``65535`` for uint16 arrays. It is never guessed from the values; an explicit
+            value always wins.
+        crop_border: pixels dropped on each side before scoring (as in super-resolution and
+            deraining benchmarks).
+        y_channel: score the luma ``Y`` of BT.601 limited-range YCbCr (see
+            :func:`rgb_to_y`) instead of the RGB channels; needs 3 channels.
+        reduction: ``"none"`` (one value per image), ``"mean"`` or ``"sum"`` over images.
+
+    Returns:
+        A tensor for tensor inputs (shape :math:`(B,)` for ``"none"``, else a scalar); a Python
+        float for numpy inputs (a numpy array of shape :math:`(1,)` for ``"none"``).
+
+    Shape:
+        - input: :math:`(B, C, H, W)`, :math:`(C, H, W)`, or numpy :math:`(H, W)`,
+          :math:`(H, W, C)`.
+        - target: same as ``input``.
+
+    Example:
+        >>> import torch
+        >>> x = torch.full((1, 3, 4, 4), 0.5)
+        >>> round(psnr(x, x + 0.1).item(), 4)
+        20.0
+        >>> import numpy as np
+        >>> a = np.zeros((4, 4), dtype=np.uint8)
+        >>> round(psnr(a, a + 1), 2)  # uint8: data_range 255
+        48.13
+        >>> psnr(x, x).item()
+        inf
+
+    References:
+        Z. Wang and A. C. Bovik, "Mean squared error: Love it or leave it?", IEEE Signal
+        Processing Magazine 26(1), 2009.
+    """
+    p = prepare(input, target, data_range=data_range, crop_border=crop_border,
+                y_channel=y_channel, reduction=reduction)
+    mse = (p.input - p.target).square().mean(dim=(1, 2, 3))
+    values = 10.0 * (2.0 * torch.log10(mse.new_tensor(p.data_range)) - torch.log10(mse))
+    return finish(values, reduction, p.numpy)
+
+
+class PSNR(nn.Module):
+    """Peak signal-to-noise ratio as a module; see :func:`psnr` for the arguments.
+
+    Options are checked when the module is built.
+
+    Example:
+        >>> import torch
+        >>> metric = PSNR(crop_border=1)
+        >>> x = torch.full((2, 3, 8, 8), 0.5)
+        >>> metric(x, x + 0.01).shape
+        torch.Size([])
+    """
+
+    def __init__(self, *, data_range: float | None = None, crop_border: int = 0,
+                 y_channel: bool = False, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        check_options(data_range, crop_border, y_channel, reduction)
+        self.data_range = data_range
+        self.crop_border = crop_border
+        self.y_channel = y_channel
+        self.reduction = reduction
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return psnr(input, target, data_range=self.data_range, crop_border=self.crop_border,
+                    y_channel=self.y_channel, reduction=self.reduction)  # type: ignore[return-value]
+
+    def extra_repr(self) -> str:
+        return (f"data_range={self.data_range}, crop_border={self.crop_border}, "
+                f"y_channel={self.y_channel}, reduction={self.reduction!r}")
