@@ -1,0 +1,105 @@
+"""EasyContrastiveLoss against the seed's formula, ContrastiveLoss against AECR-Net's ratio."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rainkit.loss import ContrastiveLoss, EasyContrastiveLoss, VGGFeatures
+
+
+def seed_contrastive(vgg: VGGFeatures, input, generated, ground_truth) -> torch.Tensor:
+    # The seed's forward(input, generated, ground_truth), written out: pooled features, cosine.
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(vgg(x)["relu2_1"], 1).flatten(1)
+
+    f_in, f_gen, f_gt = f(input), f(generated), f(ground_truth)
+    pos = torch.mean(1 - F.cosine_similarity(f_gen, f_gt))
+    neg = torch.mean(F.cosine_similarity(f_gen, f_in))
+    return pos + neg
+
+
+def aecr_ratio(feats, out, pos, negs, weights, eps=1e-7) -> torch.Tensor:
+    # AECR-Net: sum_i w_i * L1(a_i, p_i) / (L1(a_i, n_i) + eps), denominators averaged over negs
+    total = torch.zeros(())
+    f_out, f_pos, f_negs = feats(out), feats(pos), [feats(n) for n in negs]
+    for layer, w in weights.items():
+        fa, fp = f_out[layer], f_pos[layer]
+        d_an = sum((fa - fn[layer]).abs().mean() for fn in f_negs) / len(negs)
+        total = total + w * (fa - fp).abs().mean() / (d_an + eps)
+    return total
+
+
+def test_easy_contrastive_is_the_seed_formula(shallow_vgg) -> None:
+    loss = EasyContrastiveLoss(("relu2_1",), vgg=shallow_vgg)
+    rainy, generated, clean = (torch.rand(3, 3, 8, 8) for _ in range(3))
+    expected = seed_contrastive(shallow_vgg, rainy, generated, clean)
+    got = loss(generated, clean, rainy)  # output=generated, positive=clean, negative=input
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=0)
+
+
+def test_easy_contrastive_range_and_identity(shallow_vgg) -> None:
+    loss = EasyContrastiveLoss(("relu1_1", "relu2_1"), (0.5, 0.5), vgg=shallow_vgg)
+    clean, rainy = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    # output == positive: the positive term is 0, the value is the mean negative cosine
+    f = shallow_vgg(clean, ("relu1_1", "relu2_1"))
+    g = shallow_vgg(rainy, ("relu1_1", "relu2_1"))
+    cos = [F.cosine_similarity(f[n].mean((2, 3)), g[n].mean((2, 3))).mean() for n in f]
+    torch.testing.assert_close(loss(clean, clean, rainy), 0.5 * cos[0] + 0.5 * cos[1],
+                               atol=1e-6, rtol=1e-5)
+
+
+def test_aecr_defaults() -> None:
+    defaults = ContrastiveLoss.__init__.__defaults__  # type: ignore[misc]
+    assert defaults[0] == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+def test_contrastive_is_aecr_ratio(shallow_vgg) -> None:
+    weights = {"relu1_1": 1 / 32, "relu1_2": 1 / 16, "relu2_1": 1.0}
+    loss = ContrastiveLoss(tuple(weights), tuple(weights.values()), vgg=shallow_vgg)
+    out, pos = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    negs = [torch.rand(2, 3, 8, 8) for _ in range(3)]
+    expected = aecr_ratio(lambda x: shallow_vgg(x, tuple(weights)), out, pos, negs, weights)
+    torch.testing.assert_close(loss(out, pos, negs), expected, rtol=1e-5, atol=0)
+    torch.testing.assert_close(loss(out, pos, torch.stack(negs, 1)), expected, rtol=1e-5, atol=0)
+    one = aecr_ratio(lambda x: shallow_vgg(x, tuple(weights)), out, pos, negs[:1], weights)
+    torch.testing.assert_close(loss(out, pos, negs[0]), one, rtol=1e-5, atol=0)
+
+
+def test_zero_positive_distance_and_no_vgg_gradient(shallow_vgg) -> None:
+    loss = ContrastiveLoss(("relu1_1", "relu2_1"), vgg=shallow_vgg)
+    x = torch.rand(2, 3, 8, 8, requires_grad=True)
+    assert loss(x, x.detach().clone(), torch.rand(2, 3, 8, 8)).item() == 0.0
+    loss(x, torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)).backward()
+    EasyContrastiveLoss(("relu2_1",), vgg=shallow_vgg)(x, torch.rand(2, 3, 8, 8),
+                                                       torch.rand(2, 3, 8, 8)).backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in shallow_vgg.parameters())
+
+
+@pytest.mark.parametrize("cls", [EasyContrastiveLoss, ContrastiveLoss])
+def test_gradcheck_float64(cls: type) -> None:
+    vgg = VGGFeatures(("relu1_2",), weights=None, normalize=False).double()
+    loss = cls(("conv1_1", "relu1_2"), vgg=vgg)
+    x = torch.rand(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    pos, neg = torch.rand(2, 3, 4, 4, dtype=torch.float64), torch.rand(2, 3, 4, 4,
+                                                                       dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda a: loss(a, pos, neg), (x,))
+
+
+def test_errors(shallow_vgg) -> None:
+    loss = ContrastiveLoss(("relu1_1",), vgg=shallow_vgg)
+    x = torch.rand(1, 3, 8, 8)
+    with pytest.raises(ValueError, match="needs a negative"):
+        loss(x, x)
+    with pytest.raises(ValueError, match="needs a negative"):
+        EasyContrastiveLoss(("relu1_1",), vgg=shallow_vgg)(x, x)
+    with pytest.raises(ValueError, match="negative and positive must have the same shape"):
+        loss(x, x, torch.rand(2, 3, 8, 8))
+    with pytest.raises(TypeError, match="negative must be"):
+        loss(x, x, [])
+    with pytest.raises(ValueError, match="expected 1, got 5"):
+        ContrastiveLoss(("relu1_1",), (1, 1, 1, 1, 1), vgg=shallow_vgg)
+    with pytest.raises(ValueError, match="eps"):
+        ContrastiveLoss(("relu1_1",), eps=-1.0, vgg=shallow_vgg)

@@ -1,0 +1,87 @@
+"""PerceptualLoss and StyleLoss against hand computations with the trunk's own conv weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rainkit.loss import PerceptualLoss, StyleLoss, VGGFeatures
+
+
+def by_hand_layers(vgg: VGGFeatures, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    # conv1_1 -> relu -> conv1_2 -> relu written out with F.conv2d (raw input, no normalisation)
+    c1, c2 = vgg.features[0], vgg.features[2]
+    conv1_1 = F.conv2d(x, c1.weight, c1.bias, padding=1)
+    relu1_1 = conv1_1.clamp_min(0)
+    conv1_2 = F.conv2d(relu1_1, c2.weight, c2.bias, padding=1)
+    return {"conv1_1": conv1_1, "relu1_1": relu1_1, "conv1_2": conv1_2,
+            "relu1_2": conv1_2.clamp_min(0)}
+
+
+def test_default_is_the_seed_features_35() -> None:
+    assert PerceptualLoss.__init__.__defaults__[0] == ("conv5_4",)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("criterion", ["l1", "mse"])
+def test_perceptual_by_hand(shallow_vgg, criterion: str) -> None:
+    loss = PerceptualLoss(("conv1_1", "relu1_2"), (0.3, 0.7), criterion, vgg=shallow_vgg)
+    out, pos = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    fo, fp = by_hand_layers(shallow_vgg, out), by_hand_layers(shallow_vgg, pos)
+    p = 1 if criterion == "l1" else 2
+    expected = (0.3 * ((fo["conv1_1"] - fp["conv1_1"]).abs() ** p).mean()
+                + 0.7 * ((fo["relu1_2"] - fp["relu1_2"]).abs() ** p).mean())
+    torch.testing.assert_close(loss(out, pos), expected, rtol=1e-5, atol=0)
+
+
+def test_style_by_hand(shallow_vgg) -> None:
+    loss = StyleLoss(("relu1_1", "relu1_2"), (2.0, 1.0), "mse", vgg=shallow_vgg)
+    out, pos = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    fo, fp = by_hand_layers(shallow_vgg, out), by_hand_layers(shallow_vgg, pos)
+
+    def gram(f: torch.Tensor) -> torch.Tensor:
+        _b, c, h, w = f.shape
+        return torch.einsum("bihw,bjhw->bij", f, f) / (c * h * w)
+
+    expected = (2.0 * ((gram(fo["relu1_1"]) - gram(fp["relu1_1"])) ** 2).mean()
+                + ((gram(fo["relu1_2"]) - gram(fp["relu1_2"])) ** 2).mean())
+    assert expected > 0
+    torch.testing.assert_close(loss(out, pos), expected, rtol=1e-5, atol=0)
+
+
+def test_identical_images_give_zero_and_vgg_gets_no_gradient(shallow_vgg) -> None:
+    x = torch.rand(2, 3, 8, 8, requires_grad=True)
+    for loss in (PerceptualLoss(("relu2_1",), vgg=shallow_vgg),
+                 StyleLoss(("relu1_1", "relu2_1"), vgg=shallow_vgg)):
+        value = loss(x, x.detach().clone())
+        assert value.item() == 0.0
+        (value + loss(x, torch.rand(2, 3, 8, 8))).backward()
+    assert x.grad is not None
+    assert all(p.grad is None for p in shallow_vgg.parameters())
+
+
+@pytest.mark.parametrize("cls", [PerceptualLoss, StyleLoss])
+def test_gradcheck_float64(cls: type) -> None:
+    vgg = VGGFeatures(("relu1_2",), weights=None).double()
+    loss = cls(("conv1_1", "relu1_2"), criterion="mse", vgg=vgg)
+    x = torch.rand(1, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(1, 3, 4, 4, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda a: loss(a, y), (x,))
+
+
+def test_errors(shallow_vgg) -> None:
+    with pytest.raises(ValueError, match="relu9_9.*valid names"):
+        PerceptualLoss(("relu9_9",), weights=None)
+    with pytest.raises(ValueError, match=">= 0"):
+        PerceptualLoss(("relu1_1",), (-1.0,), vgg=shallow_vgg)
+    with pytest.raises(ValueError, match="expected 2, got 1"):
+        StyleLoss(("relu1_1", "relu2_1"), (1.0,), vgg=shallow_vgg)
+    with pytest.raises(ValueError, match="criterion must be one of 'l1', 'mse'"):
+        PerceptualLoss(criterion="huber", vgg=shallow_vgg)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="too shallow"):
+        PerceptualLoss(("relu3_1",), vgg=shallow_vgg)
+    loss = PerceptualLoss(("relu1_1",), vgg=shallow_vgg)
+    with pytest.raises(ValueError, match="same shape"):
+        loss(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
+    with pytest.raises(ValueError, match="3 channels"):
+        loss(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8))
