@@ -1,0 +1,188 @@
+"""CombinedLoss: sum of its parts (value and gradient), one VGG pass, errors, training, DDP."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from rainkit.loss import (
+    CharbonnierLoss,
+    CombinedLoss,
+    ContrastiveLoss,
+    EasyContrastiveLoss,
+    PerceptualLoss,
+    StyleLoss,
+    VGGFeatures,
+)
+
+
+def make_parts(vgg: VGGFeatures) -> dict[str, tuple[nn.Module, float]]:
+    return {
+        "l1": (nn.L1Loss(), 1.0),
+        "charbonnier": (CharbonnierLoss(), 0.5),
+        "perceptual": (PerceptualLoss(("relu2_1",), vgg=vgg), 0.1),
+        "style": (StyleLoss(("relu1_1", "relu2_1"), vgg=vgg), 2.0),
+        "easy": (EasyContrastiveLoss(("relu1_2",), vgg=vgg), 0.3),
+        "contrastive": (ContrastiveLoss(("relu1_1", "relu2_1"), vgg=vgg), 0.1),
+    }
+
+
+def count_passes(vgg: VGGFeatures) -> list[int]:
+    calls: list[int] = []
+    vgg.features[0].register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    return calls
+
+
+def test_sum_of_parts_value_and_gradient(shallow_vgg) -> None:
+    parts = make_parts(shallow_vgg)
+    combined = CombinedLoss(parts)
+    out = torch.rand(2, 3, 8, 8)
+    pos, negs = torch.rand(2, 3, 8, 8), torch.rand(2, 2, 3, 8, 8)
+
+    x1 = out.clone().requires_grad_()
+    total, terms = combined(x1, pos, negs)
+    total.backward()
+
+    x2 = out.clone().requires_grad_()
+    expected = torch.zeros(())
+    for name, (loss, weight) in parts.items():
+        args = (x2, pos, negs) if name in ("easy", "contrastive") else (x2, pos)
+        value = loss(*args)
+        torch.testing.assert_close(terms[name], value.detach(), rtol=1e-5, atol=1e-7)
+        expected = expected + weight * value
+    expected.backward()
+    torch.testing.assert_close(total, expected, rtol=1e-5, atol=0)
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-4, atol=1e-7)
+    assert all(not t.requires_grad for t in terms.values())
+    assert list(terms) == list(parts)
+
+
+def test_one_vgg_pass(shallow_vgg) -> None:
+    combined = CombinedLoss(make_parts(shallow_vgg))
+    assert combined.num_vgg_passes == 1
+    calls = count_passes(shallow_vgg)
+    out = torch.rand(2, 3, 8, 8, requires_grad=True)
+    combined(out, torch.rand(2, 3, 8, 8), torch.rand(2, 2, 3, 8, 8))
+    # one pass for the output (2 images), one no_grad pass for positive + 2 negatives (6)
+    assert calls == [2, 6]
+
+
+def test_negatives_skipped_when_unused(shallow_vgg) -> None:
+    combined = CombinedLoss({"perceptual": (PerceptualLoss(("relu1_1",), vgg=shallow_vgg), 1.0)})
+    calls = count_passes(shallow_vgg)
+    combined(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8))
+    assert calls == [2, 2]
+
+
+def test_sharing_rules(tmp_path) -> None:
+    # random weights: only the same object is shared
+    a = PerceptualLoss(("relu1_1",), weights=None)
+    b = ContrastiveLoss(("relu1_1",), weights=None)
+    assert CombinedLoss({"a": (a, 1.0), "b": (b, 1.0)}).num_vgg_passes == 2
+    # the same weights file and normalisation: the deepest trunk serves both
+    state = VGGFeatures(("relu2_1",), weights=None).state_dict()
+    torch.save(state, tmp_path / "w.pth")
+    c = PerceptualLoss(("relu1_1",), weights=tmp_path / "w.pth")
+    d = ContrastiveLoss(("relu1_1", "relu2_1"), weights=tmp_path / "w.pth")
+    e = PerceptualLoss(("relu1_1",), weights=tmp_path / "w.pth", normalize=True)
+    shared = CombinedLoss({"c": (c, 1.0), "d": (d, 1.0)})
+    assert shared.num_vgg_passes == 1
+    x, y, z = (torch.rand(1, 3, 8, 8) for _ in range(3))
+    total, _ = shared(x, y, z)
+    torch.testing.assert_close(total, c(x, y) + d(x, y, z), rtol=1e-5, atol=0)
+    assert CombinedLoss({"c": (c, 1.0), "e": (e, 1.0)}).num_vgg_passes == 2
+
+
+def test_errors(shallow_vgg) -> None:
+    combined = CombinedLoss(make_parts(shallow_vgg))
+    x = torch.rand(1, 3, 8, 8)
+    with pytest.raises(ValueError, match=r"\['easy', 'contrastive'\] need a negative"):
+        combined(x, x)
+    with pytest.raises(ValueError, match="same shape"):
+        combined(x, torch.rand(1, 3, 8, 4), x)
+    with pytest.raises(TypeError, match="tuple"):
+        CombinedLoss({"l1": nn.L1Loss()})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match=">= 0"):
+        CombinedLoss({"l1": (nn.L1Loss(), -1.0)})
+    with pytest.raises(ValueError, match="at least one"):
+        CombinedLoss({})
+
+
+def test_pixel_only_any_channels() -> None:
+    combined = CombinedLoss({"l1": (nn.L1Loss(), 2.0)})
+    x, y = torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 4, 4)
+    total, terms = combined(x, y)
+    assert total.item() == 2.0 and terms["l1"].item() == 1.0
+
+
+@pytest.mark.slow
+def test_trains_a_foreign_model_under_autocast() -> None:
+    # a model that is not rainkit's: three convolutions with a residual connection
+    class Foreign(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+                                      nn.Conv2d(8, 3, 3, padding=1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x - self.body(x)
+
+    model = Foreign()
+    vgg = VGGFeatures(("relu2_1",), weights=None)
+    loss_fn = CombinedLoss({
+        "l1": (nn.L1Loss(), 1.0),
+        "perceptual": (PerceptualLoss(("relu2_1",), vgg=vgg), 0.1),
+        "contrastive": (ContrastiveLoss(("relu1_1", "relu2_1"), vgg=vgg), 0.1),
+    })
+    clean = torch.rand(4, 3, 16, 16)
+    rainy = (clean + 0.3 * (torch.rand(4, 1, 16, 16) > 0.8)).clamp(0, 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    history = []
+    for _ in range(15):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            total, terms = loss_fn(model(rainy), clean, rainy)
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        history.append(total.item())
+    assert total.dtype == torch.float32
+    assert all(torch.isfinite(v) for v in terms.values())
+    assert history[-1] < 0.7 * history[0]
+    assert all(p.grad is None for p in vgg.parameters())
+
+
+@pytest.mark.slow
+def test_ddp_single_process(tmp_path) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    class WithLoss(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Conv2d(3, 3, 3, padding=1)
+            self.loss = CombinedLoss({"perceptual": (PerceptualLoss(("relu1_1",), weights=None),
+                                                     1.0)})
+
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return self.loss(self.net(x), y)[0]
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0,
+                            world_size=1)
+    try:
+        model = DistributedDataParallel(WithLoss())
+        model(torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)).backward()
+        assert model.module.net.weight.grad is not None
+    finally:
+        dist.destroy_process_group()
+
+
+def test_device(device: torch.device) -> None:
+    vgg = VGGFeatures(("relu1_1",), weights=None).to(device)
+    combined = CombinedLoss({"l1": (nn.L1Loss(), 1.0),
+                             "c": (ContrastiveLoss(("relu1_1",), vgg=vgg), 1.0)}).to(device)
+    x = torch.rand(1, 3, 8, 8, device=device, requires_grad=True)
+    total, _ = combined(x, torch.rand(1, 3, 8, 8, device=device),
+                        torch.rand(1, 3, 8, 8, device=device))
+    total.backward()
+    assert x.grad is not None and x.grad.device.type == device.type
