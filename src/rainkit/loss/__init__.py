@@ -9,6 +9,7 @@ from rainkit.loss.contrastive import (
 )
 from rainkit.loss.perceptual import PerceptualLoss, perceptual_loss
 from rainkit.loss.pixel import CharbonnierLoss, charbonnier_loss
+from rainkit.loss.ssim_loss import SSIMLoss, ssim_loss
 from rainkit.loss.style import StyleLoss, gram_matrix, style_loss
 from rainkit.loss.vgg import VGG19_LAYERS, VGGFeatures
 
@@ -19,6 +20,7 @@ __all__ = [
     "ContrastiveLoss",
     "EasyContrastiveLoss",
     "PerceptualLoss",
+    "SSIMLoss",
     "StyleLoss",
     "VGGFeatures",
     "charbonnier_loss",
@@ -26,5 +28,6 @@ __all__ = [
     "easy_contrastive_loss",
     "gram_matrix",
     "perceptual_loss",
+    "ssim_loss",
     "style_loss",
 ]
