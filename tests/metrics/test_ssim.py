@@ -1,0 +1,211 @@
+"""SSIM: scikit-image agreement on real photos, properties, gradients and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rainkit.metrics import SSIM, ssim
+
+skimage_metrics = pytest.importorskip("skimage.metrics")
+skimage_color = pytest.importorskip("skimage.color")
+
+
+def _reference(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
+    # Independent reference: scikit-image with the settings of Wang et al. (2004).
+    return skimage_metrics.structural_similarity(
+        a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+        data_range=data_range, channel_axis=-1 if a.ndim == 3 else None,
+    )
+
+
+def _to_tensor(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    return torch.from_numpy(np.array(array)).permute(2, 0, 1).to(dtype)
+
+
+def test_matches_skimage_rgb_numpy(photo_pair):
+    distorted, clean = photo_pair
+    expected = _reference(distorted, clean, 1.0)
+    assert 0.1 < expected < 0.99  # a real, non-trivial comparison
+    assert abs(ssim(distorted, clean) - expected) < 1e-10
+
+
+def test_matches_skimage_y_numpy(photo_pair):
+    distorted, clean = photo_pair
+    # skimage's rgb2ycbcr gives BT.601 Y on the 0-255 scale; SSIM then uses data_range 255.
+    y_d = skimage_color.rgb2ycbcr(distorted)[..., 0]
+    y_c = skimage_color.rgb2ycbcr(clean)[..., 0]
+    expected = _reference(y_d, y_c, 255.0)
+    assert abs(ssim(distorted, clean, y_channel=True) - expected) < 1e-10
+
+
+@pytest.mark.parametrize("y_channel", [False, True])
+def test_matches_skimage_torch(photo_pair, y_channel):
+    distorted, clean = photo_pair
+    if y_channel:
+        ref_d = skimage_color.rgb2ycbcr(distorted)[..., 0]
+        ref_c = skimage_color.rgb2ycbcr(clean)[..., 0]
+        expected = _reference(ref_d, ref_c, 255.0)
+    else:
+        expected = _reference(distorted, clean, 1.0)
+    for dtype, tol in [(torch.float64, 1e-10), (torch.float32, 1e-5)]:
+        x = torch.stack([_to_tensor(distorted, dtype), _to_tensor(clean, dtype)])
+        y = torch.stack([_to_tensor(clean, dtype), _to_tensor(clean, dtype)])
+        out = ssim(x, y, y_channel=y_channel, reduction="none")
+        assert out.dtype == dtype
+        assert abs(out[0].item() - expected) < tol
+        assert out[1].item() == pytest.approx(1.0, abs=tol)
+
+
+def test_uint8_and_crop_border_match_skimage(photo):
+    a = (photo * 255).round().astype(np.uint8)
+    b = np.clip(a.astype(np.int16) + 7 * (np.arange(a.size).reshape(a.shape) % 3) - 7, 0, 255)
+    b = b.astype(np.uint8)
+    expected = _reference(a[4:-4, 4:-4].astype(np.float64), b[4:-4, 4:-4].astype(np.float64),
+                          255.0)
+    assert abs(ssim(a, b, crop_border=4) - expected) < 1e-10
+    # An explicit data_range wins over the dtype's.
+    expected_100 = _reference(a.astype(np.float64), b.astype(np.float64), 100.0)
+    assert abs(ssim(a, b, data_range=100) - expected_100) < 1e-10
+
+
+def test_grayscale_numpy_and_uint16():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 65536, (40, 50)).astype(np.uint16)
+    b = rng.integers(0, 65536, (40, 50)).astype(np.uint16)
+    expected = _reference(a.astype(np.float64), b.astype(np.float64), 65535.0)
+    out = ssim(a, b)
+    assert isinstance(out, float)
+    assert abs(out - expected) < 1e-10
+    none = ssim(a, b, reduction="none")
+    assert isinstance(none, np.ndarray) and none.shape == (1,)
+
+
+def test_rainy_vs_clean_matches_skimage(rain_pairs):
+    for rainy, clean in rain_pairs:
+        expected = _reference(rainy.astype(np.float64), clean.astype(np.float64), 255.0)
+        assert abs(ssim(rainy, clean) - expected) < 1e-10
+        got = ssim(_to_tensor(rainy, torch.float32) / 255, _to_tensor(clean, torch.float32) / 255)
+        assert abs(got.item() - expected) < 1e-5
+
+
+def test_half_precision_computed_in_float32(photo):
+    distorted, clean = np.clip(photo + 0.1 * np.sin(photo * 40), 0, 1), photo
+    x = _to_tensor(distorted, torch.bfloat16)
+    y = _to_tensor(clean, torch.bfloat16)
+    out = ssim(x, y)
+    assert out.dtype == torch.float32
+    # Same numbers as float32 on the bf16-rounded values.
+    assert out.item() == pytest.approx(ssim(x.float(), y.float()).item(), abs=1e-6)
+
+
+def test_identical_is_one_and_module_equals_function(device):
+    x = torch.rand(3, 3, 20, 24, device=device)
+    assert torch.equal(ssim(x, x, reduction="none"), torch.ones(3, device=device))
+    y = torch.rand(3, 3, 20, 24, device=device)
+    module = SSIM(window_size=7, sigma=1.0, y_channel=True, crop_border=1, reduction="none")
+    expected = ssim(x, y, window_size=7, sigma=1.0, y_channel=True, crop_border=1,
+                    reduction="none")
+    assert torch.equal(module(x, y), expected)
+    assert "window_size=7" in repr(module)
+
+
+def test_reductions_and_three_dim_input():
+    x, y = torch.rand(4, 1, 16, 16), torch.rand(4, 1, 16, 16)
+    per_image = ssim(x, y, reduction="none")
+    assert per_image.shape == (4,)
+    torch.testing.assert_close(ssim(x, y), per_image.mean())
+    torch.testing.assert_close(ssim(x, y, reduction="sum"), per_image.sum())
+    torch.testing.assert_close(ssim(x[1], y[1], reduction="none"), per_image[1:2])
+
+
+def test_gradcheck_float64():
+    x = torch.rand(2, 1, 7, 8, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(2, 1, 7, 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda a, b: ssim(a, b, window_size=5, reduction="none"), (x, y)
+    )
+
+
+_images = st.integers(0, 2**31 - 1).map(
+    lambda seed: torch.rand(3, 2, 13, 14, generator=torch.Generator().manual_seed(seed),
+                            dtype=torch.float64)
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(a=_images, b=_images)
+def test_properties(a, b):
+    ab = ssim(a, b, reduction="none")
+    torch.testing.assert_close(ab, ssim(b, a, reduction="none"), rtol=0, atol=1e-12)
+    assert bool(((ab >= -1) & (ab <= 1)).all())
+    assert torch.equal(ssim(a, a, reduction="none"), torch.ones(3, dtype=a.dtype))
+    perm = torch.tensor([2, 0, 1])
+    torch.testing.assert_close(ssim(a[perm], b[perm], reduction="none"), ab[perm],
+                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(ssim(a[perm], b[perm]), ssim(a, b), rtol=0, atol=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(a=_images)
+def test_negatively_correlated_below_zero(a):
+    # SSIM(x, 1 - x) has the structure term -1 at every window: the score is negative.
+    assert bool((ssim(a, 1 - a, reduction="none") < 0).all())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"window_size": 10}, ValueError, "window_size must be an odd"),
+        ({"window_size": 0}, ValueError, "window_size must be >= 1"),
+        ({"window_size": 11.0}, TypeError, "window_size must be an int"),
+        ({"sigma": 0}, ValueError, "sigma must be > 0"),
+        ({"k1": -1}, ValueError, "k1 must be > 0"),
+        ({"data_range": 0}, ValueError, "data_range must be > 0"),
+        ({"data_range": "1"}, TypeError, "data_range must be a number"),
+        ({"crop_border": -1}, ValueError, "crop_border must be >= 0"),
+        ({"reduction": "avg"}, ValueError, "reduction must be one of 'none', 'mean', 'sum', got"),
+        ({"y_channel": 1}, TypeError, "y_channel must be a bool"),
+    ],
+)
+def test_bad_options(kwargs, error, match):
+    x = torch.rand(1, 3, 16, 16)
+    with pytest.raises(error, match=match):
+        ssim(x, x, **kwargs)
+    with pytest.raises(error, match=match):
+        SSIM(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "kwargs", "error", "match"),
+    [
+        (torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 17), {}, ValueError, "same shape"),
+        (torch.rand(16, 16), torch.rand(16, 16), {}, ValueError, r"\(B, C, H, W\), got a 2-D"),
+        (torch.rand(1, 1, 1, 16, 16), torch.rand(1, 1, 1, 16, 16), {}, ValueError, "5-D"),
+        (torch.rand(1, 1, 16, 16), torch.rand(1, 1, 16, 16), {"y_channel": True}, ValueError,
+         "expects 3 RGB channels, got 1"),
+        (torch.rand(1, 3, 10, 16), torch.rand(1, 3, 10, 16), {}, ValueError,
+         "at least window_size=11 pixels on each side, got 10x16"),
+        (torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), {"crop_border": 3}, ValueError,
+         "after crop_border, got 10x10"),
+        (torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), {"crop_border": 8}, ValueError,
+         "crop_border must leave at least one pixel"),
+        (torch.rand(1, 3, 16, 16), np.zeros((16, 16, 3)), {}, TypeError,
+         "both torch.Tensor or both numpy.ndarray, got Tensor and ndarray"),
+        ([[0.0]], [[0.0]], {}, TypeError, "got list and list"),
+        (torch.zeros(1, 3, 16, 16, dtype=torch.uint8), torch.zeros(1, 3, 16, 16, dtype=torch.uint8),
+         {}, TypeError, "floating-point tensor"),
+        (torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16, dtype=torch.float64), {}, TypeError,
+         "same dtype"),
+        (np.zeros((16, 16), np.int32), np.zeros((16, 16), np.int32), {}, TypeError,
+         "uint8, uint16 or float, got int32"),
+        (np.zeros((16,)), np.zeros((16,)), {}, ValueError, r"\(H, W\) or \(H, W, C\), got a 1-D"),
+        (np.zeros((16, 16)), np.zeros((16, 15)), {}, ValueError, "same shape"),
+    ],
+)
+def test_bad_input(a, b, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ssim(a, b, **kwargs)
