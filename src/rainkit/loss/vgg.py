@@ -4,16 +4,15 @@ The trunk is torchvision's ``vgg19().features`` (same layer indices, same state-
 after the deepest tap asked for. Every convolution and ReLU has a name, ``"conv{b}_{i}"`` and
 ``"relu{b}_{i}"`` for block ``b`` and convolution ``i``, and every max-pool ``"pool{b}"``:
 
-=====  ===========================================  ===========
-block  taps (torchvision ``features`` index)        channels
-=====  ===========================================  ===========
-1      conv1_1 (0), relu1_1 (1), conv1_2 (2), ...    64
-2      conv2_1 (5), relu2_1 (6), ...                 128
-3      conv3_1 (10), relu3_1 (11), ... relu3_4 (17)  256
-4      conv4_1 (19), relu4_1 (20), ... relu4_4 (26)  512
-5      conv5_1 (28), relu5_1 (29), ... conv5_4 (34), 512
-       relu5_4 (35), pool5 (36)
-=====  ===========================================  ===========
+=====  =============================================================  ========
+block  taps (torchvision ``features`` index)                          channels
+=====  =============================================================  ========
+1      conv1_1 (0), relu1_1 (1), conv1_2 (2), relu1_2 (3), pool1 (4)  64
+2      conv2_1 (5), relu2_1 (6), ... relu2_2 (8), pool2 (9)           128
+3      conv3_1 (10), relu3_1 (11), ... relu3_4 (17), pool3 (18)       256
+4      conv4_1 (19), relu4_1 (20), ... relu4_4 (26), pool4 (27)       512
+5      conv5_1 (28), relu5_1 (29), ... conv5_4 (34), relu5_4 (35)     512
+=====  =============================================================  ========
 
 so torchvision's ``features[:k]`` ends at the tap of index ``k - 1``: ``features[:35]`` ends at
 ``conv5_4`` (before its ReLU), ``features[:36]`` at ``relu5_4``.
