@@ -1,0 +1,82 @@
+"""Private helpers shared by the networks of :mod:`rainkit.nn`."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rainkit._validation import check_image_tensor, check_int
+
+__all__ = [
+    "RainNet",
+    "check_kernel_size",
+    "check_network_input",
+    "downsample",
+    "last_conv",
+    "resize_to",
+]
+
+
+def check_network_input(x: object, in_channels: int) -> torch.Tensor:
+    """Check that ``x`` is a floating-point :math:`(B, C_{in}, H, W)` tensor."""
+    return check_image_tensor(x, "input", ndims=(4,), channels=in_channels)
+
+
+def check_kernel_size(kernel_size: object) -> int:
+    """Raise unless ``kernel_size`` is a positive odd int (so padding keeps the size)."""
+    k = check_int(kernel_size, "kernel_size", minimum=1)
+    if k % 2 == 0:
+        raise ValueError(f"kernel_size must be odd so that the output keeps its size, got {k}")
+    return k
+
+
+def downsample(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Average-pool by ``factor`` to :math:`(\\lceil H/f \\rceil, \\lceil W/f \\rceil)`.
+
+    Adaptive pooling, so any size works (1x1 and odd sizes included).
+    """
+    if factor == 1:
+        return x
+    h, w = x.shape[-2:]
+    return F.adaptive_avg_pool2d(x, (math.ceil(h / factor), math.ceil(w / factor)))
+
+
+def resize_to(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """Bilinearly resize ``x`` to exactly ``size`` (no-op when it already has that size)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def last_conv(module: nn.Module) -> nn.Conv2d:
+    """The last :class:`~torch.nn.Conv2d` registered in ``module``."""
+    convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+    return convs[-1]
+
+
+class RainNet(nn.Module):
+    """Base of the rain-removal networks: ``forward(x, return_rain=False)``.
+
+    Subclasses set ``in_channels`` and implement ``_separate(x) -> (derained, rain)``.
+    """
+
+    in_channels: int
+
+    def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError  # pragma: no cover
+
+    def forward(
+        self, x: torch.Tensor, return_rain: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Derain ``x``; with ``return_rain=True`` return ``(derained, rain)``."""
+        check_network_input(x, self.in_channels)
+        derained, rain = self._separate(x)
+        return (derained, rain) if return_rain else derained
+
+    def rain_layer(self, x: torch.Tensor) -> torch.Tensor:
+        """The estimated rain layer :math:`R = x - \\hat{B}`, shape :math:`(B, C, H, W)`."""
+        check_network_input(x, self.in_channels)
+        return self._separate(x)[1]

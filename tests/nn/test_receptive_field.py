@@ -1,0 +1,45 @@
+"""Tests for rainkit.nn.receptive_field against hand-computed receptive fields."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from rainkit.nn import receptive_field
+
+
+@pytest.mark.parametrize("layers", [1, 2, 5])
+def test_plain_3x3_stack(layers: int) -> None:
+    # n stride-1 3x3 convolutions see 2n + 1 pixels.
+    net = nn.Sequential(*(nn.Conv2d(1, 1, 3, padding=1) for _ in range(layers)))
+    assert receptive_field(net, in_channels=1, size=21) == (2 * layers + 1, 2 * layers + 1)
+
+
+def test_rectangular_kernel_relu_and_dilation() -> None:
+    net = nn.Sequential(nn.Conv2d(2, 4, (3, 5), padding=(1, 2)), nn.ReLU(),
+                        nn.Conv2d(4, 1, 3, padding=2, dilation=2))
+    # height: 1 + 2 + 4 = 7; width: 1 + 4 + 4 = 9.
+    assert receptive_field(net, in_channels=2, size=(21, 23)) == (7, 9)
+
+
+def test_stride_two() -> None:
+    # 3x3 stride 2 then 3x3: r = 3 + (3 - 1) * 2 = 7.
+    net = nn.Sequential(nn.Conv2d(1, 1, 3, stride=2, padding=1), nn.Conv2d(1, 1, 3, padding=1))
+    assert receptive_field(net, in_channels=1, size=21) == (7, 7)
+
+
+def test_capped_by_size_and_model_untouched() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 1, 9, padding=4), nn.BatchNorm2d(1))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    assert receptive_field(net, in_channels=1, size=5) == (5, 5)
+    assert net.training and net[0].weight.dtype == torch.float32 and net[0].weight.grad is None
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, before[key])
+
+
+def test_errors() -> None:
+    with pytest.raises(TypeError, match="Module"):
+        receptive_field(lambda x: x)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="size"):
+        receptive_field(nn.Identity(), size=0)
