@@ -60,8 +60,8 @@ def check_image_tensor(
     """
     tensor = check_tensor(value, name)
     if tensor.ndim not in ndims:
-        shapes = " or ".join({3: "(C, H, W)", 4: "(B, C, H, W)", 2: "(H, W)"}.get(n, f"{n}-D")
-                             for n in ndims)
+        names = {2: "(H, W)", 3: "(C, H, W)", 4: "(B, C, H, W)"}
+        shapes = " or ".join(names.get(n, f"{n}-D") for n in ndims)
         raise ValueError(
             f"{name} must have shape {shapes}, got a {tensor.ndim}-D tensor of shape "
             f"{tuple(tensor.shape)}"
