@@ -1,0 +1,48 @@
+"""examples/visualize_features.py: PNG grids of VGG19 features, and missing weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import visualize_features
+
+from ._helpers import EXAMPLES  # noqa: F401  (puts examples/ on sys.path)
+
+
+def test_feature_grid_layout_and_normalisation() -> None:
+    features = torch.stack([torch.full((2, 3), float(i)) for i in range(5)])
+    features[:, 0, 0] = -1.0  # each map: min -1 at (0, 0), max i elsewhere (except map 0)
+    grid = visualize_features.feature_grid(features, channels=5)
+    # ceil(sqrt(5)) = 3 columns, 2 rows, maps 2x3 with 1-pixel gaps
+    assert grid.shape == (1, 2 * 3 - 1, 3 * 4 - 1)
+    assert grid[0, 0, 4] == 0.0 and grid[0, 0, 5] == 1.0  # map 1: min -> 0, max -> 1
+    assert grid[0, 0, 3] == 1.0  # the gap is white
+    assert grid.min() >= 0 and grid.max() <= 1
+
+
+def test_saves_png_grids_with_random_weights(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 30, 3), np.uint8)).save(image)
+    visualize_features.main([str(image), "--out_dir", str(tmp_path / "f"), "--layers", "relu1_1",
+                             "relu2_1", "--channels", "9", "--vgg_weights", "none"])
+    relu1 = Image.open(tmp_path / "f" / "photo_relu1_1.png")
+    relu2 = Image.open(tmp_path / "f" / "photo_relu2_1.png")
+    # 9 maps in a 3x3 grid: relu1_1 keeps 40x30, relu2_1 is pooled to 20x15
+    assert relu1.size == (3 * 31 - 1, 3 * 41 - 1)
+    assert relu2.size == (3 * 16 - 1, 3 * 21 - 1)
+    assert "relu2_1" in capsys.readouterr().out
+
+
+def test_missing_weights_say_where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
+    with pytest.raises(SystemExit, match="vgg19-dcbb9e9d.pth"):
+        visualize_features.main([str(image), "--out_dir", str(tmp_path / "f")])
+    assert not (tmp_path / "f").exists()
