@@ -6,9 +6,20 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
-from rainkit.nn import MODELS, BaselineNet, DerainNet, PReNet, UNet, build_model
+from rainkit.nn import (
+    MODELS,
+    BaselineNet,
+    DerainNet,
+    DilatedPyramidNet,
+    PReNet,
+    UNet,
+    build_model,
+    receptive_field,
+)
 
 # Small settings of each network so the tests stay fast on 2 CPU cores.
 SMALL: dict[str, dict[str, object]] = {
@@ -210,3 +221,24 @@ def test_unet_non_residual_and_options() -> None:
         UNet(depth=0)
     with pytest.raises(TypeError, match="base_channels"):
         UNet(base_channels=2.5)  # type: ignore[arg-type]
+
+
+def test_documented_receptive_fields_of_cheap_networks() -> None:
+    # BaselineNet: head 3x3 (+2), four blocks of two 3x3 (+16), tail 3x3 (+2) -> 21.
+    assert receptive_field(BaselineNet(), size=41, samples=1) == (21, 21)
+    # DilatedPyramidNet without its pooling branches: head (+2), dilated blocks 1, 2, 4, 8
+    # (+4 * 15), two tail 3x3 (+4) -> 67; with them, the whole input.
+    net = DilatedPyramidNet()
+    assert receptive_field(net, size=41, samples=1) == (41, 41)
+    with torch.no_grad():
+        for branch in net.context.branches:
+            branch[0].weight.zero_()
+    assert receptive_field(net, size=71, samples=1) == (67, 67)
+
+
+@settings(max_examples=8, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), name=st.sampled_from(NAMES))
+def test_any_size_property(h: int, w: int, name: str) -> None:
+    net = small(name).eval()
+    with torch.no_grad():
+        assert net(torch.rand(1, 3, h, w)).shape == (1, 3, h, w)
