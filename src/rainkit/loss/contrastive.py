@@ -69,7 +69,7 @@ def easy_contrastive_loss(
         layer_weights: one weight :math:`\geq 0` per layer; default 1.
 
     Returns:
-        A scalar tensor in :math:`[0, 3]` per unit of weight.
+        A scalar tensor in :math:`[-1, 3]` per unit of weight.
     """
     layers = tuple(output_features)
     weights = check_layer_weights(layer_weights, layers)
