@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rainkit.loss import ContrastiveLoss, EasyContrastiveLoss, VGGFeatures
 
@@ -103,3 +105,15 @@ def test_errors(shallow_vgg) -> None:
         ContrastiveLoss(("relu1_1",), (1, 1, 1, 1, 1), vgg=shallow_vgg)
     with pytest.raises(ValueError, match="eps"):
         ContrastiveLoss(("relu1_1",), eps=-1.0, vgg=shallow_vgg)
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.permutations([0, 1, 2]), st.floats(0.1, 10.0))
+def test_negatives_order_and_weight_scale(order: list[int], scale: float) -> None:
+    torch.manual_seed(0)
+    vgg = VGGFeatures(("relu1_1",), weights=None, normalize=False)
+    out, pos = torch.rand(1, 3, 6, 6), torch.rand(1, 3, 6, 6)
+    negs = [torch.rand(1, 3, 6, 6) for _ in range(3)]
+    base = ContrastiveLoss(("relu1_1",), (1.0,), vgg=vgg)(out, pos, negs)
+    shuffled = ContrastiveLoss(("relu1_1",), (scale,), vgg=vgg)(out, pos, [negs[i] for i in order])
+    torch.testing.assert_close(shuffled, scale * base, rtol=1e-5, atol=0)
