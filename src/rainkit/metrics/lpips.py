@@ -1,0 +1,201 @@
+"""LPIPS perceptual distance over the ``lpips`` package, with explicit backbone weights."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from rainkit._validation import (
+    Reduction,
+    check_choice,
+    check_image_tensor,
+    check_reduction,
+    check_same_shape,
+    reduce,
+)
+
+__all__ = ["LPIPS", "lpips"]
+
+NETS: tuple[str, ...] = ("alex", "squeeze", "vgg")
+# torchvision's ImageNet checkpoints, as named in the torch hub cache.
+BACKBONE_FILES = {
+    "alex": "alexnet-owt-7be5be79.pth",
+    "squeeze": "squeezenet1_1-b8a52dc0.pth",
+    "vgg": "vgg16-397923af.pth",
+}
+
+
+def _backbone_path(net: str, weights: str | os.PathLike[str]) -> Path:
+    if weights == "imagenet":
+        directory = Path(torch.hub.get_dir()) / "checkpoints"
+        path = directory / BACKBONE_FILES[net]
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"LPIPS(net={net!r}) needs torchvision's ImageNet weights {BACKBONE_FILES[net]!r}, "
+                f"expected at {path}; put the file in {directory} (torch.hub.get_dir() / "
+                f"'checkpoints', set by $TORCH_HOME) or pass weights='/path/to/file.pth'"
+            )
+        return path
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"LPIPS(net={net!r}) weights file not found: expected a torchvision "
+            f"{BACKBONE_FILES[net]!r}-style state dict at {path}"
+        )
+    return path
+
+
+def _torchvision_model(net: str) -> nn.Module:
+    import torchvision
+
+    builder = {"alex": torchvision.models.alexnet, "squeeze": torchvision.models.squeezenet1_1,
+               "vgg": torchvision.models.vgg16}[net]
+    return builder(weights=None)
+
+
+def _build(net: str, weights: str | os.PathLike[str] | None) -> nn.Module:
+    import lpips as lpips_package
+
+    state = None
+    if weights is not None:
+        # Read the file first, so a missing file fails before any network is built.
+        state = torch.load(_backbone_path(net, weights), map_location="cpu", weights_only=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torchvision's `pretrained=` deprecation inside lpips
+        model = lpips_package.LPIPS(net=net, pretrained=False, pnet_rand=True, verbose=False)
+    # The calibrated linear heads ship inside the lpips package.
+    lin_path = Path(lpips_package.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
+    lin_state = torch.load(lin_path, map_location="cpu", weights_only=True)
+    missing, unexpected = model.load_state_dict(lin_state, strict=False)
+    # Missing: the backbone, the constant scaling layer and `lins.*`, an alias of `lin<k>.*`.
+    allowed = ("net.", "lins.", "scaling_layer.")
+    if unexpected or any(not key.startswith(allowed) for key in missing):
+        raise RuntimeError(f"unexpected LPIPS head weights in {lin_path}: {unexpected or missing}")
+    if state is not None:
+        backbone = _torchvision_model(net)
+        backbone.load_state_dict(state, strict=True)
+        features = backbone.features
+        own = model.net.state_dict()
+        # lpips splits torchvision's `features.<i>` into `slice<k>.<i>`; same tensors otherwise.
+        remapped = {key: features.state_dict()[key.split(".", 1)[1]] for key in own}
+        model.net.load_state_dict(remapped, strict=True)
+    model.requires_grad_(False)
+    return model.eval()
+
+
+class LPIPS(nn.Module):
+    r"""Learned Perceptual Image Patch Similarity (LPIPS v0.1), a frozen module.
+
+    Deep features of both images (AlexNet, VGG16 or SqueezeNet), unit-normalised along
+    channels, are compared with learned per-channel weights :math:`w_l` and averaged:
+
+    .. math::
+
+        d(x, y) = \sum_l \frac{1}{H_l W_l} \sum_{h,w}
+        \left\| w_l \odot (\hat{f}^l_{hw}(x) - \hat{f}^l_{hw}(y)) \right\|_2^2
+
+    Lower is more similar; identical images give ``0``. Inputs are in :math:`[0, 1]` (they
+    are mapped to :math:`[-1, 1]` inside, as the ``lpips`` package expects).
+
+    The linear heads come with the ``lpips`` package. The backbone's ImageNet weights are
+    torchvision's checkpoint, read from the torch hub cache
+    (``torch.hub.get_dir() / "checkpoints" / <file>``: ``alexnet-owt-7be5be79.pth``,
+    ``vgg16-397923af.pth`` or ``squeezenet1_1-b8a52dc0.pth``) or from a path you give; nothing
+    is downloaded, and a missing file raises :class:`FileNotFoundError` naming it and the
+    directory to put it in. The module is frozen and stays in eval mode.
+
+    Args:
+        net: backbone, one of ``"alex"``, ``"squeeze"``, ``"vgg"``.
+        weights: ``"imagenet"`` (the hub cache), a path to a torchvision state dict of the
+            backbone, or ``None`` for a randomly initialised backbone (tests only).
+        reduction: ``"none"`` (one value per image), ``"mean"`` or ``"sum"``.
+
+    Shape:
+        - input: :math:`(B, 3, H, W)` or :math:`(3, H, W)`, values in :math:`[0, 1]`.
+        - target: same as ``input``.
+        - output: :math:`(B,)` for ``"none"``, else a scalar.
+
+    Example:
+        >>> import torch
+        >>> metric = LPIPS("alex", weights=None)  # random backbone: no file needed
+        >>> x = torch.rand(2, 3, 32, 32)
+        >>> metric(x, x)
+        tensor(0.)
+
+    References:
+        R. Zhang, P. Isola, A. A. Efros, E. Shechtman and O. Wang, "The Unreasonable
+        Effectiveness of Deep Features as a Perceptual Metric", CVPR 2018.
+    """
+
+    def __init__(self, net: str = "alex", *,
+                 weights: str | os.PathLike[str] | None = "imagenet",
+                 reduction: Reduction = "mean") -> None:
+        super().__init__()
+        self.net = check_choice(net, NETS, "net")
+        if weights is not None and not isinstance(weights, (str, os.PathLike)):
+            raise TypeError(
+                f"weights must be 'imagenet', a path or None, got {type(weights).__name__}"
+            )
+        self.weights = weights
+        self.reduction = check_reduction(reduction)
+        self.model = _build(self.net, weights)
+
+    def train(self, mode: bool = True) -> LPIPS:
+        """Keep the frozen network in eval mode whatever ``mode`` is."""
+        super().train(mode)
+        self.model.eval()
+        return self
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        x = check_image_tensor(input, "input", ndims=(3, 4), channels=3)
+        y = check_image_tensor(target, "target", ndims=(3, 4), channels=3)
+        check_same_shape(x, y)
+        if x.ndim == 3:
+            x, y = x.unsqueeze(0), y.unsqueeze(0)
+        param = next(self.model.parameters())
+        dtype = param.dtype
+        x, y = x.to(dtype), y.to(dtype)
+        values = self.model(x * 2 - 1, y * 2 - 1).flatten()
+        return reduce(values, self.reduction)  # type: ignore[arg-type]
+
+    def extra_repr(self) -> str:
+        return f"net={self.net!r}, weights={self.weights!r}, reduction={self.reduction!r}"
+
+
+def lpips(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    net: str = "alex",
+    weights: str | os.PathLike[str] | None = "imagenet",
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    r"""LPIPS distance between images in :math:`[0, 1]`; see :class:`LPIPS`.
+
+    This builds the network on every call; keep an :class:`LPIPS` module for repeated use.
+
+    Args:
+        input: images :math:`(B, 3, H, W)` or :math:`(3, H, W)`, values in :math:`[0, 1]`.
+        target: same shape as ``input``.
+        net: backbone, one of ``"alex"``, ``"squeeze"``, ``"vgg"``.
+        weights: ``"imagenet"``, a path to a torchvision state dict, or ``None`` (random).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"`` over images.
+
+    Returns:
+        The distances, shape :math:`(B,)` for ``"none"``, else a scalar; differentiable with
+        respect to the inputs, in float32 (float64 inputs are computed in float32).
+
+    Example:
+        >>> import torch
+        >>> x = torch.rand(1, 3, 32, 32)
+        >>> lpips(x, x, weights=None)
+        tensor(0.)
+    """
+    metric = LPIPS(net, weights=weights, reduction=reduction).to(
+        input.device if isinstance(input, torch.Tensor) else "cpu"
+    )
+    return metric(input, target)

@@ -1,0 +1,89 @@
+"""LPIPS: backbone weights really loaded from the hub cache or a path, clear errors, no prints."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+
+from rainkit.metrics import LPIPS, lpips
+
+
+@pytest.fixture
+def alexnet_file(tmp_path, monkeypatch):
+    """A random AlexNet state dict in a temporary TORCH_HOME's hub cache."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    state = torchvision.models.alexnet(weights=None).state_dict()
+    directory = tmp_path / "hub" / "checkpoints"
+    directory.mkdir(parents=True)
+    path = directory / "alexnet-owt-7be5be79.pth"
+    torch.save(state, path)
+    return path, state
+
+
+def test_loads_backbone_from_hub_cache(alexnet_file, capsys):
+    _, state = alexnet_file
+    metric = LPIPS("alex")
+    assert capsys.readouterr().out == ""  # the lpips package prints unless told not to
+    # lpips names torchvision's features.<i> as slice<k>.<i>: conv 0 is slice1.0, conv 10 slice5.10.
+    net = metric.model.net
+    assert torch.equal(getattr(net.slice1, "0").weight, state["features.0.weight"])
+    assert torch.equal(getattr(net.slice5, "10").bias, state["features.10.bias"])
+    assert all(not p.requires_grad for p in metric.parameters())
+    metric.train()
+    assert not metric.model.training
+
+
+def test_values_identity_symmetry_and_gradient(alexnet_file):
+    path, _ = alexnet_file
+    metric = LPIPS(weights=path, reduction="none")
+    x = torch.rand(2, 3, 32, 32)
+    y = torch.rand(2, 3, 32, 32, requires_grad=True)
+    assert torch.equal(metric(x, x), torch.zeros(2))
+    d = metric(x, y)
+    assert d.shape == (2,) and bool((d > 0).all())
+    torch.testing.assert_close(d, metric(y, x))
+    d.sum().backward()
+    assert y.grad is not None and y.grad.abs().sum() > 0
+    # Function equals module; a (3, H, W) input is one image.
+    torch.testing.assert_close(lpips(x, y, weights=path, reduction="none"), d)
+    torch.testing.assert_close(metric(x[0], y[0]), d[:1])
+
+
+def test_inputs_are_mapped_to_minus_one_one(alexnet_file):
+    # The package's own forward with normalize=True maps [0, 1] to [-1, 1]: independent check.
+    metric = LPIPS()
+    x, y = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    expected = metric.model(x, y, normalize=True).flatten()
+    torch.testing.assert_close(metric(x, y), expected.mean())
+
+
+def test_missing_file_names_file_and_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    directory = tmp_path / "hub" / "checkpoints"
+    with pytest.raises(FileNotFoundError, match="vgg16-397923af.pth") as info:
+        LPIPS("vgg")
+    assert str(directory) in str(info.value)
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        LPIPS(weights=tmp_path / "nope.pth")
+
+
+def test_wrong_state_dict_fails_strictly(tmp_path):
+    path = tmp_path / "bad.pth"
+    torch.save({"features.0.weight": torch.zeros(1)}, path)
+    with pytest.raises(RuntimeError, match="Missing key"):
+        LPIPS(weights=path)
+
+
+def test_bad_options_and_input():
+    with pytest.raises(ValueError, match="net must be one of 'alex', 'squeeze', 'vgg', got 'res'"):
+        LPIPS("res", weights=None)
+    with pytest.raises(TypeError, match="weights must be 'imagenet', a path or None, got int"):
+        LPIPS(weights=3)
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        LPIPS(weights=None, reduction="avg")
+    metric = LPIPS(weights=None)
+    with pytest.raises(ValueError, match="3 channels"):
+        metric(torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32))
+    with pytest.raises(ValueError, match="same shape"):
+        metric(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 31))
