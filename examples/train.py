@@ -45,7 +45,7 @@ from rainkit.data import PairedRainDataset, SyntheticRainDataset, save_image, sy
 DEFAULTS: dict[str, Any] = {
     "model": "unet",
     "model_kwargs": '{"base_channels": 16}',
-    "epochs": 42,
+    "epochs": 70,
     "batch_size": 8,
     "lr": 1e-3,
     "patch_size": 64,
@@ -122,11 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def finalize_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+def finalize_args(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                  argv: Sequence[str]) -> None:
     if args.demo:
         # Small enough for a few CPU minutes on two cores.
-        explicit = {a.dest for a in parser._actions if f"--{a.dest}" in sys.argv}
-        demo = {"epochs": 12, "patch_size": 48, "batch_size": 8, "repeat": 16,
+        given = {arg.split("=", 1)[0] for arg in argv}
+        explicit = {a.dest for a in parser._actions if set(a.option_strings) & given}
+        demo = {"epochs": 30, "patch_size": 48, "batch_size": 8, "repeat": 16,
                 "lr": 2e-3, "out_dir": Path("runs/demo"), "max_val_size": 256}
         for key, value in demo.items():
             if key not in explicit:
@@ -671,8 +673,9 @@ def criterion_names(criterion: nn.Module) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    finalize_args(args, parser)
+    finalize_args(args, parser, argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     rank, world, local_rank = init_distributed(args.device)
@@ -684,6 +687,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_test(args, device, rank, world)
         else:
             run_train(args, device, rank, world)
+        if world > 1:
+            dist.barrier()  # every rank finishes its work before the group is torn down
     finally:
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()

@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-import derain
-import train
+from ._helpers import load_example, make_pairs
 
-from ._helpers import make_pairs
+derain = load_example("derain")
+train = load_example("train")
 
 
 class Pointwise(nn.Module):

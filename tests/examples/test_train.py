@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import train
+from ._helpers import EXAMPLES, TINY, load_example, make_pairs
 
-from ._helpers import EXAMPLES, TINY, make_pairs
+train = load_example("train")
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
@@ -155,3 +155,20 @@ def test_two_cpu_processes(data: Path, tmp_path: Path) -> None:
     assert [r["epoch"] for r in rows] == ["1", "2"]
     state = torch.load(out / "last.pt", weights_only=True)
     assert not any(k.startswith("module.") for k in state["model"])  # plain, DDP-free weights
+
+
+def test_demo_on_scikit_image_photos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    train.main(["--demo", "--epochs", "1", "--out_dir", str(out), *TINY])
+    printed = capsys.readouterr().out
+    assert "synthetic rain on scikit-image photos" in printed
+    for name in ("coffee", "chelsea"):
+        assert f"{name:10s} rainy  : PSNR" in printed
+        assert f"{name:10s} derained: PSNR" in printed
+    where = (out / "before_after.png").resolve()
+    assert f"before/after image (rainy | derained | clean): {where}" in printed
+    from rainkit.data import read_image
+
+    grid = read_image(out / "before_after.png")
+    # coffee (400 x 600) over chelsea (300 x 451), three panels each
+    assert grid.shape == (3, 700, 1800)

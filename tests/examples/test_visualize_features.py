@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-import visualize_features
+from ._helpers import load_example
 
-from ._helpers import EXAMPLES  # noqa: F401  (puts examples/ on sys.path)
+visualize_features = load_example("visualize_features")
 
 
 def test_feature_grid_layout_and_normalisation() -> None:
