@@ -172,3 +172,23 @@ def test_demo_on_scikit_image_photos(tmp_path: Path, capsys: pytest.CaptureFixtu
     grid = read_image(out / "before_after.png")
     # coffee (400 x 600) over chelsea (300 x 451), three panels each
     assert grid.shape == (3, 700, 1800)
+
+
+def test_amp_on_cpu_uses_bfloat16_autocast(data: Path, tmp_path: Path) -> None:
+    train.main(["--data_dir", str(data / "train"), "--epochs", "1", "--amp",
+                "--out_dir", str(tmp_path / "run"), *TINY])
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert all(v.dtype == torch.float32 for v in state["model"].values() if v.is_floating_point())
+    assert state["args"]["amp"] is True
+
+
+def test_bad_flags_rejected(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        train.main(["--data_dir", str(data / "train"), "--epochs", "0", *TINY])
+    assert "--epochs must be >= 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.main(["--mode", "test"])
+    assert "--mode test needs --checkpoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.main(["--model", "nonexistent"])
+    assert "invalid choice" in capsys.readouterr().err
