@@ -192,3 +192,17 @@ def test_bad_flags_rejected(data: Path, capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         train.main(["--model", "nonexistent"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_missing_lpips_weights_one_notice(data: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    args = [a for a in TINY if a not in ("--lpips_weights", "none")]
+    train.main(["--data_dir", str(data / "train"), "--epochs", "2", "--out_dir",
+                str(tmp_path / "run"), *args])
+    printed = capsys.readouterr().out
+    notices = [line for line in printed.splitlines() if line.startswith("notice:")]
+    assert len(notices) == 1 and "LPIPS skipped" in notices[0]
+    assert "alexnet-owt-7be5be79.pth" in notices[0]
+    assert "val_lpips" not in _rows(tmp_path / "run" / "log.csv")[0]
