@@ -128,6 +128,14 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(
         lambda a, b: ssim(a, b, window_size=5, reduction="none"), (x, y)
     )
+    # Only one side requiring a gradient (the usual loss), other options, float64 throughout.
+    target = y.detach()
+    assert torch.autograd.gradcheck(
+        lambda a: ssim(a, target, window_size=3, sigma=0.8, k2=0.1, data_range=2.0), (x,)
+    )
+    assert torch.autograd.gradcheck(
+        lambda b: ssim(target, b, y_channel=False, crop_border=1, window_size=3), (y,)
+    )
 
 
 _images = st.integers(0, 2**31 - 1).map(

@@ -73,7 +73,12 @@ class _SSIMFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, y, kernel, c1, c2):  # type: ignore[override]
         c = x.shape[1]
-        maps = torch.cat((x, y, x * x, y * y, x * y), dim=1)
+        maps = x.new_empty(x.shape[0], 5 * c, *x.shape[2:])
+        maps[:, :c] = x
+        maps[:, c:2 * c] = y
+        torch.mul(x, x, out=maps[:, 2 * c:3 * c])
+        torch.mul(y, y, out=maps[:, 3 * c:4 * c])
+        torch.mul(x, y, out=maps[:, 4 * c:])
         u, v, p, q, r = _filter(maps, kernel).split(c, dim=1)
         uv = u * v
         a1 = uv * 2 + c1
