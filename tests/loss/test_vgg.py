@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.vgg import cfgs, make_layers
 
-from rainkit.loss import VGG19_LAYERS, VGGFeatures
+from rainkit.loss import VGG19_LAYERS, EasyContrastiveLoss, PerceptualLoss, VGGFeatures
 
 
 def torchvision_trunk() -> torch.nn.Sequential:
@@ -46,6 +46,16 @@ def test_default_seed_tap_equals_torchvision_features_35(tmp_path, monkeypatch) 
     torch.testing.assert_close(feats["conv5_4"], ref35)
     torch.testing.assert_close(feats["relu5_4"], ref36)
     assert (feats["conv5_4"] < 0).any()  # the ReLU after it did not overwrite the conv tap
+    # the losses' defaults are the seed's: features[:35], raw input, L1 / pooled cosine
+    y, z = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        fx, fy, fz = trunk[:35](x), trunk[:35](y), trunk[:35](z)
+        seed_perceptual = F.l1_loss(fx, fy)
+        px, py, pz = (F.adaptive_avg_pool2d(f, 1).flatten(1) for f in (fx, fy, fz))
+        seed_contrastive = ((1 - F.cosine_similarity(px, py)).mean()
+                            + F.cosine_similarity(px, pz).mean())
+        torch.testing.assert_close(PerceptualLoss(weights=path)(x, y), seed_perceptual)
+        torch.testing.assert_close(EasyContrastiveLoss(weights=path)(x, y, z), seed_contrastive)
 
 
 def test_imagenet_weights_from_torch_home(tmp_path, monkeypatch) -> None:
