@@ -10,6 +10,7 @@ Each peer's value is first compared with rainkit's, then forward and forward+bac
 Run by hand (never in CI), alone on the machine::
 
     flock /tmp/rainkit-cpu.lock .venv/bin/python benchmarks/bench_metrics.py
+    .venv/bin/python benchmarks/bench_metrics.py --accuracy   # agreement with scikit-image
 """
 
 from __future__ import annotations
@@ -87,11 +88,72 @@ def _forward_backward(metric: Metric, x: torch.Tensor, y: torch.Tensor) -> Calla
     return run
 
 
+def accuracy() -> None:
+    """Print the largest |rainkit - scikit-image| SSIM and PSNR difference over real photos."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+    from scipy import ndimage
+    from skimage import color, data
+    from skimage.metrics import peak_signal_noise_ratio as sk_psnr
+    from skimage.metrics import structural_similarity as sk_ssim
+
+    from rainkit.metrics import psnr
+
+    def ref(a: np.ndarray, b: np.ndarray, dr: float) -> float:
+        return sk_ssim(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                       data_range=dr, channel_axis=-1 if a.ndim == 3 else None)
+
+    def t(a: np.ndarray, dt: torch.dtype) -> torch.Tensor:
+        return torch.from_numpy(np.array(a)).permute(2, 0, 1).to(dt)
+
+    pairs = []
+    rng = np.random.default_rng(0)
+    for name in ["astronaut", "chelsea", "coffee"]:
+        c = getattr(data, name)() / 255.0
+        pairs.append((np.clip(c + rng.normal(0, 0.05, c.shape), 0, 1), c))
+        pairs.append((ndimage.gaussian_filter(c, (1.5, 1.5, 0)), c))
+    rain_dev = Path("/work/shared/data/rain-dev/val")  # used when present
+    for p in sorted((rain_dev / "clean").glob("*.png"))[:5]:
+        c = np.asarray(Image.open(p).convert("RGB")) / 255.0
+        r = np.asarray(Image.open(rain_dev / "rainy" / p.name).convert("RGB")) / 255.0
+        pairs.append((r, c))
+    worst: dict[tuple[str, str, str], float] = {}
+    for d, c in pairs:
+        y_d, y_c = color.rgb2ycbcr(d)[..., 0], color.rgb2ycbcr(c)[..., 0]
+        r_rgb, r_y = ref(d, c, 1.0), ref(y_d, y_c, 255.0)
+        d32, c32 = d.astype(np.float32), c.astype(np.float32)
+        vals = {
+            ("SSIM numpy", "float64", "RGB"): abs(ssim(d, c) - r_rgb),
+            ("SSIM numpy", "float64", "Y"): abs(ssim(d, c, y_channel=True) - r_y),
+            ("SSIM numpy", "float32", "RGB"): abs(ssim(d32, c32) - r_rgb),
+            ("SSIM numpy", "float32", "Y"): abs(ssim(d32, c32, y_channel=True) - r_y),
+        }
+        for dt, nm in [(torch.float64, "float64"), (torch.float32, "float32")]:
+            vals[("SSIM torch", nm, "RGB")] = abs(ssim(t(d, dt), t(c, dt)).item() - r_rgb)
+            vals[("SSIM torch", nm, "Y")] = abs(
+                ssim(t(d, dt), t(c, dt), y_channel=True).item() - r_y)
+            vals[("PSNR torch", nm, "RGB")] = abs(
+                psnr(t(d, dt), t(c, dt)).item() - sk_psnr(c, d, data_range=1.0))
+        for k, v in vals.items():
+            worst[k] = max(worst.get(k, 0.0), v)
+    print(f"{len(pairs)} real pairs: skimage astronaut/chelsea/coffee (full size) + noise/blur, "
+          "and rain-dev val rainy vs clean when present")
+    for (metric, dtype, space), v in sorted(worst.items()):
+        print(f"  {metric:10s} {dtype:8s} {space:4s} max |rainkit - skimage| = {v:.2e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--accuracy", action="store_true",
+                        help="print the agreement with scikit-image on real photos instead")
     args = parser.parse_args()
+    if args.accuracy:
+        accuracy()
+        return
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rainkit: Metric = lambda x, y: ssim(x, y, reduction="none")  # noqa: E731
