@@ -82,8 +82,8 @@ def test_zero_positive_distance_and_no_vgg_gradient(shallow_vgg) -> None:
 
 @pytest.mark.parametrize("cls", [EasyContrastiveLoss, ContrastiveLoss])
 def test_gradcheck_float64(cls: type) -> None:
-    vgg = VGGFeatures(("relu1_2",), weights=None, normalize=False).double()
-    loss = cls(("conv1_1", "relu1_2"), vgg=vgg)
+    vgg = VGGFeatures(("relu1_1",), weights=None, normalize=False).double()
+    loss = cls(("conv1_1", "relu1_1"), vgg=vgg)
     x = torch.rand(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
     pos, neg = torch.rand(2, 3, 4, 4, dtype=torch.float64), torch.rand(2, 3, 4, 4,
                                                                        dtype=torch.float64)
