@@ -9,15 +9,22 @@ import torchvision
 from rainkit.metrics import LPIPS, lpips
 
 
-@pytest.fixture
-def alexnet_file(tmp_path, monkeypatch):
-    """A random AlexNet state dict in a temporary TORCH_HOME's hub cache."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+@pytest.fixture(scope="module")
+def _torch_home(tmp_path_factory):
+    """A temporary TORCH_HOME whose hub cache holds a random AlexNet state dict (written once)."""
+    home = tmp_path_factory.mktemp("torch_home")
     state = torchvision.models.alexnet(weights=None).state_dict()
-    directory = tmp_path / "hub" / "checkpoints"
+    directory = home / "hub" / "checkpoints"
     directory.mkdir(parents=True)
-    path = directory / "alexnet-owt-7be5be79.pth"
-    torch.save(state, path)
+    torch.save(state, directory / "alexnet-owt-7be5be79.pth")
+    return home, directory / "alexnet-owt-7be5be79.pth", state
+
+
+@pytest.fixture
+def alexnet_file(_torch_home, monkeypatch):
+    """(path, state dict) of the random AlexNet, with TORCH_HOME pointing at it."""
+    home, path, state = _torch_home
+    monkeypatch.setenv("TORCH_HOME", str(home))
     return path, state
 
 
