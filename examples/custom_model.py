@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     params = sum(p.numel() for p in model.parameters())
     # The local receptive field, measured without the pyramid's global branches.
     local = nn.Sequential(*list(model.rain)[:4])
-    rf_local = receptive_field(local, size=129)
-    rf = receptive_field(model, size=args.size | 1)
+    rf_local = receptive_field(local, size=65, samples=2)
+    rf = receptive_field(model, size=args.size | 1, samples=2)
     print(f"output {tuple(y.shape)}, {params:,} parameters")
     print(f"receptive field: {rf_local[0]} x {rf_local[1]} pixels through the convolutions, "
           f"{rf[0]} x {rf[1]} (the whole {args.size | 1}-pixel input) with pyramid pooling")

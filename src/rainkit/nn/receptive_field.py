@@ -17,16 +17,17 @@ def receptive_field(
     *,
     in_channels: int = 3,
     size: int | tuple[int, int] = 129,
-    samples: int = 2,
+    samples: int = 4,
 ) -> tuple[int, int]:
     """Measured receptive field: the extent of the input pixels the centre output pixel uses.
 
-    Computes :math:`g = \\partial \\sum_c y_{c, H/2, W/2} / \\partial x` for random inputs in
-    :math:`[0, 1]` (float64, on an eval-mode copy of the model, which is left untouched) and
-    returns the height and width of the bounding box of the pixels where
-    :math:`\\sum |g| \\ne 0`. Summing over ``samples`` inputs guards against pixels hidden by
-    inactive ReLUs. The result is capped by ``size``: a value equal to ``size`` means "at
-    least ``size``" (a global pooling branch makes every output depend on the whole image).
+    Computes :math:`g = \\partial \\sum_c y_{c, H/2, W/2} / \\partial x` for random
+    standard-normal inputs (float64, on an eval-mode copy of the model, which is left
+    untouched) and returns the height and width of the bounding box of the pixels where
+    :math:`\\sum |g| \\ne 0`. Signed inputs and the sum over ``samples`` of them keep a ReLU
+    that is inactive for one input from hiding pixels at the border. The result is capped by
+    ``size``: a value equal to ``size`` means "at least ``size``" (a global pooling branch makes
+    every output depend on the whole image).
 
     For a stack of stride-1 :math:`k \\times k` convolutions with dilations :math:`d_i` this is
     :math:`1 + \\sum_i d_i (k - 1)`.
@@ -66,7 +67,7 @@ def receptive_field(
     generator = torch.Generator().manual_seed(0)
     total = torch.zeros(height, width, dtype=torch.float64, device=device)
     for _ in range(samples):
-        x = torch.rand(1, in_channels, height, width, generator=generator,
+        x = torch.randn(1, in_channels, height, width, generator=generator,
                        dtype=torch.float64).to(device).requires_grad_(True)
         y = probe(x)
         if isinstance(y, (tuple, list)):
