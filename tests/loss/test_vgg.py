@@ -38,7 +38,7 @@ def test_default_seed_tap_equals_torchvision_features_35(tmp_path, monkeypatch) 
     path = tmp_path / "vgg.pth"
     torch.save(torchvision_state_dict(trunk), path)
     vgg = VGGFeatures(layers=("conv5_4", "relu5_4"), weights=path, normalize=False)
-    x = torch.rand(1, 3, 32, 32)
+    x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         feats = vgg(x)
         ref35 = trunk[:35](x)
@@ -47,7 +47,7 @@ def test_default_seed_tap_equals_torchvision_features_35(tmp_path, monkeypatch) 
     torch.testing.assert_close(feats["relu5_4"], ref36)
     assert (feats["conv5_4"] < 0).any()  # the ReLU after it did not overwrite the conv tap
     # the losses' defaults are the seed's: features[:35], raw input, L1 / pooled cosine
-    y, z = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    y, z = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         fx, fy, fz = trunk[:35](x), trunk[:35](y), trunk[:35](z)
         seed_perceptual = F.l1_loss(fx, fy)
