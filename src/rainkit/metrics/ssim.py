@@ -71,51 +71,56 @@ class _SSIMFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, y, kernel, c1, c2):  # type: ignore[override]
+    def forward(ctx, x, y, kernel, c1, c2, shift):  # type: ignore[override]
+        # The moments are taken of x - shift and y - shift (shift = data_range / 2): variances
+        # and covariance do not change, and E[x^2] - E[x]^2 cancels far less in float32.
         c = x.shape[1]
         maps = x.new_empty(x.shape[0], 5 * c, *x.shape[2:])
-        maps[:, :c] = x
-        maps[:, c:2 * c] = y
-        torch.mul(x, x, out=maps[:, 2 * c:3 * c])
-        torch.mul(y, y, out=maps[:, 3 * c:4 * c])
-        torch.mul(x, y, out=maps[:, 4 * c:])
-        u, v, p, q, r = _filter(maps, kernel).split(c, dim=1)
-        uv = u * v
-        a1 = uv * 2 + c1
-        a2 = (r - uv).mul_(2).add_(c2)
+        xs = torch.sub(x, shift, out=maps[:, :c])
+        ys = torch.sub(y, shift, out=maps[:, c:2 * c])
+        torch.mul(xs, xs, out=maps[:, 2 * c:3 * c])
+        torch.mul(ys, ys, out=maps[:, 3 * c:4 * c])
+        torch.mul(xs, ys, out=maps[:, 4 * c:])
+        us, vs, p, q, r = _filter(maps, kernel).split(c, dim=1)
+        del maps, xs, ys
+        a2 = (r - us * vs).mul_(2).add_(c2)
+        b2 = (p + q).sub_(us * us).sub_(vs * vs).add_(c2)
+        u, v = us + shift, vs + shift
+        a1 = (u * v).mul_(2).add_(c1)
         b1 = (u * u).addcmul_(v, v).add_(c1)
-        b2 = (p + q).sub_(b1).add_(c1 + c2)
         den = b1 * b2
         s = (a1 * a2).div_(den)
-        ctx.save_for_backward(x, y, kernel, u, v, a1, a2, b1, b2, s, den)
+        ctx.shift = shift
+        ctx.save_for_backward(x, y, kernel, us, vs, a1, a2, b1, b2, s, den)
         return s.mean(dim=(1, 2, 3))
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):  # type: ignore[override]
-        x, y, kernel, u, v, a1, a2, b1, b2, s, den = ctx.saved_tensors
+        x, y, kernel, us, vs, a1, a2, b1, b2, s, den = ctx.saved_tensors
+        shift = ctx.shift
         need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         c = x.shape[1]
         weight = (grad / s[0].numel()).view(-1, 1, 1, 1)
         inv = weight / den                      # w / (B1 B2)
-        t = (1 / b1 - 1 / b2).mul_(s).mul_(weight)  # w S (1/B1 - 1/B2)
-        diff = (a2 - a1).mul_(inv)              # w (A2 - A1) / (B1 B2)
-        g_p = s * (-weight) / b2                # w dS/dP = w dS/dQ
-        g_r = a1.mul(inv).mul_(2)               # w dS/dR
+        sw = s * weight                         # w S
+        u, v = us + shift, vs + shift
+        # A1, B1 depend on the means u, v; A2, B2 on the shifted means us, vs (same derivative).
         grads = []
-        if need_x:
-            grads.append((v * diff - u * t).mul_(2))  # w dS/du
-        if need_y:
-            grads.append((u * diff - v * t).mul_(2))  # w dS/dv
-        grads += [g_p, g_r]
+        if need_x:  # w dS/du
+            grads.append(((v * a2 - vs * a1).mul_(inv) - sw * (u / b1 - us / b2)).mul_(2))
+        if need_y:  # w dS/dv
+            grads.append(((u * a2 - us * a1).mul_(inv) - sw * (v / b1 - vs / b2)).mul_(2))
+        grads += [-sw / b2, a1.mul(inv).mul_(2)]  # w dS/dP (= w dS/dQ), w dS/dR
         full = _filter_adjoint(torch.cat(grads, dim=1), kernel).split(c, dim=1)
         f_p, f_r = full[-2], full[-1]
+        xs, ys = x - shift, y - shift
         grad_x = grad_y = None
         if need_x:
-            grad_x = full[0] + 2 * x * f_p + y * f_r
+            grad_x = full[0] + 2 * xs * f_p + ys * f_r
         if need_y:
-            grad_y = full[1 if need_x else 0] + 2 * y * f_p + x * f_r
-        return grad_x, grad_y, None, None, None
+            grad_y = full[1 if need_x else 0] + 2 * ys * f_p + xs * f_r
+        return grad_x, grad_y, None, None, None, None
 
 
 def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, window_size: int,
@@ -123,7 +128,7 @@ def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, window_
     kernel = _gaussian(window_size, sigma, x.dtype, x.device)
     c1 = (k1 * data_range) ** 2
     c2 = (k2 * data_range) ** 2
-    return _SSIMFunction.apply(x, y, kernel, c1, c2)
+    return _SSIMFunction.apply(x, y, kernel, c1, c2, data_range / 2)
 
 
 def ssim(
