@@ -21,6 +21,7 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinx.ext.intersphinx",
     "sphinx.ext.viewcode",
+    "myst_parser",
 ]
 
 autodoc_default_options = {
@@ -68,4 +69,8 @@ nitpicky = False
 html_theme = "furo"
 html_title = f"rainkit {release}"
 exclude_patterns = ["_build", "**/_*.rst", "figures"]
+source_suffix = {".rst": "restructuredtext"}
+myst_heading_anchors = 3
+# benchmarks/README.md is included below a page title, so its sections start at level 2.
+suppress_warnings = ["myst.header"]
 templates_path: list[str] = []
