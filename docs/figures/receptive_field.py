@@ -95,7 +95,7 @@ def gradient_support(model: nn.Module, channels: int, size: int, samples: int = 
     generator = torch.Generator().manual_seed(0)
     total = torch.zeros(size, size, dtype=torch.float64)
     for _ in range(samples):
-        x = torch.rand(1, channels, size, size, generator=generator, dtype=torch.float64)
+        x = torch.randn(1, channels, size, size, generator=generator, dtype=torch.float64)
         x.requires_grad_(True)
         y = model(x)
         (g,) = torch.autograd.grad(y[0, :, size // 2, size // 2].sum(), x)
