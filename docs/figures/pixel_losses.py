@@ -26,7 +26,7 @@ def main() -> None:
     left.plot(r, np.abs(r), label="L1: |r|")
     left.plot(r, r**2, label="L2: r²")
     left.plot(r, np.sqrt(r**2 + eps**2), label=f"Charbonnier: √(r² + ε²), ε={eps}")
-    left.set_xlabel("residual r = output − target")
+    left.set_xlabel("residual r = output - target")
     left.set_ylabel("penalty")
     left.set_title("Penalty of one pixel")
     left.legend(fontsize=8)
