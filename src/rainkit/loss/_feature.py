@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from rainkit._validation import check_image_tensor, check_positive, check_same_shape
+from rainkit._validation import (
+    check_choice,
+    check_image_tensor,
+    check_positive,
+    check_same_shape,
+)
 from rainkit.loss.vgg import VGG19_LAYERS, VGGFeatures, check_layers
 
-__all__ = ["FeatureLoss", "Features", "as_negatives", "extract", "feature_dtype"]
+__all__ = [
+    "CRITERIA",
+    "Criterion",
+    "FeatureLoss",
+    "Features",
+    "WeightedLayersLoss",
+    "as_negatives",
+    "check_layer_weights",
+    "extract",
+    "feature_dtype",
+]
 
 Features = dict[str, torch.Tensor]
 
@@ -135,3 +152,33 @@ class FeatureLoss(nn.Module):
         self, out_feats: Features, pos_feats: Features, neg_feats: list[Features] | None
     ) -> torch.Tensor:
         raise NotImplementedError
+
+
+Criterion = Literal["l1", "mse"]
+CRITERIA = {"l1": F.l1_loss, "mse": F.mse_loss}
+
+
+class WeightedLayersLoss(FeatureLoss):
+    """Base of the losses that compare per-layer features of output and positive by a criterion.
+
+    Holds what :class:`~rainkit.loss.PerceptualLoss` and :class:`~rainkit.loss.StyleLoss` share:
+    the layers, one weight per layer and the ``"l1"``/``"mse"`` criterion, all checked here.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[str],
+        layer_weights: Sequence[float] | None,
+        criterion: Criterion,
+        weights: str | os.PathLike[str] | None,
+        normalize: bool,
+        vgg: VGGFeatures | None,
+    ) -> None:
+        check_choice(criterion, CRITERIA, "criterion")
+        super().__init__(layers, weights, normalize, vgg)
+        self.criterion: Criterion = criterion
+        self.layer_weights = check_layer_weights(layer_weights, self.layers)
+
+    def extra_repr(self) -> str:
+        return (f"layers={self.layers}, layer_weights={self.layer_weights}, "
+                f"criterion={self.criterion!r}")

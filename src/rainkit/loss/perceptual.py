@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
 from rainkit._validation import check_choice
-from rainkit.loss._feature import FeatureLoss, Features, check_layer_weights, feature_dtype
+from rainkit.loss._feature import (
+    CRITERIA,
+    Criterion,
+    Features,
+    WeightedLayersLoss,
+    check_layer_weights,
+    feature_dtype,
+)
 from rainkit.loss.vgg import VGGFeatures
 
 __all__ = ["PerceptualLoss", "perceptual_loss"]
 
-Criterion = Literal["l1", "mse"]
-_CRITERIA = {"l1": F.l1_loss, "mse": F.mse_loss}
 
 
 def perceptual_loss(
@@ -47,17 +50,17 @@ def perceptual_loss(
         >>> perceptual_loss(a, b, [0.5]).item()
         0.5
     """
-    check_choice(criterion, _CRITERIA, "criterion")
+    check_choice(criterion, CRITERIA, "criterion")
     layers = tuple(output_features)
     weights = check_layer_weights(layer_weights, layers)
-    fn = _CRITERIA[criterion]
+    fn = CRITERIA[criterion]
     return sum(  # type: ignore[return-value]
         w * fn(feature_dtype(output_features[n]), feature_dtype(target_features[n]))
         for n, w in zip(layers, weights)
     )
 
 
-class PerceptualLoss(FeatureLoss):
+class PerceptualLoss(WeightedLayersLoss):
     r"""Perceptual loss of Johnson et al., :func:`perceptual_loss` on frozen VGG19 features.
 
     The default reproduces the seed: one tap at torchvision's ``vgg19().features[:35]``, whose
@@ -104,10 +107,7 @@ class PerceptualLoss(FeatureLoss):
         normalize: bool = False,
         vgg: VGGFeatures | None = None,
     ) -> None:
-        check_choice(criterion, _CRITERIA, "criterion")
-        super().__init__(layers, weights, normalize, vgg)
-        self.criterion: Criterion = criterion
-        self.layer_weights = check_layer_weights(layer_weights, self.layers)
+        super().__init__(layers, layer_weights, criterion, weights, normalize, vgg)
 
     def forward_features(
         self, out_feats: Features, pos_feats: Features, neg_feats: list[Features] | None = None
@@ -115,7 +115,3 @@ class PerceptualLoss(FeatureLoss):
         """The loss from precomputed features (``neg_feats`` is ignored)."""
         return perceptual_loss({n: out_feats[n] for n in self.layers}, pos_feats,
                                self.layer_weights, self.criterion)
-
-    def extra_repr(self) -> str:
-        return (f"layers={self.layers}, layer_weights={self.layer_weights}, "
-                f"criterion={self.criterion!r}")

@@ -6,16 +6,20 @@ import os
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
 from rainkit._validation import check_choice, check_image_tensor
-from rainkit.loss._feature import FeatureLoss, Features, check_layer_weights, feature_dtype
-from rainkit.loss.perceptual import Criterion
+from rainkit.loss._feature import (
+    CRITERIA,
+    Criterion,
+    Features,
+    WeightedLayersLoss,
+    check_layer_weights,
+    feature_dtype,
+)
 from rainkit.loss.vgg import VGGFeatures
 
 __all__ = ["StyleLoss", "gram_matrix", "style_loss"]
 
-_CRITERIA = {"l1": F.l1_loss, "mse": F.mse_loss}
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -65,17 +69,17 @@ def style_loss(
     Returns:
         A scalar tensor.
     """
-    check_choice(criterion, _CRITERIA, "criterion")
+    check_choice(criterion, CRITERIA, "criterion")
     layers = tuple(output_features)
     weights = check_layer_weights(layer_weights, layers)
-    fn = _CRITERIA[criterion]
+    fn = CRITERIA[criterion]
     return sum(  # type: ignore[return-value]
         w * fn(gram_matrix(output_features[n]), gram_matrix(target_features[n]))
         for n, w in zip(layers, weights)
     )
 
 
-class StyleLoss(FeatureLoss):
+class StyleLoss(WeightedLayersLoss):
     r""":func:`style_loss` on frozen VGG19 features (Gatys et al.).
 
     Args:
@@ -112,10 +116,7 @@ class StyleLoss(FeatureLoss):
         normalize: bool = False,
         vgg: VGGFeatures | None = None,
     ) -> None:
-        check_choice(criterion, _CRITERIA, "criterion")
-        super().__init__(layers, weights, normalize, vgg)
-        self.criterion: Criterion = criterion
-        self.layer_weights = check_layer_weights(layer_weights, self.layers)
+        super().__init__(layers, layer_weights, criterion, weights, normalize, vgg)
 
     def forward_features(
         self, out_feats: Features, pos_feats: Features, neg_feats: list[Features] | None = None
@@ -123,7 +124,3 @@ class StyleLoss(FeatureLoss):
         """The loss from precomputed features (``neg_feats`` is ignored)."""
         return style_loss({n: out_feats[n] for n in self.layers}, pos_feats, self.layer_weights,
                           self.criterion)
-
-    def extra_repr(self) -> str:
-        return (f"layers={self.layers}, layer_weights={self.layer_weights}, "
-                f"criterion={self.criterion!r}")
