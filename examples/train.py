@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--amp", action="store_true",
                    help="mixed precision (float16 + GradScaler on CUDA, bfloat16 on CPU)")
+    p.add_argument("--channels_last", action="store_true",
+                   help="NHWC memory layout for the model and its input (measured 1.07-1.35x "
+                        "faster training steps on CPU for every rainkit network; see "
+                        "benchmarks/README.md)")
     p.add_argument("--use_perceptual_loss", action="store_true")
     p.add_argument("--use_easy_contrastive_loss", action="store_true")
     p.add_argument("--use_contrastive_loss", action="store_true")
@@ -517,7 +521,8 @@ def run_train(args: argparse.Namespace, device: torch.device, rank: int, world: 
         model_name = args.model or DEFAULTS["model"]
         model_kwargs = json.loads(args.model_kwargs or DEFAULTS["model_kwargs"])
         model = build_model(model_name, **model_kwargs)
-    model = model.to(device)
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=memory_format)
     criterion, needs_negative = build_criterion(args)
     criterion = criterion.to(device)
     net: nn.Module = model
@@ -568,7 +573,8 @@ def run_train(args: argparse.Namespace, device: torch.device, rank: int, world: 
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", leave=False,
                    disable=rank != 0 or args.no_progress, dynamic_ncols=True)
         for rainy, clean, _ in bar:
-            rainy, clean = rainy.to(device, non_blocking=True), clean.to(device, non_blocking=True)
+            rainy = rainy.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+            clean = clean.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=args.amp):
                 output = net(rainy)
             total, terms = criterion(output.float(), clean, rainy if needs_negative else None)

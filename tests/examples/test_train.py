@@ -182,6 +182,20 @@ def test_amp_on_cpu_uses_bfloat16_autocast(data: Path, tmp_path: Path) -> None:
     assert state["args"]["amp"] is True
 
 
+def test_channels_last_trains_the_same_model(data: Path, tmp_path: Path) -> None:
+    runs = {}
+    for name, flags in (("default", []), ("nhwc", ["--channels_last"])):
+        train.main(["--data_dir", str(data / "train"), "--epochs", "1", *flags,
+                    "--out_dir", str(tmp_path / name), *TINY])
+        state = torch.load(tmp_path / name / "last.pt", weights_only=True)
+        assert state["args"]["channels_last"] is bool(flags)
+        runs[name] = state["model"]
+    assert runs["default"].keys() == runs["nhwc"].keys()
+    for key, value in runs["default"].items():
+        # Same seed and data: only the order of floating-point sums differs between layouts.
+        torch.testing.assert_close(runs["nhwc"][key].contiguous(), value, atol=1e-4, rtol=1e-3)
+
+
 def test_bad_flags_rejected(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         train.main(["--data_dir", str(data / "train"), "--epochs", "0", *TINY])
