@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
@@ -28,6 +28,7 @@ __all__ = [
     "check_layer_weights",
     "extract",
     "feature_dtype",
+    "weighted_layer_distance",
 ]
 
 Features = dict[str, torch.Tensor]
@@ -156,6 +157,28 @@ class FeatureLoss(nn.Module):
 
 Criterion = Literal["l1", "mse"]
 CRITERIA = {"l1": F.l1_loss, "mse": F.mse_loss}
+
+
+def weighted_layer_distance(
+    output_features: Features,
+    target_features: Features,
+    layer_weights: Sequence[float] | None,
+    criterion: Criterion,
+    transform: Callable[[torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """``sum_l w_l * criterion(transform(output_l), transform(target_l))`` over the output's layers.
+
+    The common core of :func:`~rainkit.loss.perceptual_loss` (``transform`` casts to at least
+    float32) and :func:`~rainkit.loss.style_loss` (``transform`` is the Gram matrix).
+    """
+    check_choice(criterion, CRITERIA, "criterion")
+    layers = tuple(output_features)
+    weights = check_layer_weights(layer_weights, layers)
+    fn = CRITERIA[criterion]
+    return sum(  # type: ignore[return-value]
+        w * fn(transform(output_features[n]), transform(target_features[n]))
+        for n, w in zip(layers, weights)
+    )
 
 
 class WeightedLayersLoss(FeatureLoss):

@@ -7,14 +7,12 @@ from collections.abc import Sequence
 
 import torch
 
-from rainkit._validation import check_choice
 from rainkit.loss._feature import (
-    CRITERIA,
     Criterion,
     Features,
     WeightedLayersLoss,
-    check_layer_weights,
     feature_dtype,
+    weighted_layer_distance,
 )
 from rainkit.loss.vgg import VGGFeatures
 
@@ -50,14 +48,8 @@ def perceptual_loss(
         >>> perceptual_loss(a, b, [0.5]).item()
         0.5
     """
-    check_choice(criterion, CRITERIA, "criterion")
-    layers = tuple(output_features)
-    weights = check_layer_weights(layer_weights, layers)
-    fn = CRITERIA[criterion]
-    return sum(  # type: ignore[return-value]
-        w * fn(feature_dtype(output_features[n]), feature_dtype(target_features[n]))
-        for n, w in zip(layers, weights)
-    )
+    return weighted_layer_distance(output_features, target_features, layer_weights, criterion,
+                                   feature_dtype)
 
 
 class PerceptualLoss(WeightedLayersLoss):

@@ -7,14 +7,13 @@ from collections.abc import Sequence
 
 import torch
 
-from rainkit._validation import check_choice, check_image_tensor
+from rainkit._validation import check_image_tensor
 from rainkit.loss._feature import (
-    CRITERIA,
     Criterion,
     Features,
     WeightedLayersLoss,
-    check_layer_weights,
     feature_dtype,
+    weighted_layer_distance,
 )
 from rainkit.loss.vgg import VGGFeatures
 
@@ -69,14 +68,8 @@ def style_loss(
     Returns:
         A scalar tensor.
     """
-    check_choice(criterion, CRITERIA, "criterion")
-    layers = tuple(output_features)
-    weights = check_layer_weights(layer_weights, layers)
-    fn = CRITERIA[criterion]
-    return sum(  # type: ignore[return-value]
-        w * fn(gram_matrix(output_features[n]), gram_matrix(target_features[n]))
-        for n, w in zip(layers, weights)
-    )
+    return weighted_layer_distance(output_features, target_features, layer_weights, criterion,
+                                   gram_matrix)
 
 
 class StyleLoss(WeightedLayersLoss):
