@@ -132,7 +132,7 @@ def finalize_args(args: argparse.Namespace, parser: argparse.ArgumentParser,
         # Small enough for a few CPU minutes on two cores.
         given = {arg.split("=", 1)[0] for arg in argv}
         explicit = {a.dest for a in parser._actions if set(a.option_strings) & given}
-        demo = {"epochs": 30, "patch_size": 48, "batch_size": 8, "repeat": 16,
+        demo = {"epochs": 150, "patch_size": 64, "batch_size": 8, "repeat": 16,
                 "lr": 2e-3, "out_dir": Path("runs/demo"), "max_val_size": 256}
         for key, value in demo.items():
             if key not in explicit:
