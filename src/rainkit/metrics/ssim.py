@@ -54,6 +54,35 @@ def _filter_adjoint(maps: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return F.conv2d(padded, kernel.view(1, 1, 1, k).expand(n, 1, 1, k), groups=n)
 
 
+def _ssim_map(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float,
+              shift: float) -> tuple[torch.Tensor, ...]:
+    """The SSIM map over the valid region and the intermediates the backward needs.
+
+    The moments are taken of ``x - shift`` and ``y - shift`` (``shift = data_range / 2``):
+    variances and covariance do not change, and :math:`E[x^2] - E[x]^2` cancels far less in
+    float32.
+    """
+    c = x.shape[1]
+    # channels_last: oneDNN's depthwise 1-D convolutions are 2-4x faster in that layout.
+    maps = torch.empty(x.shape[0], 5 * c, *x.shape[2:], dtype=x.dtype, device=x.device,
+                       memory_format=torch.channels_last)
+    xs = torch.sub(x, shift, out=maps[:, :c])
+    ys = torch.sub(y, shift, out=maps[:, c:2 * c])
+    torch.mul(xs, xs, out=maps[:, 2 * c:3 * c])
+    torch.mul(ys, ys, out=maps[:, 3 * c:4 * c])
+    torch.mul(xs, ys, out=maps[:, 4 * c:])
+    us, vs, p, q, r = _filter(maps, kernel).split(c, dim=1)
+    del maps, xs, ys
+    a2 = (r - us * vs).mul_(2).add_(c2)
+    b2 = (p + q).sub_(us * us).sub_(vs * vs).add_(c2)
+    u, v = us + shift, vs + shift
+    a1 = (u * v).mul_(2).add_(c1)
+    b1 = (u * u).addcmul_(v, v).add_(c1)
+    den = b1 * b2
+    s = (a1 * a2).div_(den)
+    return s, us, vs, a1, a2, b1, b2, den
+
+
 class _SSIMFunction(torch.autograd.Function):
     r"""Per-image mean SSIM with an analytic backward.
 
@@ -74,26 +103,7 @@ class _SSIMFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, y, kernel, c1, c2, shift):  # type: ignore[override]
-        # The moments are taken of x - shift and y - shift (shift = data_range / 2): variances
-        # and covariance do not change, and E[x^2] - E[x]^2 cancels far less in float32.
-        c = x.shape[1]
-        # channels_last: oneDNN's depthwise 1-D convolutions are 2-4x faster in that layout.
-        maps = torch.empty(x.shape[0], 5 * c, *x.shape[2:], dtype=x.dtype, device=x.device,
-                           memory_format=torch.channels_last)
-        xs = torch.sub(x, shift, out=maps[:, :c])
-        ys = torch.sub(y, shift, out=maps[:, c:2 * c])
-        torch.mul(xs, xs, out=maps[:, 2 * c:3 * c])
-        torch.mul(ys, ys, out=maps[:, 3 * c:4 * c])
-        torch.mul(xs, ys, out=maps[:, 4 * c:])
-        us, vs, p, q, r = _filter(maps, kernel).split(c, dim=1)
-        del maps, xs, ys
-        a2 = (r - us * vs).mul_(2).add_(c2)
-        b2 = (p + q).sub_(us * us).sub_(vs * vs).add_(c2)
-        u, v = us + shift, vs + shift
-        a1 = (u * v).mul_(2).add_(c1)
-        b1 = (u * u).addcmul_(v, v).add_(c1)
-        den = b1 * b2
-        s = (a1 * a2).div_(den)
+        s, us, vs, a1, a2, b1, b2, den = _ssim_map(x, y, kernel, c1, c2, shift)
         ctx.shift = shift
         ctx.save_for_backward(x, y, kernel, us, vs, a1, a2, b1, b2, s, den)
         return s.mean(dim=(1, 2, 3))
@@ -132,7 +142,34 @@ def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, window_
     kernel = _gaussian(window_size, sigma, x.dtype, x.device)
     c1 = (k1 * data_range) ** 2
     c2 = (k2 * data_range) ** 2
-    return _SSIMFunction.apply(x, y, kernel, c1, c2, data_range / 2)
+    if x.requires_grad or y.requires_grad:
+        return _SSIMFunction.apply(x, y, kernel, c1, c2, data_range / 2)
+    return _ssim_in_strips(x, y, kernel, c1, c2, data_range / 2)
+
+
+# Output rows per strip are chosen so that one moment map of a strip holds about this many
+# values: small enough for the temporaries to be reused from the heap and stay in cache.
+_STRIP_VALUES = 1 << 18
+
+
+def _ssim_in_strips(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float,
+                    shift: float) -> torch.Tensor:
+    """Per-image mean SSIM without gradients, computed over strips of output rows.
+
+    Whole-image temporaries of a large image are tens of MB each; allocating and page-faulting
+    them dominated the time (see ``benchmarks/README.md``). Strips of rows, each with the
+    ``k - 1`` rows of context the window needs, give the same sums with small temporaries.
+    """
+    k = kernel.numel()
+    batch, channels, height, width = x.shape
+    out_rows = height - k + 1
+    rows = max(1, _STRIP_VALUES // max(1, batch * channels * width))
+    total = x.new_zeros(batch)
+    for top in range(0, out_rows, rows):
+        bottom = min(out_rows, top + rows) + k - 1
+        s = _ssim_map(x[:, :, top:bottom], y[:, :, top:bottom], kernel, c1, c2, shift)[0]
+        total += s.sum(dim=(1, 2, 3))
+    return total / (channels * out_rows * (width - k + 1))
 
 
 def ssim(
