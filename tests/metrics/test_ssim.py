@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -217,3 +219,22 @@ def test_bad_options(kwargs, error, match):
 def test_bad_input(a, b, kwargs, error, match):
     with pytest.raises(error, match=match):
         ssim(a, b, **kwargs)
+
+
+@pytest.mark.parametrize("strip_values", [1, 40, 1 << 18])
+def test_strips_give_the_same_value_and_gradient(monkeypatch: pytest.MonkeyPatch,
+                                                 strip_values: int) -> None:
+    # The map is computed in strips of output rows; tiny strips (one row each, or a few) must
+    # give the whole-image result, and gradients that add up correctly across strip overlaps.
+    # rainkit.metrics.ssim is also the function's name, so fetch the module itself.
+    ssim_module = importlib.import_module("rainkit.metrics.ssim")
+
+    x = torch.rand(2, 2, 17, 13, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(2, 2, 17, 13, dtype=torch.float64, requires_grad=True)
+    whole = ssim(x.detach(), y.detach(), window_size=5, reduction="none")
+    monkeypatch.setattr(ssim_module, "_STRIP_VALUES", strip_values)
+    assert len(ssim_module._strips(x, 5)) > 1 or strip_values == 1 << 18
+    torch.testing.assert_close(ssim(x.detach(), y.detach(), window_size=5, reduction="none"),
+                               whole, rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(
+        lambda a, b: ssim(a, b, window_size=5, reduction="none"), (x, y))

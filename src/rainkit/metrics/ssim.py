@@ -103,38 +103,63 @@ class _SSIMFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, y, kernel, c1, c2, shift):  # type: ignore[override]
-        s, us, vs, a1, a2, b1, b2, den = _ssim_map(x, y, kernel, c1, c2, shift)
-        ctx.shift = shift
-        ctx.save_for_backward(x, y, kernel, us, vs, a1, a2, b1, b2, s, den)
-        return s.mean(dim=(1, 2, 3))
+        # Only the inputs are saved: the backward recomputes each strip's map, which costs one
+        # more forward (cheap, see benchmarks/README.md) and keeps memory at one strip's worth.
+        ctx.constants = (c1, c2, shift)
+        ctx.save_for_backward(x, y, kernel)
+        return _ssim_in_strips(x, y, kernel, c1, c2, shift)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):  # type: ignore[override]
-        x, y, kernel, us, vs, a1, a2, b1, b2, s, den = ctx.saved_tensors
-        shift = ctx.shift
+        x, y, kernel = ctx.saved_tensors
+        c1, c2, shift = ctx.constants
         need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        c = x.shape[1]
-        weight = (grad / s[0].numel()).view(-1, 1, 1, 1)
-        inv = weight / den                      # w / (B1 B2)
-        sw = s * weight                         # w S
-        u, v = us + shift, vs + shift
-        # A1, B1 depend on the means u, v; A2, B2 on the shifted means us, vs (same derivative).
-        grads = []
-        if need_x:  # w dS/du
-            grads.append(((v * a2 - vs * a1).mul_(inv) - sw * (u / b1 - us / b2)).mul_(2))
-        if need_y:  # w dS/dv
-            grads.append(((u * a2 - us * a1).mul_(inv) - sw * (v / b1 - vs / b2)).mul_(2))
-        grads += [-sw / b2, a1.mul(inv).mul_(2)]  # w dS/dP (= w dS/dQ), w dS/dR
-        full = _filter_adjoint(torch.cat(grads, dim=1), kernel).split(c, dim=1)
-        f_p, f_r = full[-2], full[-1]
-        xs, ys = x - shift, y - shift
-        grad_x = grad_y = None
-        if need_x:
-            grad_x = full[0] + 2 * xs * f_p + ys * f_r
-        if need_y:
-            grad_y = full[1 if need_x else 0] + 2 * ys * f_p + xs * f_r
+        k = kernel.numel()
+        channels, height, width = x.shape[1:]
+        count = channels * (height - k + 1) * (width - k + 1)
+        weight = (grad / count).view(-1, 1, 1, 1)
+        grad_x = torch.zeros_like(x) if need_x else None
+        grad_y = torch.zeros_like(y) if need_y else None
+        for top, bottom in _strips(x, k):
+            # Output rows [top, bottom - k + 1) depend on input rows [top, bottom); the adjoint
+            # filter spreads each strip's gradient over exactly those rows, and strips add up.
+            xs, ys = x[:, :, top:bottom], y[:, :, top:bottom]
+            maps = _ssim_map(xs, ys, kernel, c1, c2, shift)
+            gx, gy = _ssim_map_backward(xs, ys, kernel, shift, weight, maps, need_x, need_y)
+            if grad_x is not None:
+                grad_x[:, :, top:bottom] += gx
+            if grad_y is not None:
+                grad_y[:, :, top:bottom] += gy
         return grad_x, grad_y, None, None, None, None
+
+
+def _ssim_map_backward(
+    x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, shift: float, weight: torch.Tensor,
+    maps: tuple[torch.Tensor, ...], need_x: bool, need_y: bool,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Gradients of ``sum(weight * S)`` over one map (see :class:`_SSIMFunction`)."""
+    s, us, vs, a1, a2, b1, b2, den = maps
+    c = x.shape[1]
+    inv = weight / den                      # w / (B1 B2)
+    sw = s * weight                         # w S
+    u, v = us + shift, vs + shift
+    # A1, B1 depend on the means u, v; A2, B2 on the shifted means us, vs (same derivative).
+    grads = []
+    if need_x:  # w dS/du
+        grads.append(((v * a2 - vs * a1).mul_(inv) - sw * (u / b1 - us / b2)).mul_(2))
+    if need_y:  # w dS/dv
+        grads.append(((u * a2 - us * a1).mul_(inv) - sw * (v / b1 - vs / b2)).mul_(2))
+    grads += [-sw / b2, a1.mul(inv).mul_(2)]  # w dS/dP (= w dS/dQ), w dS/dR
+    full = _filter_adjoint(torch.cat(grads, dim=1), kernel).split(c, dim=1)
+    f_p, f_r = full[-2], full[-1]
+    xs, ys = x - shift, y - shift
+    grad_x = grad_y = None
+    if need_x:
+        grad_x = full[0] + 2 * xs * f_p + ys * f_r
+    if need_y:
+        grad_y = full[1 if need_x else 0] + 2 * ys * f_p + xs * f_r
+    return grad_x, grad_y
 
 
 def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, window_size: int,
@@ -152,6 +177,14 @@ def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, window_
 _STRIP_VALUES = 1 << 18
 
 
+def _strips(x: torch.Tensor, k: int) -> list[tuple[int, int]]:
+    """Input row ranges ``[top, bottom)`` whose valid outputs tile the output rows."""
+    batch, channels, height, width = x.shape
+    out_rows = height - k + 1
+    rows = max(1, _STRIP_VALUES // max(1, batch * channels * width))
+    return [(top, min(out_rows, top + rows) + k - 1) for top in range(0, out_rows, rows)]
+
+
 def _ssim_in_strips(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float,
                     shift: float) -> torch.Tensor:
     """Per-image mean SSIM without gradients, computed over strips of output rows.
@@ -161,12 +194,10 @@ def _ssim_in_strips(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: 
     ``k - 1`` rows of context the window needs, give the same sums with small temporaries.
     """
     k = kernel.numel()
-    batch, channels, height, width = x.shape
+    channels, height, width = x.shape[1:]
     out_rows = height - k + 1
-    rows = max(1, _STRIP_VALUES // max(1, batch * channels * width))
-    total = x.new_zeros(batch)
-    for top in range(0, out_rows, rows):
-        bottom = min(out_rows, top + rows) + k - 1
+    total = x.new_zeros(x.shape[0])
+    for top, bottom in _strips(x, k):
         s = _ssim_map(x[:, :, top:bottom], y[:, :, top:bottom], kernel, c1, c2, shift)[0]
         total += s.sum(dim=(1, 2, 3))
     return total / (channels * out_rows * (width - k + 1))
