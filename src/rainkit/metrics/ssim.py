@@ -167,9 +167,8 @@ def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, window_
     kernel = _gaussian(window_size, sigma, x.dtype, x.device)
     c1 = (k1 * data_range) ** 2
     c2 = (k2 * data_range) ** 2
-    if x.requires_grad or y.requires_grad:
-        return _SSIMFunction.apply(x, y, kernel, c1, c2, data_range / 2)
-    return _ssim_in_strips(x, y, kernel, c1, c2, data_range / 2)
+    # Without inputs that need gradients, apply() records nothing and costs only the call.
+    return _SSIMFunction.apply(x, y, kernel, c1, c2, data_range / 2)
 
 
 # Output rows per strip are chosen so that one moment map of a strip holds about this many
@@ -187,7 +186,7 @@ def _strips(x: torch.Tensor, k: int) -> list[tuple[int, int]]:
 
 def _ssim_in_strips(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float,
                     shift: float) -> torch.Tensor:
-    """Per-image mean SSIM without gradients, computed over strips of output rows.
+    """Per-image mean SSIM (no autograd graph), computed over strips of output rows.
 
     Whole-image temporaries of a large image are tens of MB each; allocating and page-faulting
     them dominated the time (see ``benchmarks/README.md``). Strips of rows, each with the
