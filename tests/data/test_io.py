@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from rainkit.data import read_image, save_image
+from rainkit.data import decode_image, read_image, save_image, to_float_tensor
 
 
 def _write(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
@@ -47,6 +47,27 @@ def test_16bit_png_scaled_by_65535(tmp_path: Path) -> None:
     image = read_image(path)
     assert image.shape == (3, 2, 2)
     np.testing.assert_allclose(image[0].numpy(), array / 65535.0, atol=1e-6)
+    raw = decode_image(path)  # the stored values, unscaled
+    np.testing.assert_array_equal(raw[0].numpy(), array)
+
+
+def test_decode_then_float_is_read_image(tmp_path: Path, rng: np.random.Generator) -> None:
+    array = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    path = _write(tmp_path / "a.png", array)
+    raw = decode_image(path)
+    assert raw.dtype == torch.uint8 and raw.shape == (3, 5, 7)
+    np.testing.assert_array_equal(raw.numpy(), array.transpose(2, 0, 1))
+    assert torch.equal(to_float_tensor(raw), read_image(path))
+
+
+def test_to_float_tensor_scales_each_type() -> None:
+    assert torch.equal(to_float_tensor(torch.tensor([0, 255], dtype=torch.uint8)),
+                       torch.tensor([0.0, 1.0]))
+    assert torch.equal(to_float_tensor(torch.tensor([0, 65535], dtype=torch.int32)),
+                       torch.tensor([0.0, 1.0]))
+    assert torch.equal(to_float_tensor(torch.tensor([True, False])), torch.tensor([1.0, 0.0]))
+    assert torch.equal(to_float_tensor(torch.tensor([-0.5, 0.25, 2.0], dtype=torch.float64)),
+                       torch.tensor([0.0, 0.25, 1.0]))
 
 
 def test_jpeg_close_to_source(tmp_path: Path) -> None:

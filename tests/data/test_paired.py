@@ -88,6 +88,35 @@ def test_bad_arguments(tmp_path: Path) -> None:
         PairedRainDataset(tmp_path, patch_size=4.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="augment"):
         PairedRainDataset(tmp_path, augment="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="cache must be a bool, got int"):
+        PairedRainDataset(tmp_path, cache=1)  # type: ignore[arg-type]
+
+
+def test_cache_decodes_once_and_gives_the_same_items(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import random
+
+    import rainkit.data.paired as paired
+
+    for name in ("a", "b"):
+        _save(tmp_path / "rainy" / f"{name}.png", rng.integers(0, 256, (20, 24, 3), np.uint8))
+        _save(tmp_path / "clean" / f"{name}.png", rng.integers(0, 256, (20, 24, 3), np.uint8))
+    calls: list[str] = []
+    decode = paired.decode_image
+    monkeypatch.setattr(paired, "decode_image", lambda path: calls.append(path) or decode(path))
+
+    def six_items(dataset: PairedRainDataset) -> list:
+        random.seed(0)
+        return [dataset[i % 2] for i in range(6)]
+
+    expected = six_items(PairedRainDataset(tmp_path, patch_size=8, augment=True))
+    assert len(calls) == 12  # every item decodes its two files
+    items = six_items(PairedRainDataset(tmp_path, patch_size=8, augment=True, cache=True))
+    assert len(calls) == 12 + 4  # each of the 4 files once
+    for (r1, c1, n1), (r2, c2, n2) in zip(expected, items):
+        assert n1 == n2 and torch.equal(r1, r2) and torch.equal(c1, c2)
+        assert r2.dtype == torch.float32 and r2.is_contiguous()
 
 
 def test_crop_and_flip_keep_pairs_aligned(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -105,7 +134,7 @@ def test_small_images_reflect_padded(tmp_path: Path) -> None:
     array = np.arange(3 * 5 * 3, dtype=np.uint8).reshape(3, 5, 3)
     _save(tmp_path / "rainy" / "s.png", array)
     _save(tmp_path / "clean" / "s.png", array)
-    rainy, clean, _ = PairedRainDataset(tmp_path, patch_size=8)[0]
+    rainy, clean, _ = PairedRainDataset(tmp_path, patch_size=8, cache=True)[0]
     assert rainy.shape == (3, 8, 8) and torch.equal(rainy, clean)
     # reflect padding (numpy's "reflect" mode is the independent reference)
     reference = array

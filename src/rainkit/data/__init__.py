@@ -1,6 +1,12 @@
 """Paired rainy/clean datasets, image reading, paired transforms and synthetic rain."""
 
-from rainkit.data.io import IMAGE_EXTENSIONS, read_image, save_image
+from rainkit.data.io import (
+    IMAGE_EXTENSIONS,
+    decode_image,
+    read_image,
+    save_image,
+    to_float_tensor,
+)
 from rainkit.data.paired import LAYOUTS, PairedRainDataset, find_pairs
 from rainkit.data.synthetic import SyntheticRainDataset, line_kernel, synthesize_rain
 from rainkit.data.transforms import pad_to_size, paired_random_crop, paired_random_flip
@@ -10,6 +16,7 @@ __all__ = [
     "LAYOUTS",
     "PairedRainDataset",
     "SyntheticRainDataset",
+    "decode_image",
     "find_pairs",
     "line_kernel",
     "pad_to_size",
@@ -18,4 +25,5 @@ __all__ = [
     "read_image",
     "save_image",
     "synthesize_rain",
+    "to_float_tensor",
 ]

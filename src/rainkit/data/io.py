@@ -9,21 +9,90 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["IMAGE_EXTENSIONS", "read_image", "save_image"]
+__all__ = ["IMAGE_EXTENSIONS", "decode_image", "read_image", "save_image", "to_float_tensor"]
 
 #: File name suffixes treated as images by the datasets (lower case).
 IMAGE_EXTENSIONS: tuple[str, ...] = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 
 
-def _to_float(array: np.ndarray) -> np.ndarray:
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if array.dtype in (np.uint16, np.int32, np.int64) or np.issubdtype(array.dtype, np.integer):
-        # 16-bit PNGs are decoded by PIL as int32 ("I" / "I;16" modes) with values in [0, 65535].
-        return array.astype(np.float32) / 65535.0
-    if array.dtype == np.bool_:
-        return array.astype(np.float32)
-    return np.clip(array.astype(np.float32), 0.0, 1.0)
+def to_float_tensor(image: torch.Tensor) -> torch.Tensor:
+    """Scale a decoded ``(C, H, W)`` image tensor to ``float32`` in [0, 1].
+
+    ``uint8`` is divided by 255; the other integer types (16-bit PNGs decode to ``int32``)
+    by 65535; ``bool`` becomes 0 or 1; floating images are clipped to [0, 1].
+
+    Args:
+        image: a tensor of any shape, typically :math:`(3, H, W)` from :func:`decode_image`.
+
+    Returns:
+        A new ``float32`` tensor of the same shape with values in :math:`[0, 1]`.
+
+    Example:
+        >>> to_float_tensor(torch.tensor([0, 51, 255], dtype=torch.uint8))
+        tensor([0.0000, 0.2000, 1.0000])
+    """
+    if image.dtype == torch.uint8:
+        return image.float().div_(255.0)
+    if image.dtype == torch.bool:
+        return image.float()
+    if not image.is_floating_point():
+        return image.float().div_(65535.0)
+    return image.float().clamp(0.0, 1.0)
+
+
+def decode_image(path: str | os.PathLike[str]) -> torch.Tensor:
+    """Decode an image file to a 3-channel ``(3, H, W)`` tensor in its stored integer type.
+
+    The compact form that :class:`~rainkit.data.PairedRainDataset` keeps in memory when asked
+    to cache: a quarter of the float32 size for 8-bit files. :func:`read_image` is this
+    followed by :func:`to_float_tensor`. The tensor is a channels-first view of the decoded
+    ``(H, W, 3)`` array (no copy).
+
+    Args:
+        path: the image file (PNG, JPEG, BMP, TIFF, WebP: anything PIL decodes).
+
+    Returns:
+        A tensor of shape :math:`(3, H, W)`: ``uint8`` for 8-bit files, ``int32`` holding
+        values in :math:`[0, 65535]` for 16-bit PNGs, ``float32`` for floating-point TIFFs.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file exists but cannot be decoded; the message names it.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> from PIL import Image
+        >>> path = tempfile.mkdtemp() + "/rgb.png"
+        >>> Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(path)
+        >>> image = decode_image(path)
+        >>> image.shape, image.dtype
+        (torch.Size([3, 4, 5]), torch.uint8)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
+                img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+            if img.mode == "I;16" or img.mode.startswith("I;16"):
+                array = np.array(img, dtype=np.uint16).astype(np.int32)
+            else:
+                array = np.array(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ValueError(
+            f"cannot read image file {path}: it is corrupt or not an image ({err})"
+        ) from err
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    elif array.ndim == 3 and array.shape[2] == 2:  # gray + alpha
+        array = np.repeat(array[:, :, :1], 3, axis=2)
+    elif array.ndim == 3 and array.shape[2] == 4:  # RGBA
+        array = array[:, :, :3]
+    elif array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"cannot read image file {path}: unsupported array shape {array.shape}")
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
 
 
 def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
@@ -52,31 +121,7 @@ def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
         >>> image.shape, image.dtype, image.max().item()
         (torch.Size([3, 4, 5]), torch.float32, 1.0)
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file not found: {path}")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
-                img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-            if img.mode == "I;16" or img.mode.startswith("I;16"):
-                array = np.array(img, dtype=np.uint16)
-            else:
-                array = np.array(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ValueError(
-            f"cannot read image file {path}: it is corrupt or not an image ({err})"
-        ) from err
-    if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    elif array.ndim == 3 and array.shape[2] == 2:  # gray + alpha
-        array = np.repeat(array[:, :, :1], 3, axis=2)
-    elif array.ndim == 3 and array.shape[2] == 4:  # RGBA
-        array = array[:, :, :3]
-    elif array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"cannot read image file {path}: unsupported array shape {array.shape}")
-    return torch.from_numpy(np.ascontiguousarray(_to_float(array).transpose(2, 0, 1)))
+    return to_float_tensor(decode_image(path)).contiguous()
 
 
 def save_image(image: torch.Tensor, path: str | os.PathLike[str]) -> None:
