@@ -352,17 +352,6 @@ def build_datasets(args: argparse.Namespace) -> tuple[Dataset, Dataset | None, s
 
 
 # --------------------------------------------------------------------------- losses, metrics
-def _ssim_loss() -> nn.Module:
-    import rainkit.loss
-    import rainkit.metrics
-
-    for module in (rainkit.loss, rainkit.metrics):
-        if hasattr(module, "SSIMLoss"):
-            return module.SSIMLoss()
-    raise SystemExit("error: --lambda_ssim > 0 needs rainkit.loss.SSIMLoss, which this rainkit "
-                     "version lacks; set --lambda_ssim 0")
-
-
 def build_criterion(args: argparse.Namespace) -> tuple[nn.Module, bool]:
     """The weighted loss and whether it needs the rainy image as a negative."""
     from rainkit.loss import (
@@ -371,13 +360,14 @@ def build_criterion(args: argparse.Namespace) -> tuple[nn.Module, bool]:
         ContrastiveLoss,
         EasyContrastiveLoss,
         PerceptualLoss,
+        SSIMLoss,
     )
 
     terms: dict[str, tuple[nn.Module, float]] = {}
     if args.lambda_charbonnier > 0:
         terms["charbonnier"] = (CharbonnierLoss(), args.lambda_charbonnier)
     if args.lambda_ssim > 0:
-        terms["ssim"] = (_ssim_loss(), args.lambda_ssim)
+        terms["ssim"] = (SSIMLoss(), args.lambda_ssim)
     weights = args.vgg_weights
     try:
         if args.use_perceptual_loss:
@@ -407,11 +397,6 @@ class Evaluator:
 
         self.lpips = None
         if lpips_weights is None:
-            return
-        if not hasattr(rainkit.metrics, "LPIPS"):
-            if rank == 0:
-                print("notice: LPIPS skipped, this rainkit has no rainkit.metrics.LPIPS",
-                      flush=True)
             return
         try:
             self.lpips = rainkit.metrics.LPIPS(net="alex", weights=lpips_weights).to(device).eval()

@@ -32,7 +32,11 @@ def test_identity_and_gradcheck() -> None:
 def test_errors() -> None:
     with pytest.raises(ValueError, match="reduction"):
         SSIMLoss(reduction="avg")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="window_size must be an odd int"):
         SSIMLoss(window_size=4)
+    with pytest.raises(ValueError, match="data_range"):
+        SSIMLoss(data_range=0.0)
+    with pytest.raises(ValueError, match="sigma"):
+        SSIMLoss(sigma=-1.0)
     with pytest.raises(ValueError, match="same shape"):
         ssim_loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 17))

@@ -5,8 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rainkit._validation import Reduction, check_image_tensor, check_reduction, reduce
-from rainkit.metrics import SSIM, ssim
+from rainkit._validation import (
+    Reduction,
+    check_image_tensor,
+    check_positive,
+    check_reduction,
+    reduce,
+)
+from rainkit.metrics import ssim
+from rainkit.metrics.ssim import check_window_options
 
 __all__ = ["SSIMLoss", "ssim_loss"]
 
@@ -84,8 +91,10 @@ class SSIMLoss(nn.Module):
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__()
-        # SSIM validates the options now, so a bad setting fails before training
-        SSIM(data_range=data_range, window_size=window_size, sigma=sigma, k1=k1, k2=k2)
+        # checked now, so a bad setting fails before training
+        if data_range is not None:
+            check_positive(data_range, "data_range")
+        check_window_options(window_size, sigma, k1, k2)
         self.data_range = data_range
         self.window_size = window_size
         self.sigma = sigma
