@@ -41,6 +41,7 @@ def test_train_writes_checkpoints_log_and_samples(data: Path, tmp_path: Path,
     train.main(["--data_dir", str(data / "train"), "--epochs", "2", "--out_dir", str(out), *TINY])
     printed = capsys.readouterr().out
     assert f"validation {data / 'val'}" in printed  # <data_dir>/../val found by default
+    assert "image cache on (auto" in printed
     rows = _rows(out / "log.csv")
     assert [r["epoch"] for r in rows] == ["1", "2"]
     for key in ("train_loss", "train_charbonnier", "val_psnr", "val_ssim", "val_psnr_y",
@@ -67,6 +68,17 @@ def test_validation_split_without_val_folder(tmp_path: Path,
     train.main(["--data_dir", str(tmp_path / "only"), "--epochs", "1", "--val_split", "0.4",
                 "--out_dir", str(tmp_path / "run"), *TINY])
     assert "3 training, 2 validation pairs (split)" in capsys.readouterr().out
+
+
+def test_image_cache_auto_on_off(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 6 pairs of 24x20 8-bit RGB: 2 files x 3 bytes x 480 pixels each
+    assert train.decoded_size([data / "train", data / "val"]) == 6 * 2 * 3 * 24 * 20
+    assert train.decide_cache("on", [data / "train"]) == (True, "image cache on")
+    assert train.decide_cache("off", [data / "train"]) == (False, "image cache off")
+    cache, note = train.decide_cache("auto", [data / "train"])
+    assert cache and note.startswith("image cache on (auto: 0.00 GiB")
+    monkeypatch.setattr(train, "CACHE_AUTO_GIB", 1e-9)
+    assert train.decide_cache("auto", [data / "train"])[0] is False
 
 
 def test_test_mode_and_wrong_architecture(data: Path, tmp_path: Path,
