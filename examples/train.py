@@ -50,12 +50,12 @@ from rainkit.data import (
 # The default recipe, tuned on rain-dev (see examples/README.md for the numbers).
 DEFAULTS: dict[str, Any] = {
     "model": "unet",
-    "model_kwargs": '{"base_channels": 16}',
-    "epochs": 70,
+    "model_kwargs": '{"base_channels": 32}',
+    "epochs": 140,
     "batch_size": 8,
     "lr": 1e-3,
     "patch_size": 64,
-    "repeat": 8,
+    "repeat": 16,
     "lambda_charbonnier": 1.0,
     "lambda_ssim": 0.0,
     "lambda_perceptual": 0.04,
@@ -89,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=sorted(MODELS), default=None,
                    help=f"network (training default: {DEFAULTS['model']}; test: the checkpoint's)")
     p.add_argument("--model_kwargs", default=None,
-                   help=f"JSON keyword arguments of the network "
-                        f"(default {DEFAULTS['model_kwargs']})")
+                   help=f"JSON keyword arguments of the network (default: "
+                        f"{DEFAULTS['model_kwargs']} for {DEFAULTS['model']}, none for the others)")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="checkpoint to test, or to resume from (default <out_dir>/last.pt)")
     p.add_argument("--resume", action="store_true", help="continue training from a checkpoint")
@@ -147,6 +147,8 @@ def finalize_args(args: argparse.Namespace, parser: argparse.ArgumentParser,
         explicit = {a.dest for a in parser._actions if set(a.option_strings) & given}
         demo = {"epochs": 150, "patch_size": 64, "batch_size": 8, "repeat": 16,
                 "lr": 2e-3, "out_dir": Path("runs/demo"), "max_val_size": 256}
+        if not {"model", "model_kwargs"} & explicit:
+            demo["model_kwargs"] = '{"base_channels": 16}'  # a few minutes, not half an hour
         for key, value in demo.items():
             if key not in explicit:
                 setattr(args, key, value)
@@ -547,7 +549,9 @@ def run_train(args: argparse.Namespace, device: torch.device, rank: int, world: 
         model_kwargs = dict(resume_state["model_kwargs"])
     else:
         model_name = args.model or DEFAULTS["model"]
-        model_kwargs = json.loads(args.model_kwargs or DEFAULTS["model_kwargs"])
+        # the recipe's kwargs belong to the recipe's network; another --model gets its defaults
+        default_kwargs = DEFAULTS["model_kwargs"] if model_name == DEFAULTS["model"] else "{}"
+        model_kwargs = json.loads(args.model_kwargs or default_kwargs)
         model = build_model(model_name, **model_kwargs)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)

@@ -186,6 +186,28 @@ def test_demo_on_scikit_image_photos(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert grid.shape == (3, 700, 1800)
 
 
+def test_recipe_kwargs_only_for_the_recipe_network(data: Path, tmp_path: Path) -> None:
+    flags = TINY[4:]  # TINY without --model and --model_kwargs
+    train.main(["--data_dir", str(data / "train"), "--epochs", "1", "--model", "baseline",
+                "--out_dir", str(tmp_path / "run"), *flags])
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert state["model_name"] == "baseline" and state["model_kwargs"] == {}
+
+
+def test_demo_uses_the_small_unet_unless_told(tmp_path: Path) -> None:
+    def parsed(argv: list[str]) -> object:
+        parser = train.build_parser()
+        args = parser.parse_args(argv)
+        train.finalize_args(args, parser, argv)
+        return args
+
+    assert parsed(["--demo"]).model_kwargs == '{"base_channels": 16}'
+    assert parsed(["--demo", "--model", "baseline"]).model_kwargs is None
+    assert parsed(["--demo", "--model_kwargs", '{"base_channels": 8}']).model_kwargs == \
+        '{"base_channels": 8}'
+    assert parsed([]).model_kwargs is None  # the recipe's own default applies later
+
+
 def test_amp_on_cpu_uses_bfloat16_autocast(data: Path, tmp_path: Path) -> None:
     train.main(["--data_dir", str(data / "train"), "--epochs", "1", "--amp",
                 "--out_dir", str(tmp_path / "run"), *TINY])
