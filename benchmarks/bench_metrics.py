@@ -5,7 +5,8 @@ population covariance, valid region): msssim ``data_range=1, win_size=11, win_si
 size_average=False``; piq ``downsample=False, kernel_size=11, kernel_sigma=1.5, data_range=1.``;
 torchmetrics ``gaussian_kernel=True, sigma=1.5, kernel_size=11, data_range=1.0`` (it pads the
 images by reflection, then crops the padded border off the map); kornia ``padding="valid"``.
-Each peer's value is first compared with rainkit's, then forward and forward+backward are timed.
+Each peer's value is first compared with rainkit's, then forward and forward+backward are timed,
+all methods round-robin within each repeat so that the machine's slow spells hit them alike.
 
 Run by hand (never in CI), alone on the machine::
 
@@ -62,14 +63,23 @@ def _peers() -> dict[str, Metric]:
     return peers
 
 
-def _median_ms(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+def _interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median milliseconds of each function, timed round-robin.
+
+    Every repeat runs each function once, starting from a different one each time, so a slow
+    spell of the machine (other tenants, page-fault storms) falls on all of them alike instead
+    of on whichever happened to be timed then.
+    """
+    for fn in fns.values():
+        fn()  # warm-up
+    names = list(fns)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _forward(metric: Metric, x: torch.Tensor, y: torch.Tensor) -> Callable[[], object]:
@@ -159,7 +169,7 @@ def main() -> None:
     rainkit: Metric = lambda x, y: ssim(x, y, reduction="none")  # noqa: E731
     peers = _peers()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32 RGB, "
-          f"median of {args.repeats} runs (ms)")
+          f"median of {args.repeats} round-robin runs (ms)")
     for batch, size in [(8, 256), (2, 512), (2, 1024)]:
         clean = torch.rand(batch, 3, size, size)
         # A realistic pair: the clean image plus noise and a blur-like shift.
@@ -170,12 +180,14 @@ def main() -> None:
         print(f"\n{batch}x3x{size}x{size}: max |peer - rainkit| "
               + ", ".join(f"{n} {d:.1e}" for n, d in diffs.items()))
         print(f"{'':16s} {'forward':>10s} {'fwd+bwd':>10s}")
-        results = {}
-        for name, metric in {"rainkit": rainkit, **peers}.items():
-            fwd = _median_ms(_forward(metric, x, clean), args.repeats)
-            bwd = _median_ms(_forward_backward(metric, x, clean), args.repeats)
-            results[name] = (fwd, bwd)
-            print(f"{name:16s} {fwd:10.2f} {bwd:10.2f}", flush=True)
+        metrics = {"rainkit": rainkit, **peers}
+        fwd = _interleaved_medians({n: _forward(m, x, clean) for n, m in metrics.items()},
+                                   args.repeats)
+        bwd = _interleaved_medians({n: _forward_backward(m, x, clean)
+                                    for n, m in metrics.items()}, args.repeats)
+        results = {name: (fwd[name], bwd[name]) for name in metrics}
+        for name, (f, b) in results.items():
+            print(f"{name:16s} {f:10.2f} {b:10.2f}", flush=True)
         best_fwd = min(v[0] for n, v in results.items() if n != "rainkit")
         best_bwd = min(v[1] for n, v in results.items() if n != "rainkit")
         print(f"{'fastest peer / rainkit':16s} {best_fwd / results['rainkit'][0]:9.2f}x "
