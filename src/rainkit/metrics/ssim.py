@@ -46,13 +46,14 @@ def _filter(maps: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 
 def _filter_adjoint(maps: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Adjoint of :func:`_filter`: 'full' filtering (zero-padded by ``k - 1``); the window is
-    symmetric, so no flip is needed."""
+    symmetric, so no flip is needed. The convolutions pad by themselves, which is faster than
+    padding copies of the maps."""
     n, k = maps.shape[1], kernel.numel()
-    cl = torch.channels_last
-    padded = F.pad(maps, (0, 0, k - 1, k - 1)).contiguous(memory_format=cl)
-    out = F.conv2d(padded, kernel.view(1, 1, k, 1).expand(n, 1, k, 1), groups=n)
-    padded = F.pad(out, (k - 1, k - 1)).contiguous(memory_format=cl)
-    return F.conv2d(padded, kernel.view(1, 1, 1, k).expand(n, 1, 1, k), groups=n)
+    maps = maps.contiguous(memory_format=torch.channels_last)
+    out = F.conv2d(maps, kernel.view(1, 1, k, 1).expand(n, 1, k, 1), padding=(k - 1, 0),
+                   groups=n)
+    return F.conv2d(out, kernel.view(1, 1, 1, k).expand(n, 1, 1, k), padding=(0, k - 1),
+                    groups=n)
 
 
 def _ssim_terms(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float,
@@ -177,12 +178,13 @@ def _ssim_map_backward(
     sw = a1 * a2 * inv                          # w S
     g_a1, g_a2 = a2.mul_(inv), a1.mul_(inv)   # w dS/dA1, w dS/dA2
     g_b1, g_b2 = sw.div(b1).neg_(), sw.div_(b2).neg_()
-    g_sq_a = g_a2 + g_b2
-    g_sq_d = g_b2 - g_a2
-    g_fa = (g_a1 + g_b1).mul_(fu).addcmul_(fa, g_sq_a, value=-1).mul_(2)
-    g_fd = (g_b1 - g_a1).add_(g_a2).sub_(g_b2).mul_(fd).mul_(2)
-    full = _filter_adjoint(torch.cat([g_fa, g_fd, g_sq_a, g_sq_d], dim=1), kernel)
-    f_a, f_d, f_sq_a, f_sq_d = full.split(c, dim=1)
+    # The four derivative maps are written straight into one buffer (no concatenation copy).
+    g = torch.empty(fa.shape[0], 4 * c, *fa.shape[2:], dtype=fa.dtype, device=fa.device)
+    g_sq_a = torch.add(g_a2, g_b2, out=g[:, 2 * c:3 * c])
+    torch.sub(g_b2, g_a2, out=g[:, 3 * c:])
+    torch.add(g_a1, g_b1, out=g[:, :c]).mul_(fu).addcmul_(fa, g_sq_a, value=-1).mul_(2)
+    torch.sub(g_b1, g_a1, out=g[:, c:2 * c]).add_(g_a2).sub_(g_b2).mul_(fd).mul_(2)
+    f_a, f_d, f_sq_a, f_sq_d = _filter_adjoint(g, kernel).split(c, dim=1)
     a = (x + y).sub_(2 * shift)
     d = x - y
     return f_a.addcmul(a, f_sq_a, value=2), f_d.addcmul(d, f_sq_d, value=2)
