@@ -201,7 +201,7 @@ def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, window_
 
 # Output rows per strip are chosen so that one moment map of a strip holds about this many
 # values: small enough for the temporaries to be reused from the heap and stay in cache.
-_STRIP_VALUES = 1 << 18
+_STRIP_VALUES = 1 << 17
 
 
 def _strips(x: torch.Tensor, k: int) -> list[tuple[int, int]]:
