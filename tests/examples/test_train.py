@@ -206,6 +206,8 @@ def test_demo_uses_the_small_unet_unless_told(tmp_path: Path) -> None:
     assert parsed(["--demo", "--model_kwargs", '{"base_channels": 8}']).model_kwargs == \
         '{"base_channels": 8}'
     assert parsed([]).model_kwargs is None  # the recipe's own default applies later
+    assert parsed(["--demo"]).lambda_ssim == 0.0
+    assert parsed(["--demo", "--lambda_ssim", "0.5"]).lambda_ssim == 0.5
 
 
 def test_amp_on_cpu_uses_bfloat16_autocast(data: Path, tmp_path: Path) -> None:
@@ -240,6 +242,10 @@ def test_bad_flags_rejected(data: Path, capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         train.main(["--model", "nonexistent"])
     assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.main(["--data_dir", str(data / "train"), *TINY, "--patch_size", "8",
+                    "--lambda_ssim", "0.2"])
+    assert "--patch_size must be >= 11 (the SSIM loss window)" in capsys.readouterr().err
 
 
 def test_missing_lpips_weights_one_notice(data: Path, tmp_path: Path,
