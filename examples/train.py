@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import gc
 import json
 import math
 import os
@@ -738,6 +739,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             dist.barrier()  # every rank finishes its work before the group is torn down
     finally:
         if dist.is_available() and dist.is_initialized():
+            # DDP's reducer holds the process group, and DDP objects sit in reference cycles:
+            # collect them first, so that gloo's worker threads are joined here and not during
+            # interpreter shutdown (where a rank can abort with "terminate called without an
+            # active exception" after all its work is done).
+            gc.collect()
             dist.destroy_process_group()
 
 
