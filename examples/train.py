@@ -48,9 +48,6 @@ from rainkit.data import (
     synthesize_rain,
 )
 
-# SSIMLoss's default window: training patches must be at least this large for the SSIM term.
-SSIM_WINDOW = 11
-
 # The default recipe, tuned on rain-dev (see examples/README.md for the numbers).
 DEFAULTS: dict[str, Any] = {
     "model": "unet",
@@ -167,10 +164,14 @@ def finalize_args(args: argparse.Namespace, parser: argparse.ArgumentParser,
         parser.error(f"--lr must be > 0, got {args.lr}")
     if args.mode == "test" and args.checkpoint is None:
         parser.error("--mode test needs --checkpoint")
-    if args.mode == "train" and args.lambda_ssim > 0 and args.patch_size < SSIM_WINDOW:
-        parser.error(f"--patch_size must be >= {SSIM_WINDOW} (the SSIM loss window) while "
-                     f"--lambda_ssim > 0, got {args.patch_size}; pass --lambda_ssim 0 to train "
-                     "on smaller patches")
+    if args.mode == "train" and args.lambda_ssim > 0:
+        from rainkit.loss import SSIMLoss
+
+        window = SSIMLoss().window_size  # the SSIM term build_criterion adds
+        if args.patch_size < window:
+            parser.error(f"--patch_size must be >= {window} (the SSIM loss window) while "
+                         f"--lambda_ssim > 0, got {args.patch_size}; pass --lambda_ssim 0 to "
+                         "train on smaller patches")
     for flag in ("vgg_weights", "lpips_weights"):
         if getattr(args, flag).lower() == "none":
             setattr(args, flag, None)
