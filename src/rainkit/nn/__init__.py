@@ -1,17 +1,21 @@
-"""rainkit.nn: composable deraining blocks and networks that take images of any size."""
+"""rainkit.nn: composable deraining blocks and networks that take images of any size.
 
-from rainkit.nn.baseline import BaselineNet
-from rainkit.nn.convlstm import ConvLSTMCell
-from rainkit.nn.derain_net import DerainNet
-from rainkit.nn.dilated import DilatedResidualStack
-from rainkit.nn.dilated_pyramid_net import DilatedPyramidNet
-from rainkit.nn.multiscale import MultiScaleBranches
-from rainkit.nn.prenet import PReNet
-from rainkit.nn.pyramid_pooling import PyramidPooling
+Layout: :mod:`rainkit.nn.blocks` holds layers (residual, dilated, pyramid-pooling, multi-scale,
+conv-LSTM), :mod:`rainkit.nn.models` holds complete networks (subclasses of :class:`RainNet`),
+and the modules directly under ``rainkit/nn/`` are tools that work on any network (the name
+table, the receptive field). Everything public is imported here.
+"""
+
+from rainkit.nn.blocks import (
+    ConvLSTMCell,
+    DilatedResidualStack,
+    MultiScaleBranches,
+    PyramidPooling,
+    ResidualBlock,
+)
+from rainkit.nn.models import BaselineNet, DerainNet, DilatedPyramidNet, PReNet, RainNet, UNet
 from rainkit.nn.receptive_field import receptive_field
 from rainkit.nn.registry import MODELS, build_model
-from rainkit.nn.residual import ResidualBlock
-from rainkit.nn.unet import UNet
 
 __all__ = [
     "MODELS",
@@ -23,6 +27,7 @@ __all__ = [
     "MultiScaleBranches",
     "PReNet",
     "PyramidPooling",
+    "RainNet",
     "ResidualBlock",
     "UNet",
     "build_model",

@@ -11,7 +11,6 @@ from torch import nn
 from rainkit._validation import check_image_tensor, check_int
 
 __all__ = [
-    "RainNet",
     "check_kernel_size",
     "check_network_input",
     "downsample",
@@ -55,28 +54,3 @@ def last_conv(module: nn.Module) -> nn.Conv2d:
     """The last :class:`~torch.nn.Conv2d` registered in ``module``."""
     convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
     return convs[-1]
-
-
-class RainNet(nn.Module):
-    """Base of the rain-removal networks: ``forward(x, return_rain=False)``.
-
-    Subclasses set ``in_channels`` and implement ``_separate(x) -> (derained, rain)``.
-    """
-
-    in_channels: int
-
-    def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError  # pragma: no cover
-
-    def forward(
-        self, x: torch.Tensor, return_rain: bool = False
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Derain ``x``; with ``return_rain=True`` return ``(derained, rain)``."""
-        check_network_input(x, self.in_channels)
-        derained, rain = self._separate(x)
-        return (derained, rain) if return_rain else derained
-
-    def rain_layer(self, x: torch.Tensor) -> torch.Tensor:
-        """The estimated rain layer :math:`R = x - \\hat{B}`, shape :math:`(B, C, H, W)`."""
-        check_network_input(x, self.in_channels)
-        return self._separate(x)[1]

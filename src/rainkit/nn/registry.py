@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from rainkit.nn.baseline import BaselineNet
-from rainkit.nn.derain_net import DerainNet
-from rainkit.nn.dilated_pyramid_net import DilatedPyramidNet
-from rainkit.nn.prenet import PReNet
-from rainkit.nn.unet import UNet
+from rainkit.nn.models.baseline import BaselineNet
+from rainkit.nn.models.derain_net import DerainNet
+from rainkit.nn.models.dilated_pyramid_net import DilatedPyramidNet
+from rainkit.nn.models.prenet import PReNet
+from rainkit.nn.models.unet import UNet
 
 __all__ = ["MODELS", "build_model"]
 

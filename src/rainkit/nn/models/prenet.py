@@ -7,8 +7,9 @@ from torch import nn
 
 from rainkit._validation import check_int
 from rainkit.init import kaiming_init_
-from rainkit.nn._common import RainNet, check_network_input
-from rainkit.nn.convlstm import ConvLSTMCell
+from rainkit.nn._common import check_network_input
+from rainkit.nn.blocks.convlstm import ConvLSTMCell
+from rainkit.nn.models.base import RainNet
 
 __all__ = ["PReNet"]
 

@@ -8,7 +8,8 @@ from torch import nn
 
 from rainkit._validation import check_int
 from rainkit.init import kaiming_init_
-from rainkit.nn._common import RainNet, resize_to
+from rainkit.nn._common import resize_to
+from rainkit.nn.models.base import RainNet
 
 __all__ = ["UNet"]
 

@@ -7,8 +7,8 @@ from torch import nn
 
 from rainkit._validation import check_int
 from rainkit.init import kaiming_init_
-from rainkit.nn._common import RainNet
-from rainkit.nn.residual import ResidualBlock
+from rainkit.nn.blocks.residual import ResidualBlock
+from rainkit.nn.models.base import RainNet
 
 __all__ = ["BaselineNet"]
 

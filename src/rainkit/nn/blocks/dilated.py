@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.nn.residual import ResidualBlock
+from rainkit.nn.blocks.residual import ResidualBlock
 
 __all__ = ["DilatedResidualStack"]
 

@@ -9,9 +9,9 @@ from torch import nn
 
 from rainkit._validation import check_int
 from rainkit.init import kaiming_init_
-from rainkit.nn._common import RainNet
-from rainkit.nn.dilated import DilatedResidualStack
-from rainkit.nn.pyramid_pooling import PyramidPooling
+from rainkit.nn.blocks.dilated import DilatedResidualStack
+from rainkit.nn.blocks.pyramid_pooling import PyramidPooling
+from rainkit.nn.models.base import RainNet
 
 __all__ = ["DilatedPyramidNet"]
 

@@ -1,0 +1,58 @@
+"""The base class of rainkit's deraining networks: the ``return_rain`` contract."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rainkit.nn._common import check_network_input
+
+__all__ = ["RainNet"]
+
+
+class RainNet(nn.Module):
+    """Base of the rain-removal networks: ``forward(x, return_rain=False)``.
+
+    Every network in :data:`rainkit.nn.MODELS` derives from it. A subclass sets
+    ``in_channels`` in its ``__init__`` and implements ``_separate(x) -> (derained, rain)`` with
+    ``derained + rain == x`` (up to rounding); :class:`RainNet` then provides the input check,
+    ``forward(x, return_rain=...)`` and :meth:`rain_layer`. A network that predicts the clean image
+    directly returns ``(derained, x - derained)``; one that predicts the rain layer returns
+    ``(x - rain, rain)``. See the guide "Adding a network or a loss" for what a network must also
+    provide to train with ``examples/train.py``.
+
+    Shape:
+        - Input: :math:`(B, C_{in}, H, W)`, floating point, any :math:`H, W \\ge 1`.
+        - Output: :math:`(B, C_{in}, H, W)`; with ``return_rain=True`` a pair of such tensors.
+
+    Example:
+        >>> import torch
+        >>> from rainkit.nn import RainNet
+        >>> class Identity(RainNet):
+        ...     def __init__(self) -> None:
+        ...         super().__init__()
+        ...         self.in_channels = 3
+        ...     def _separate(self, x):
+        ...         return x, torch.zeros_like(x)
+        >>> derained, rain = Identity()(torch.rand(1, 3, 4, 4), return_rain=True)
+        >>> float(rain.abs().max())
+        0.0
+    """
+
+    in_channels: int
+
+    def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError  # pragma: no cover
+
+    def forward(
+        self, x: torch.Tensor, return_rain: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Derain ``x``; with ``return_rain=True`` return ``(derained, rain)``."""
+        check_network_input(x, self.in_channels)
+        derained, rain = self._separate(x)
+        return (derained, rain) if return_rain else derained
+
+    def rain_layer(self, x: torch.Tensor) -> torch.Tensor:
+        """The estimated rain layer :math:`R = x - \\hat{B}`, shape :math:`(B, C, H, W)`."""
+        check_network_input(x, self.in_channels)
+        return self._separate(x)[1]
