@@ -15,7 +15,7 @@ from rainkit.nn.blocks import (
 )
 from rainkit.nn.models import BaselineNet, DerainNet, DilatedPyramidNet, PReNet, RainNet, UNet
 from rainkit.nn.receptive_field import receptive_field
-from rainkit.nn.registry import MODELS, build_model
+from rainkit.nn.registry import MODELS, build_model, register_model
 
 __all__ = [
     "MODELS",
@@ -32,4 +32,5 @@ __all__ = [
     "UNet",
     "build_model",
     "receptive_field",
+    "register_model",
 ]
