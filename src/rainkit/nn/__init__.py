@@ -3,7 +3,7 @@
 Layout: :mod:`rainkit.nn.blocks` holds layers (residual, dilated, pyramid-pooling, multi-scale,
 conv-LSTM), :mod:`rainkit.nn.models` holds complete networks (subclasses of :class:`RainNet`),
 and the modules directly under ``rainkit/nn/`` are tools that work on any network (the name
-table, the receptive field). Everything public is imported here.
+table, the receptive field, tiled inference). Everything public is imported here.
 """
 
 from rainkit.nn.blocks import (
@@ -16,6 +16,7 @@ from rainkit.nn.blocks import (
 from rainkit.nn.models import BaselineNet, DerainNet, DilatedPyramidNet, PReNet, RainNet, UNet
 from rainkit.nn.receptive_field import receptive_field
 from rainkit.nn.registry import MODELS, build_model, register_model
+from rainkit.nn.tiling import context_margin, tiled_forward
 
 __all__ = [
     "MODELS",
@@ -31,6 +32,8 @@ __all__ = [
     "ResidualBlock",
     "UNet",
     "build_model",
+    "context_margin",
     "receptive_field",
     "register_model",
+    "tiled_forward",
 ]
