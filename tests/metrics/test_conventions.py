@@ -313,3 +313,17 @@ def test_grayscale_with_y_convention_and_bad_score_convention():
     with pytest.raises(ValueError, match="convention must be one of"):
         score(gray, gray, "prenet")
     assert score(gray, gray + 1, "rgb")["psnr"] == pytest.approx(20 * math.log10(255))
+
+
+def test_devices_and_half_precision(device, high_psnr_pair):
+    output, clean = high_psnr_pair
+    ref = mprnet_script(output, clean)
+    x, y = _to_tensor(output, torch.float32), _to_tensor(clean, torch.float32)
+    got = score(x.to(device), y.to(device), "matlab-y-uint8")
+    assert got["psnr"].device.type == device.type
+    assert got["psnr"].item() == pytest.approx(ref[0], abs=1e-4)
+    assert got["ssim"].item() == pytest.approx(ref[1], abs=1e-5)
+    # float16 images are scored in float32; the 8-bit values survive the cast exactly
+    half = score(x.half().to(device), y.half().to(device), "matlab-y-uint8")
+    assert half["psnr"].dtype == torch.float32
+    assert half["psnr"].item() == pytest.approx(ref[0], abs=1e-3)

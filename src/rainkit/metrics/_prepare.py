@@ -110,7 +110,11 @@ def _matlab_y_uint8(rgb: torch.Tensor, scale: float) -> torch.Tensor:
     rounded half away from zero (MATLAB's ``uint8`` conversion; ``Y`` lies in ``[16, 235]``, so
     nothing saturates). The result is returned on the input's scale and dtype.
     """
-    r, g, b = torch.round(rgb.double() * (255.0 / scale)).unbind(1)
+    # float64 keeps luma exact to ~1e-13, so only true half-integers can round either way
+    # (MPS has no float64: float32 there, still exact for the integer RGB of 8-bit data to
+    # ~1e-5, which can misround a luma within 1e-5 of a half-integer)
+    wide = torch.float32 if rgb.device.type == "mps" else torch.float64
+    r, g, b = torch.round(rgb.to(wide) * (255.0 / scale)).unbind(1)
     y255 = r * _MATLAB_Y[0] + g * _MATLAB_Y[1] + b * _MATLAB_Y[2] + 16.0
     low = torch.floor(y255)
     y255 = torch.where(y255 - low >= 0.5, low + 1.0, low)

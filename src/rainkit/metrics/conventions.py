@@ -33,15 +33,17 @@ class ScoringConvention:
     - ``y_channel``: score the luma of ITU-R BT.601 limited-range YCbCr (MATLAB's
       ``rgb2ycbcr``), :math:`Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255` on the 0-255
       scale with :math:`R, G, B \in [0, 255]`, instead of the three RGB channels;
-    - ``round_y``: round :math:`Y` to an integer on the 0-255 scale (half away from zero, then
-      saturated to :math:`[0, 255]`), which is what ``rgb2ycbcr`` does to a ``uint8`` image;
+    - ``round_y``: compute :math:`Y` of 8-bit RGB and round it to an integer on the 0-255 scale
+      (half away from zero), which is what ``rgb2ycbcr`` does to a ``uint8`` image; floating
+      inputs are first snapped to the 256 levels of their data range (the restored image by
+      ``quantize``, default rounding; the clean image by rounding);
     - ``crop_border``: pixels the script drops on each side, or ``None`` where the script
       takes it as an option (then it defaults to 0 and ``crop_border=`` sets it).
 
     Attributes:
         name: the key in :data:`CONVENTIONS`.
         y_channel: score BT.601 luma (``True``) or RGB (``False``).
-        round_y: round luma to 8-bit integers before scoring.
+        round_y: score the luma of 8-bit RGB, rounded to 8-bit integers.
         crop_border: border fixed by the script, or ``None`` if it is an option.
         pipeline_quantize: how the reference repository's *test script* turned the network's
             floating output into the 8-bit file that the evaluation script then read:

@@ -62,8 +62,10 @@ def psnr(
             script does when it saves the network's output: ``"round"``
             (:math:`\mathrm{round}(255\,\mathrm{clamp}(x, 0, 1))`, half to even) or
             ``"floor"`` (truncation), on the scale of ``data_range``. Not differentiable.
-            ``None`` (default): score the values as given (``"matlab-y-uint8"`` then rounds).
-            ``target`` is never quantized: it is read from 8-bit files in every pipeline.
+            ``None`` (default): score the values as given. ``target`` is not quantized (it
+            comes from 8-bit files in every pipeline), except that ``"matlab-y-uint8"``, whose
+            script reads only 8-bit files, snaps both images to 8 bits (``input`` by
+            ``quantize``, default ``"round"``; ``target`` by rounding, exact for 8-bit data).
         reduction: ``"none"`` (one value per image), ``"mean"`` or ``"sum"`` over images.
 
     Returns:
