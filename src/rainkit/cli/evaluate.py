@@ -22,11 +22,9 @@ __all__ = ["register", "score_images"]
 
 
 def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
-    try:  # TEMP until the conventions branch lands
-        from rainkit.metrics import CONVENTIONS
-    except ImportError:
-        CONVENTIONS = {}
-    parser.add_argument("--convention", choices=sorted(CONVENTIONS) or None, default=None,
+    from rainkit.metrics import CONVENTIONS
+
+    parser.add_argument("--convention", choices=sorted(CONVENTIONS), default=None,
                         help="how Y-PSNR/SSIM are computed (see the guide 'Reproducing a paper's "
                              "table'); default: the published model's, else matlab-y")
     parser.add_argument("--csv", type=Path, default=None,
@@ -224,7 +222,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     convention = _convention(args.convention, entry)
     from rainkit.metrics import CONVENTIONS
 
-    rounding = getattr(CONVENTIONS[convention], "rounding", "round")
+    # round to 8 bits the way the convention's reference pipeline saved its outputs
+    rounding = CONVENTIONS[convention].pipeline_quantize or "round"
     if args.output is not None:
         clash = [args.output / f"{name}.png" for name, _, _ in pairs
                  if (args.output / f"{name}.png").exists()]
