@@ -179,10 +179,11 @@ def _match(rainy: dict[str, Path], clean: dict[str, Path], rule: Callable[[str],
             continue
         pairs.append(ImagePair(stem, path, clean[target]))
         used.add(target)
-    if same_folder:
+    if same_folder:  # a leftover file is rainy when the rule maps it, else clean
         paired = {p.name for p in pairs} | used
-        only_rainy = [p.name for s, p in rainy.items() if s not in paired]
-        only_clean: list[str] = []
+        leftover = [(s, p) for s, p in rainy.items() if s not in paired]
+        only_rainy = [p.name for s, p in leftover if rule(s) not in (None, s)]
+        only_clean = [p.name for s, p in leftover if rule(s) in (None, s)]
     else:
         only_clean = [p.name for s, p in clean.items() if s not in used]
     return _Match(pairs, only_rainy, only_clean, rule_name)
