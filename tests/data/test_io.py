@@ -239,6 +239,17 @@ def test_16bit_colour_png_read_exactly(tmp_path: Path, rng: np.random.Generator,
     assert len(np.unique(array)) == len(np.unique(kept.numpy()))
 
 
+def test_16bit_colour_tiff_refused_not_truncated(tmp_path: Path) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    array = np.arange(2 * 3 * 3, dtype=np.uint16).reshape(2, 3, 3) * 3001
+    tifffile.imwrite(tmp_path / "deep.tif", array, photometric="rgb")
+    with pytest.raises(ValueError, match=r"deep.tif: a 16-bit colour TIFF"):
+        read_image(tmp_path / "deep.tif")
+    tifffile.imwrite(tmp_path / "gray.tif", array[:, :, 0])  # 16-bit grayscale: exact
+    np.testing.assert_array_equal(decode_image(tmp_path / "gray.tif", "keep")[0].numpy(),
+                                  array[:, :, 0])
+
+
 def _orientation_test_image() -> np.ndarray:
     return np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3) * 2
 

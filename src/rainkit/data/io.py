@@ -120,7 +120,8 @@ def decode_image(path: str | os.PathLike[str], mode: ReadMode = "RGB") -> torch.
 
     Pixels are exact: 16-bit PNGs (grayscale and colour, with or without alpha) keep all 16
     bits, and the EXIF orientation tag of camera and phone photos is applied, so the image
-    comes out the way viewers show it.
+    comes out the way viewers show it. 16-bit colour TIFFs, which PIL can only reduce to 8
+    bits, raise instead of losing their low byte (16-bit grayscale TIFFs are exact).
 
     Args:
         path: the image file (PNG, JPEG, BMP, TIFF, WebP: anything PIL decodes).
@@ -159,6 +160,12 @@ def decode_image(path: str | os.PathLike[str], mode: ReadMode = "RGB") -> torch.
             if header is not None and header[0] == 16 and header[1] in (2, 4, 6):
                 array = _decode_png16(path)
             else:
+                bits = img.tag_v2.get(258) if img.format == "TIFF" else None
+                if isinstance(bits, tuple) and len(bits) > 1 and max(bits) > 8:
+                    raise _cannot_read(
+                        path, f"a {max(bits)}-bit colour TIFF, which PIL reduces to 8 bits; "
+                        "save it as a 16-bit PNG to read it exactly"
+                    )
                 img.load()
                 if img.mode == "1":
                     img = img.convert("L")
