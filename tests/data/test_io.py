@@ -197,20 +197,28 @@ def test_save_rejects_bad_input(tmp_path: Path) -> None:
 
 
 def _write_png16(path: Path, array: np.ndarray) -> Path:
-    """A minimal 16-bit PNG writer (PNG spec: IHDR, one zlib IDAT, filter type 1 'Sub'),
-    written here so the reading test does not depend on rainkit's own writer."""
+    """A minimal 16-bit PNG writer following the PNG spec (IHDR, one zlib IDAT), written here
+    so the reading tests do not depend on rainkit: row ``y`` uses filter type ``y % 5``
+    (None, Sub, Up, Average, Paeth), so every filter is exercised."""
     import struct
     import zlib
 
     height, width, channels = array.shape
-    samples = array.astype(np.int64)
-    raw = bytearray()
-    for row in samples:
-        data = row.astype(">u2").tobytes()
-        bpp = 2 * channels
-        sub = bytes((data[i] - (data[i - bpp] if i >= bpp else 0)) % 256
-                    for i in range(len(data)))
-        raw += b"\x01" + sub
+    bpp = 2 * channels
+    raw = np.frombuffer(array.astype(">u2").tobytes(), np.uint8).reshape(height, -1)
+    raw = raw.astype(np.int64)
+    out = bytearray()
+    for y in range(height):
+        x = raw[y]
+        b = raw[y - 1] if y else np.zeros_like(x)
+        a = np.concatenate([np.zeros(bpp, np.int64), x[:-bpp]])
+        c = np.concatenate([np.zeros(bpp, np.int64), b[:-bpp]])
+        p = a + b - c
+        pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+        paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+        kind = y % 5
+        predictor = [np.zeros_like(x), a, b, (a + b) // 2, paeth][kind]
+        out += bytes([kind]) + ((x - predictor) % 256).astype(np.uint8).tobytes()
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         crc = zlib.crc32(kind + body)
@@ -219,24 +227,51 @@ def _write_png16(path: Path, array: np.ndarray) -> Path:
     color_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
     header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                     + chunk(b"IDAT", zlib.compress(bytes(raw))) + chunk(b"IEND", b""))
+                     + chunk(b"IDAT", zlib.compress(bytes(out))) + chunk(b"IEND", b""))
     return path
 
 
+@pytest.fixture(params=["torchvision", "fallback"])
+def png16_decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Read 16-bit PNGs with torchvision's libpng, or with rainkit's own decoder (used when
+    torchvision cannot return 16-bit samples, as before 0.21)."""
+    if request.param == "fallback":
+        import torchvision.io
+
+        monkeypatch.setattr(torchvision.io, "decode_png",
+                            lambda data, mode=None: torch.zeros(3, 1, 1, dtype=torch.uint8))
+    return request.param
+
+
 @pytest.mark.parametrize("channels", [2, 3, 4])
-def test_16bit_colour_png_read_exactly(tmp_path: Path, rng: np.random.Generator,
-                                       channels: int) -> None:
+def test_16bit_png_read_exactly(tmp_path: Path, rng: np.random.Generator, channels: int,
+                                png16_decoder: str) -> None:
     """Issue 14: 16-bit RGB PNGs were read as 8-bit (PIL decodes them to 8 bits)."""
-    array = rng.integers(0, 65536, (4, 5, channels), dtype=np.uint16)
+    array = rng.integers(0, 65536, (7, 5, channels), dtype=np.uint16)
+    array[3, 2] = 65535
     path = _write_png16(tmp_path / "deep.png", array)
     kept = decode_image(path, mode="keep")
-    assert kept.dtype == torch.int32 and kept.shape == (channels, 4, 5)
+    assert kept.dtype == torch.int32 and kept.shape == (channels, 7, 5)
     np.testing.assert_array_equal(kept.numpy(), array.transpose(2, 0, 1))
     rgb = read_image(path)
     expected = array[:, :, :3] if channels >= 3 else np.repeat(array[:, :, :1], 3, axis=2)
     np.testing.assert_allclose(rgb.numpy(), expected.transpose(2, 0, 1) / 65535.0, atol=1e-7)
     # values that differ only in their low byte stay different (8-bit reading merges them)
     assert len(np.unique(array)) == len(np.unique(kept.numpy()))
+
+
+def test_16bit_png_read_errors(tmp_path: Path, rng: np.random.Generator,
+                               png16_decoder: str) -> None:
+    array = rng.integers(0, 65536, (4, 4, 3), dtype=np.uint16)
+    good = _write_png16(tmp_path / "good.png", array).read_bytes()
+    (tmp_path / "cut.png").write_bytes(good[:60])
+    with pytest.raises(ValueError, match="cut.png"):
+        read_image(tmp_path / "cut.png")
+    broken = bytearray(good)
+    broken[-20] ^= 0xFF  # inside the IDAT data or its CRC
+    (tmp_path / "flipped.png").write_bytes(bytes(broken))
+    with pytest.raises(ValueError, match="flipped.png"):
+        read_image(tmp_path / "flipped.png")
 
 
 def test_16bit_colour_tiff_refused_not_truncated(tmp_path: Path) -> None:

@@ -72,24 +72,96 @@ def _png_header(path: Path) -> tuple[int, int] | None:
 
 
 def _decode_png16(path: Path) -> np.ndarray:
-    """Decode a 16-bit colour PNG (which PIL reduces to 8 bits) to an ``(H, W, C)`` int32 array."""
+    """Decode a 16-bit colour PNG (which PIL reduces to 8 bits) to an ``(H, W, C)`` int32 array.
+
+    Uses torchvision's libpng decoder when it returns 16-bit samples (torchvision >= 0.21),
+    else :func:`_decode_png16_numpy`.
+    """
+    data = path.read_bytes()
     try:
         from torchvision.io import ImageReadMode, decode_png
-    except ImportError as err:  # pragma: no cover - torchvision is a dependency
-        raise _cannot_read(path, "16-bit colour PNGs need torchvision") from err
-    data = torch.from_numpy(np.frombuffer(path.read_bytes(), dtype=np.uint8).copy())
+    except ImportError:  # pragma: no cover - torchvision without its image extension
+        return _decode_png16_numpy(data, path)
     with warnings.catch_warnings():  # torchvision >= 0.29 flags its decoders as deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
         try:
-            decoded = decode_png(data, mode=ImageReadMode.UNCHANGED)
+            decoded = decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8),
+                                 mode=ImageReadMode.UNCHANGED)
         except RuntimeError as err:
             raise _cannot_read(path, f"it is corrupt or not a PNG ({err})") from err
-    if decoded.dtype != torch.uint16:
-        raise _cannot_read(
-            path, f"a 16-bit PNG decoded as {decoded.dtype}; reading 16-bit colour PNGs exactly "
-            "needs torchvision >= 0.21"
-        )
+    if decoded.dtype != torch.uint16:  # pragma: no cover - torchvision < 0.21
+        return _decode_png16_numpy(data, path)
     return decoded.to(torch.int32).permute(1, 2, 0).numpy()
+
+
+def _unfilter_rows(rows: np.ndarray, bpp: int) -> np.ndarray:
+    """Undo the PNG row filters (PNG spec section 9) of ``(H, 1 + stride)`` filtered bytes."""
+    height, stride = rows.shape[0], rows.shape[1] - 1
+    out = np.zeros((height, stride), np.uint8)
+    prior = np.zeros(stride, np.uint8)
+    for y in range(height):
+        kind, line = int(rows[y, 0]), rows[y, 1:]
+        if kind == 0:  # None
+            current = line.copy()
+        elif kind == 1:  # Sub: a running sum along each byte lane, modulo 256
+            current = np.cumsum(line.reshape(-1, bpp), axis=0, dtype=np.uint8).reshape(-1)
+        elif kind == 2:  # Up
+            current = line + prior
+        elif kind in (3, 4):  # Average, Paeth: sequential along the row
+            filt, up = line.tolist(), prior.tolist()
+            rec = [0] * stride
+            for i in range(stride):
+                a = rec[i - bpp] if i >= bpp else 0
+                b = up[i]
+                if kind == 3:
+                    rec[i] = (filt[i] + ((a + b) >> 1)) & 255
+                    continue
+                c = up[i - bpp] if i >= bpp else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                rec[i] = (filt[i] + pred) & 255
+            current = np.array(rec, np.uint8)
+        else:
+            raise ValueError(f"unknown PNG filter type {kind} in row {y}")
+        out[y] = current
+        prior = current
+    return out
+
+
+def _decode_png16_numpy(data: bytes, path: Path) -> np.ndarray:
+    """A plain PNG decoder for non-interlaced 16-bit images: ``(H, W, C)`` int32 samples."""
+    pos, header, idat = 8, None, []
+    try:
+        while pos + 12 <= len(data):
+            (length,) = struct.unpack(">I", data[pos:pos + 4])
+            kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+            (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+            if len(body) != length or zlib.crc32(kind + body) != crc:
+                raise ValueError(f"chunk {kind!r} is truncated or its CRC is wrong")
+            if kind == b"IHDR":
+                header = struct.unpack(">IIBBBBB", body)
+            elif kind == b"IDAT":
+                idat.append(body)
+            elif kind == b"IEND":
+                break
+            pos += 12 + length
+        if header is None or not idat:
+            raise ValueError("no IHDR or IDAT chunk")
+        width, height, depth, color_type, _, _, interlace = header
+        channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(color_type)
+        if depth != 16 or channels is None:
+            raise ValueError(f"bit depth {depth}, colour type {color_type} is not 16-bit")
+        if interlace:
+            raise ValueError("interlaced 16-bit PNGs need torchvision >= 0.21 to be read")
+        raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8)
+        stride = width * channels * 2
+        if raw.size != height * (stride + 1):
+            raise ValueError(f"{raw.size} bytes of image data, expected {height * (stride + 1)}")
+        samples = _unfilter_rows(raw.reshape(height, stride + 1), channels * 2)
+    except (ValueError, struct.error, zlib.error) as err:
+        raise _cannot_read(path, f"it is corrupt or not a 16-bit PNG ({err})") from err
+    return samples.view(">u2").reshape(height, width, channels).astype(np.int32)
 
 
 def _orient(image: torch.Tensor, orientation: int) -> torch.Tensor:
