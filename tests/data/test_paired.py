@@ -273,6 +273,12 @@ def test_bad_arguments(tmp_path: Path) -> None:
         PairedRainDataset(tmp_path, pair_by=r"(\d+)")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="not a valid regex"):
         PairedRainDataset(tmp_path, pair_by=("(", "x"))
+    with pytest.raises(ValueError, match="pair_by template .* fails on 'im0'"):
+        PairedRainDataset(rainy_dir=tmp_path / "rainy", clean_dir=tmp_path / "clean",
+                          pair_by=(r"(im)\d", r"\2"))
+    with pytest.raises(TypeError, match="pair_by must return a str or None, got int"):
+        PairedRainDataset(rainy_dir=tmp_path / "rainy", clean_dir=tmp_path / "clean",
+                          pair_by=lambda stem: 3)  # type: ignore[arg-type,return-value]
     with pytest.raises(TypeError, match="epoch"):
         PairedRainDataset(tmp_path).set_epoch(1.0)  # type: ignore[arg-type]
     with pytest.raises(IndexError):

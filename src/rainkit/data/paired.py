@@ -118,6 +118,21 @@ def _images(folder: Path) -> dict[str, Path]:
     return by_stem
 
 
+def _builtin(pattern: re.Pattern[str], template: str) -> Callable[[str], str | None]:
+    """The rule ``stem -> pattern.fullmatch(stem).expand(template)``, ``None`` without a match."""
+
+    def rule(stem: str) -> str | None:
+        match = pattern.fullmatch(stem)
+        if match is None:
+            return None
+        try:
+            return match.expand(template)
+        except (re.error, IndexError) as err:
+            raise ValueError(f"pair_by template {template!r} fails on {stem!r}: {err}") from err
+
+    return rule
+
+
 def _rule_function(pair_by: PairBy) -> Callable[[str], str | None]:
     if callable(pair_by):
         return pair_by
@@ -127,24 +142,10 @@ def _rule_function(pair_by: PairBy) -> Callable[[str], str | None]:
             pattern = re.compile(pair_by[0])
         except re.error as err:
             raise ValueError(f"pair_by pattern {pair_by[0]!r} is not a valid regex: {err}") from err
-        template = pair_by[1]
-
-        def rule(stem: str) -> str | None:
-            match = pattern.fullmatch(stem)
-            return None if match is None else match.expand(template)
-
-        return rule
+        return _builtin(pattern, pair_by[1])
     raise TypeError(
         f"pair_by must be a callable or a (pattern, template) tuple of str, got {pair_by!r}"
     )
-
-
-def _builtin(pattern: re.Pattern[str], template: str) -> Callable[[str], str | None]:
-    def rule(stem: str) -> str | None:
-        match = pattern.fullmatch(stem)
-        return None if match is None else match.expand(template)
-
-    return rule
 
 
 class _Match(NamedTuple):
