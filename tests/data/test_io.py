@@ -307,6 +307,18 @@ def test_exif_orientation_applied(tmp_path: Path, orientation: int) -> None:
         assert image.shape[1:] == (6, 4)  # height and width swapped
 
 
+def test_unreadable_exif_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    array = _orientation_test_image()
+    _write(tmp_path / "a.png", array)
+
+    def broken(self: Image.Image) -> Image.Exif:
+        raise SyntaxError("corrupt EXIF block")
+
+    monkeypatch.setattr(Image.Image, "getexif", broken)
+    np.testing.assert_array_equal(decode_image(tmp_path / "a.png").permute(1, 2, 0).numpy(),
+                                  array)
+
+
 def test_exif_orientation_jpeg(tmp_path: Path) -> None:
     from PIL import ImageOps
 

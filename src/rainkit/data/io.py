@@ -74,24 +74,32 @@ def _png_header(path: Path) -> tuple[int, int] | None:
 def _decode_png16(path: Path) -> np.ndarray:
     """Decode a 16-bit colour PNG (which PIL reduces to 8 bits) to an ``(H, W, C)`` int32 array.
 
-    Uses torchvision's libpng decoder when it returns 16-bit samples (torchvision >= 0.21),
-    else :func:`_decode_png16_numpy`.
+    The file's structure is checked first (every chunk's CRC, the zlib stream and its size):
+    torchvision's libpng decoder can crash the process on a corrupt file. The pixels then come
+    from torchvision when it returns 16-bit samples (torchvision >= 0.21), else from
+    :func:`_unfilter_rows`.
     """
     data = path.read_bytes()
+    width, height, channels, raw = _parse_png16(data, path)
     try:
         from torchvision.io import ImageReadMode, decode_png
     except ImportError:  # pragma: no cover - torchvision without its image extension
-        return _decode_png16_numpy(data, path)
-    with warnings.catch_warnings():  # torchvision >= 0.29 flags its decoders as deprecated
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            decoded = decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8),
-                                 mode=ImageReadMode.UNCHANGED)
-        except RuntimeError as err:
-            raise _cannot_read(path, f"it is corrupt or not a PNG ({err})") from err
-    if decoded.dtype != torch.uint16:  # pragma: no cover - torchvision < 0.21
-        return _decode_png16_numpy(data, path)
-    return decoded.to(torch.int32).permute(1, 2, 0).numpy()
+        decode_png = None
+    if decode_png is not None:
+        with warnings.catch_warnings():  # torchvision >= 0.29 flags its decoders as deprecated
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                decoded = decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8),
+                                     mode=ImageReadMode.UNCHANGED)
+            except RuntimeError as err:
+                raise _cannot_read(path, f"it is corrupt or not a PNG ({err})") from err
+        if decoded.dtype == torch.uint16 and tuple(decoded.shape) == (channels, height, width):
+            return decoded.to(torch.int32).permute(1, 2, 0).numpy()
+    try:
+        samples = _unfilter_rows(raw, channels * 2)
+    except ValueError as err:
+        raise _cannot_read(path, f"it is corrupt ({err})") from err
+    return samples.view(">u2").reshape(height, width, channels).astype(np.int32)
 
 
 def _unfilter_rows(rows: np.ndarray, bpp: int) -> np.ndarray:
@@ -129,8 +137,9 @@ def _unfilter_rows(rows: np.ndarray, bpp: int) -> np.ndarray:
     return out
 
 
-def _decode_png16_numpy(data: bytes, path: Path) -> np.ndarray:
-    """A plain PNG decoder for non-interlaced 16-bit images: ``(H, W, C)`` int32 samples."""
+def _parse_png16(data: bytes, path: Path) -> tuple[int, int, int, np.ndarray]:
+    """Check a 16-bit PNG's structure; return its width, height, channels and the
+    ``(H, 1 + stride)`` filtered rows (non-interlaced files)."""
     pos, header, idat = 8, None, []
     try:
         while pos + 12 <= len(data):
@@ -146,6 +155,8 @@ def _decode_png16_numpy(data: bytes, path: Path) -> np.ndarray:
             elif kind == b"IEND":
                 break
             pos += 12 + length
+        else:
+            raise ValueError("the file ends before its IEND chunk")
         if header is None or not idat:
             raise ValueError("no IHDR or IDAT chunk")
         width, height, depth, color_type, _, _, interlace = header
@@ -153,15 +164,25 @@ def _decode_png16_numpy(data: bytes, path: Path) -> np.ndarray:
         if depth != 16 or channels is None:
             raise ValueError(f"bit depth {depth}, colour type {color_type} is not 16-bit")
         if interlace:
-            raise ValueError("interlaced 16-bit PNGs need torchvision >= 0.21 to be read")
+            raise ValueError("interlaced 16-bit PNGs are not supported; save it without "
+                             "interlacing")
         raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8)
         stride = width * channels * 2
         if raw.size != height * (stride + 1):
             raise ValueError(f"{raw.size} bytes of image data, expected {height * (stride + 1)}")
-        samples = _unfilter_rows(raw.reshape(height, stride + 1), channels * 2)
     except (ValueError, struct.error, zlib.error) as err:
         raise _cannot_read(path, f"it is corrupt or not a 16-bit PNG ({err})") from err
-    return samples.view(">u2").reshape(height, width, channels).astype(np.int32)
+    return width, height, channels, raw.reshape(height, stride + 1)
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag (1 to 8), or 1 when absent or unreadable (the pixels may
+    still be fine: a broken EXIF block must not make the image unreadable)."""
+    try:
+        value = img.getexif().get(_EXIF_ORIENTATION, 1)
+        return int(value) if int(value) in range(1, 9) else 1
+    except Exception:  # any EXIF parsing failure means "no orientation"
+        return 1
 
 
 def _orient(image: torch.Tensor, orientation: int) -> torch.Tensor:
@@ -228,7 +249,7 @@ def decode_image(path: str | os.PathLike[str], mode: ReadMode = "RGB") -> torch.
     try:
         header = _png_header(path)
         with Image.open(path) as img:
-            orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+            orientation = _orientation(img)
             if header is not None and header[0] == 16 and header[1] in (2, 4, 6):
                 array = _decode_png16(path)
             else:

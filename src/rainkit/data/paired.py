@@ -16,7 +16,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from rainkit._validation import check_choice, check_int
-from rainkit.data.io import IMAGE_EXTENSIONS, decode_image, to_float_tensor
+from rainkit.data.io import IMAGE_EXTENSIONS, _orientation, decode_image, to_float_tensor
 from rainkit.data.transforms import paired_random_crop, paired_random_flip
 
 __all__ = ["LAYOUTS", "ImagePair", "Layout", "PairedRainDataset", "find_pairs"]
@@ -593,7 +593,7 @@ class PairedRainDataset(Dataset):
                         if path.stat().st_size == 0:
                             raise ValueError("the file is empty (0 bytes)")
                         with Image.open(path) as img:
-                            orientation = img.getexif().get(0x0112, 1) or 1
+                            orientation = _orientation(img)
                             w, h = img.size
                             sizes.append((w, h) if orientation in (5, 6, 7, 8) else (h, w))
                 except (OSError, ValueError, SyntaxError) as err:
