@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -200,9 +202,6 @@ def _write_png16(path: Path, array: np.ndarray) -> Path:
     """A minimal 16-bit PNG writer following the PNG spec (IHDR, one zlib IDAT), written here
     so the reading tests do not depend on rainkit: row ``y`` uses filter type ``y % 5``
     (None, Sub, Up, Average, Paeth), so every filter is exercised."""
-    import struct
-    import zlib
-
     height, width, channels = array.shape
     bpp = 2 * channels
     raw = np.frombuffer(array.astype(">u2").tobytes(), np.uint8).reshape(height, -1)
@@ -220,14 +219,10 @@ def _write_png16(path: Path, array: np.ndarray) -> Path:
         predictor = [np.zeros_like(x), a, b, (a + b) // 2, paeth][kind]
         out += bytes([kind]) + ((x - predictor) % 256).astype(np.uint8).tobytes()
 
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body)
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
     color_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
     header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                     + chunk(b"IDAT", zlib.compress(bytes(out))) + chunk(b"IEND", b""))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
+                     + _chunk(b"IDAT", zlib.compress(bytes(out))) + _chunk(b"IEND", b""))
     return path
 
 
@@ -272,6 +267,18 @@ def test_16bit_png_read_errors(tmp_path: Path, rng: np.random.Generator,
     (tmp_path / "flipped.png").write_bytes(bytes(broken))
     with pytest.raises(ValueError, match="flipped.png"):
         read_image(tmp_path / "flipped.png")
+    # a valid zlib stream whose first row has the filter type 7 (there are 5)
+    header = struct.pack(">IIBBBBB", 4, 4, 16, 2, 0, 0, 0)
+    rows = bytes([7] + [0] * 24) + bytes(25) * 3
+    bad_filter = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
+                  + _chunk(b"IDAT", zlib.compress(rows)) + _chunk(b"IEND", b""))
+    (tmp_path / "filter.png").write_bytes(bad_filter)
+    with pytest.raises(ValueError, match="filter.png.*filter type 7"):
+        read_image(tmp_path / "filter.png")
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def test_16bit_colour_tiff_refused_not_truncated(tmp_path: Path) -> None:

@@ -140,7 +140,7 @@ def _unfilter_rows(rows: np.ndarray, bpp: int) -> np.ndarray:
 def _parse_png16(data: bytes, path: Path) -> tuple[int, int, int, np.ndarray]:
     """Check a 16-bit PNG's structure; return its width, height, channels and the
     ``(H, 1 + stride)`` filtered rows (non-interlaced files)."""
-    pos, header, idat = 8, None, []
+    pos, header, idat, last = 8, None, [], b""
     try:
         while pos + 12 <= len(data):
             (length,) = struct.unpack(">I", data[pos:pos + 4])
@@ -151,18 +151,23 @@ def _parse_png16(data: bytes, path: Path) -> tuple[int, int, int, np.ndarray]:
             if kind == b"IHDR":
                 header = struct.unpack(">IIBBBBB", body)
             elif kind == b"IDAT":
+                if idat and last != b"IDAT":
+                    raise ValueError("its IDAT chunks are not consecutive")
                 idat.append(body)
             elif kind == b"IEND":
                 break
+            last = kind
             pos += 12 + length
         else:
             raise ValueError("the file ends before its IEND chunk")
         if header is None or not idat:
             raise ValueError("no IHDR or IDAT chunk")
-        width, height, depth, color_type, _, _, interlace = header
+        width, height, depth, color_type, compression, filtering, interlace = header
         channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(color_type)
         if depth != 16 or channels is None:
             raise ValueError(f"bit depth {depth}, colour type {color_type} is not 16-bit")
+        if width == 0 or height == 0 or compression or filtering:
+            raise ValueError(f"invalid IHDR {header}")
         if interlace:
             raise ValueError("interlaced 16-bit PNGs are not supported; save it without "
                              "interlacing")
@@ -170,6 +175,9 @@ def _parse_png16(data: bytes, path: Path) -> tuple[int, int, int, np.ndarray]:
         stride = width * channels * 2
         if raw.size != height * (stride + 1):
             raise ValueError(f"{raw.size} bytes of image data, expected {height * (stride + 1)}")
+        kinds = raw[:: stride + 1]
+        if int(kinds.max()) > 4:
+            raise ValueError(f"unknown row filter type {int(kinds.max())}")
     except (ValueError, struct.error, zlib.error) as err:
         raise _cannot_read(path, f"it is corrupt or not a 16-bit PNG ({err})") from err
     return width, height, channels, raw.reshape(height, stride + 1)
