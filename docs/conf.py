@@ -82,7 +82,7 @@ suppress_warnings = ["myst.header"]
 templates_path: list[str] = []
 
 
-def _skip_member(app, what, name, obj, skip, options):  # noqa: ANN001, ARG001
+def _skip_member(app, what, name, obj, skip, options):
     """Hide torch plumbing on API pages: ``extra_repr`` and undocumented ``forward`` methods
     (a module's behaviour is documented on its class and on its function)."""
     if name == "extra_repr":
@@ -92,5 +92,5 @@ def _skip_member(app, what, name, obj, skip, options):  # noqa: ANN001, ARG001
     return skip
 
 
-def setup(app):  # noqa: ANN001, ANN201
+def setup(app):
     app.connect("autodoc-skip-member", _skip_member)
