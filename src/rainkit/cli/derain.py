@@ -7,13 +7,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image, ImageOps
 from torch import nn
 
 from rainkit.cli._common import CommandError, add_device_argument, load_network, pick_device
-from rainkit.data import IMAGE_EXTENSIONS
+from rainkit.data import IMAGE_EXTENSIONS, read_image, save_image, split_alpha
 from rainkit.nn import context_margin, tiled_forward
 
 __all__ = ["output_paths", "read_photo", "register", "write_photo"]
@@ -83,38 +81,28 @@ def output_paths(files: list[Path], folder: Path) -> dict[Path, Path]:
     return mapping
 
 
-def read_photo(path: Path) -> tuple[torch.Tensor, np.ndarray | None, bool]:
-    """Read an image upright (EXIF orientation applied) as ``(rgb, alpha, grayscale)``.
+def read_photo(path: Path) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
+    """Read an image upright (EXIF applied) as ``(rgb, alpha, grayscale)`` for the network.
 
-    ``rgb`` is a :math:`(3, H, W)` float tensor in [0, 1] (16-bit files keep their precision),
-    ``alpha`` the alpha channel as a uint8 array (``None`` without one), ``grayscale`` whether
-    the file has no colour.
+    ``rgb`` is a :math:`(3, H, W)` float tensor in [0, 1] (16-bit files keep their precision,
+    grayscale is repeated), ``alpha`` the :math:`(1, H, W)` alpha channel or ``None``.
     """
-    with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image)
-        mode = image.mode
-        alpha = np.asarray(image.getchannel("A")) if "A" in image.getbands() else None
-        grayscale = mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
-        if mode.startswith("I;16") or mode == "I":
-            array = np.asarray(image, dtype=np.float32) / 65535.0
-            array = np.repeat(array[:, :, None], 3, axis=2)
-        else:
-            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))), alpha, grayscale
+    color, alpha = split_alpha(read_image(path, mode="keep"))
+    grayscale = color.shape[0] == 1
+    return color.expand(3, -1, -1).contiguous(), alpha, grayscale
 
 
-def write_photo(rgb: torch.Tensor, alpha: np.ndarray | None, grayscale: bool, path: Path) -> None:
-    """Write a :math:`(3, H, W)` result in [0, 1] as an 8-bit PNG, restoring alpha and gray."""
-    array = (rgb.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy())
-    image = Image.fromarray(np.ascontiguousarray(array), "RGB")
+def write_photo(rgb: torch.Tensor, alpha: torch.Tensor | None, grayscale: bool,
+                path: Path) -> None:
+    """Write a :math:`(3, H, W)` result as an 8-bit PNG in the input's channels, atomically."""
+    image = rgb.clamp(0, 1)
     if grayscale:
-        image = image.convert("L")
+        image = image.mean(dim=0, keepdim=True)
     if alpha is not None:
-        image.putalpha(Image.fromarray(alpha))
-    path.parent.mkdir(parents=True, exist_ok=True)
+        image = torch.cat([image, alpha.to(image)], dim=0)
     tmp = path.with_name(f".{path.name}.partial.png")
     try:
-        image.save(tmp, format="PNG")
+        save_image(image.cpu(), tmp)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -160,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         try:
             rgb, alpha, grayscale = read_photo(path)
-        except (OSError, ValueError, Image.DecompressionBombError) as err:
+        except (OSError, ValueError) as err:
             failures.append((path, f"cannot read the image: {err}"))
             continue
         with torch.no_grad():
