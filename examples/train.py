@@ -30,13 +30,14 @@ rules that keep your work:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gc
-import importlib.util
 import json
 import math
 import os
 import random
+import runpy
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -158,7 +159,10 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Non
                 f">= {SSIM_WINDOW} (the SSIM window of the validation scores)"),
                ("patch_size", args.mode == "test" or not args.lambda_ssim > 0
                 or args.patch_size >= SSIM_WINDOW, f">= {SSIM_WINDOW} (the SSIM loss window) "
-                "while --lambda_ssim > 0 (pass --lambda_ssim 0 to train on smaller patches)")]
+                "while --lambda_ssim > 0 (pass --lambda_ssim 0 to train on smaller patches)"),
+               ("patch_size", not any(getattr(args, f"use_{t}_loss") for t in FEATURE_LOSSES)
+                or args.patch_size >= 16, ">= 16 for the VGG19 feature losses (their deepest "
+                "layers, conv5_4 and relu5_1, come after 4 poolings)")]
     for flag, ok, expected in checks:
         if not ok:  # "not ok" also catches nan, for which every comparison is false
             parser.error(f"--{flag} must be {expected}, got {getattr(args, flag)}")
@@ -195,17 +199,6 @@ def resume_args(parser: argparse.ArgumentParser, argv: Sequence[str], stored: di
 
 
 # --------------------------------------------------------------------------- the network
-def import_file(path: Path) -> None:
-    """--model_module: import a user's file (once per process) so its register_model runs."""
-    name = f"rainkit_model_module_{path.resolve()}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if not path.is_file() or spec is None or spec.loader is None:
-        raise SystemExit(f"error: --model_module {path}: no such Python file")
-    if name not in sys.modules:
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-
-
 def read_checkpoint(path: Path) -> dict[str, Any]:
     try:
         return rainkit.checkpoint.load_checkpoint(path)
@@ -283,24 +276,16 @@ def skimage_photos(names: Sequence[str]) -> list[torch.Tensor]:
     return photos
 
 
-def decoded_size(folders: Sequence[Path]) -> int:
-    """Bytes the decoded images of these dataset folders take, read from the file headers."""
-    total = 0
-    for folder in folders:
-        for path in (p for _, *pair in rainkit.data.find_pairs(folder) for p in pair):
-            try:
-                with Image.open(path) as img:  # 16-bit PNG and float TIFF decode to 4 bytes
-                    total += 3 * img.size[0] * img.size[1] * (4 if img.mode[0] in "IF" else 1)
-            except (OSError, ValueError):
-                continue  # the dataset names the bad file when it reads it
-    return total
-
-
 def decide_cache(mode: str, folders: Sequence[Path]) -> tuple[bool, str]:
-    """Whether to keep decoded images in memory, and a note saying so."""
+    """Whether to keep decoded images in memory, and a note saying so. auto: the size of the
+    decoded images, from the file headers (16-bit PNG and float TIFF decode to 4 bytes)."""
     if mode != "auto":
         return mode == "on", f"image cache {mode}"
-    size = decoded_size(folders) / 2**30
+    size = 0.0
+    for path in (p for folder in folders for _, *pair in rainkit.data.find_pairs(folder)
+                 for p in pair):
+        with contextlib.suppress(OSError, ValueError), Image.open(path) as img:
+            size += 3 * img.size[0] * img.size[1] * (4 if img.mode[0] in "IF" else 1) / 2**30
     cache = size <= CACHE_AUTO_GIB
     return cache, (f"image cache {'on' if cache else 'off'} (auto: {size:.2f} GiB decoded, "
                    f"limit {CACHE_AUTO_GIB} GiB)")
@@ -365,14 +350,6 @@ def build_criterion(args: argparse.Namespace) -> rainkit.loss.CombinedLoss:
                          "/path/to/vgg19.pth, or drop the --use_*_loss flags.") from None
     if not terms:
         raise SystemExit("error: every loss weight is zero; nothing to train")
-    layers = rainkit.loss.VGG19_LAYERS
-    deepest = max((layers.index(layer) for loss, _ in terms.values()
-                   for layer in getattr(loss, "layers", ())), default=-1)
-    smallest = 2 ** sum(name.startswith("pool") for name in layers[:deepest + 1])
-    if args.patch_size < smallest:
-        raise SystemExit(f"error: --patch_size must be >= {smallest} for the VGG19 feature "
-                         f"losses (their {layers[deepest]} comes after "
-                         f"{smallest.bit_length() - 1} poolings), got {args.patch_size}")
     return rainkit.loss.CombinedLoss(terms)
 
 
@@ -672,8 +649,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "--demo" in argv:
         parser.set_defaults(**DEMO)
     args = parser.parse_args(argv)
-    for path in args.model_module:
-        import_file(path)
+    for path in args.model_module:  # a user's file that calls rainkit.nn.register_model
+        if not path.is_file():
+            parser.error(f"--model_module {path}: no such file")
+        runpy.run_path(str(path))
     check_args(args, parser)
     resumed = None
     if args.resume and args.mode == "train":

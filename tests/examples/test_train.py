@@ -98,14 +98,17 @@ def test_validation_split_without_val_folder(tmp_path: Path,
 
 
 def test_image_cache_auto_on_off(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # 6 pairs of 24x20 8-bit RGB: 2 files x 3 bytes x 480 pixels each
-    assert train.decoded_size([data / "train", data / "val"]) == 6 * 2 * 3 * 24 * 20
-    assert train.decide_cache("on", [data / "train"]) == (True, "image cache on")
-    assert train.decide_cache("off", [data / "train"]) == (False, "image cache off")
-    cache, note = train.decide_cache("auto", [data / "train"])
+    folders = [data / "train", data / "val"]
+    assert train.decide_cache("on", folders) == (True, "image cache on")
+    assert train.decide_cache("off", folders) == (False, "image cache off")
+    cache, note = train.decide_cache("auto", folders)
     assert cache and note.startswith("image cache on (auto: 0.00 GiB")
-    monkeypatch.setattr(train, "CACHE_AUTO_GIB", 1e-9)
-    assert train.decide_cache("auto", [data / "train"])[0] is False
+    # 6 pairs of 24x20 8-bit RGB: 2 files x 3 bytes x 480 pixels each, read from the headers
+    size = 6 * 2 * 3 * 24 * 20 / 2**30
+    monkeypatch.setattr(train, "CACHE_AUTO_GIB", size * (1 + 1e-9))
+    assert train.decide_cache("auto", folders)[0] is True
+    monkeypatch.setattr(train, "CACHE_AUTO_GIB", size * (1 - 1e-9))
+    assert train.decide_cache("auto", folders)[0] is False
 
 
 def test_test_mode_and_wrong_architecture(data: Path, tmp_path: Path,
