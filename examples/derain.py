@@ -13,17 +13,14 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from rainkit.checkpoint import load_model
 from rainkit.data import IMAGE_EXTENSIONS, read_image, save_image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import build_from_checkpoint, load_checkpoint, pick_device
 
 
 def _starts(size: int, tile: int, stride: int) -> list[int]:
@@ -84,9 +81,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         files = [args.input]
     else:
         parser.error(f"input not found: {args.input}")
-    device = pick_device(args.device, 0)
-    state = load_checkpoint(args.checkpoint)
-    model = build_from_checkpoint(state, args.checkpoint, None).to(device).eval()
+    if args.device == "auto":
+        mps = getattr(torch.backends, "mps", None)
+        args.device = "cuda" if torch.cuda.is_available() else \
+            "mps" if mps is not None and mps.is_available() else "cpu"
+    device = torch.device(args.device)
+    model = load_model(args.checkpoint).to(device)
     for path in files:
         image = read_image(path).to(device)
         result = derain_tiled(model, image, args.tile, args.overlap)

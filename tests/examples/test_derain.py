@@ -14,7 +14,6 @@ from torch import nn
 from ._helpers import load_example, make_pairs
 
 derain = load_example("derain")
-train = load_example("train")
 
 
 class Pointwise(nn.Module):
@@ -62,14 +61,12 @@ def test_bad_overlap() -> None:
 
 
 def _checkpoint(tmp_path: Path) -> Path:
+    from rainkit.checkpoint import save_checkpoint
     from rainkit.nn import build_model
 
     model = build_model("baseline", channels=4, num_blocks=1)
-    state = {"model_name": "baseline", "model_kwargs": {"channels": 4, "num_blocks": 1},
-             "model": model.state_dict(), "epoch": 0}
-    path = tmp_path / "net.pt"
-    train.save_checkpoint(state, path)
-    return path
+    return save_checkpoint(tmp_path / "net.pt", model, model_name="baseline",
+                           model_kwargs={"channels": 4, "num_blocks": 1})
 
 
 def test_derain_file_and_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
