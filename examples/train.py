@@ -213,6 +213,9 @@ def make_model(args: argparse.Namespace, checkpoint: dict[str, Any] | None, wher
     published = getattr(rainkit.nn, "PRETRAINED", {})  # rainkit >= 0.2
     if checkpoint is None and args.init_from:
         where = args.init_from
+        if where not in published and not Path(where).exists():
+            raise SystemExit(f"error: --init_from {where}: no such file, and not a published "
+                             f"checkpoint ({', '.join(sorted(published)) or 'none known'})")
         if where not in published or Path(where).exists():
             checkpoint = read_checkpoint(Path(where))
     try:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -456,13 +457,33 @@ def test_init_from_a_checkpoint_fine_tunes_its_weights(
     assert "holds a 'baseline' network" in said and "not 'unet'" in said
 
 
+def test_init_from_a_published_name(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # rainkit.nn.PRETRAINED / load_pretrained as documented: name -> entry with .model_name and
+    # .model_kwargs; load_pretrained(name) returns the network in eval mode.
+    kwargs = {"channels": 4, "num_blocks": 1}
+    published = rainkit.nn.build_model("baseline", **kwargs)
+    monkeypatch.setattr(rainkit.nn, "PRETRAINED", {"tiny-rain": SimpleNamespace(
+        model_name="baseline", model_kwargs=kwargs)}, raising=False)
+    monkeypatch.setattr(rainkit.nn, "load_pretrained", lambda name, path=None: published.eval(),
+                        raising=False)
+    argv = ["--data_dir", str(data / "train"), "--epochs", "1", *TINY[4:]]
+    train.main([*argv, "--out_dir", str(tmp_path / "run"), "--init_from", "tiny-rain"])
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert state["model_name"] == "baseline" and state["model_kwargs"] == kwargs
+    said = _fails(capsys, [*argv, "--out_dir", str(tmp_path / "b"), "--init_from", "nope"])
+    assert "--init_from nope: no such file, and not a published checkpoint (tiny-rain)" in said
+    said = _fails(capsys, [*argv, "--out_dir", str(tmp_path / "c"), "--init_from", "tiny-rain",
+                           "--model", "unet"])
+    assert "holds a 'baseline' network" in said
+
+
 @pytest.mark.skipif(not hasattr(rainkit.nn, "load_pretrained"),
                     reason="rainkit.nn.load_pretrained arrives with the published checkpoints")
-def test_init_from_a_published_name(data: Path, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    said = _fails(capsys, ["--data_dir", str(data / "train"), "--out_dir", str(tmp_path / "r"),
-                           "--init_from", "no-such-model", *TINY[4:]])
-    assert "no-such-model" in said
+def test_published_entries_name_their_network() -> None:
+    for name, entry in rainkit.nn.PRETRAINED.items():
+        assert entry.model_name in rainkit.nn.MODELS, name
+        assert isinstance(dict(entry.model_kwargs), dict), name
 
 
 def test_model_module_trains_a_registered_network(data: Path, tmp_path: Path) -> None:
