@@ -50,7 +50,7 @@ import torch.distributed as dist
 from PIL import Image
 from skimage import data as skdata
 from torch import nn
-from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, Subset
+from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, RandomSampler, Subset
 from tqdm import tqdm
 
 import rainkit
@@ -530,7 +530,10 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
     net = model if world == 1 else nn.parallel.DistributedDataParallel(
         model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, seed=args.seed)
+    # One process shuffles from torch's global RNG (stored in last.pt), as the recipe was tuned.
+    # Once PairedRainDataset seeds its crops, use DistributedSampler for one process too.
+    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, seed=args.seed) \
+        if world > 1 else RandomSampler(train_set)
     loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler,
                         num_workers=args.workers, pin_memory=device.type == "cuda",
                         drop_last=len(train_set) >= args.batch_size * world)
@@ -565,7 +568,8 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
         if start_epoch:
             print(f"resumed from epoch {start_epoch} (best PSNR {best_psnr:.2f} dB)", flush=True)
     for epoch in range(start_epoch, args.epochs):
-        sampler.set_epoch(epoch)
+        if isinstance(sampler, DistributedSampler):
+            sampler.set_epoch(epoch)
         if hasattr(patches, "set_epoch"):  # fresh random patches every epoch, seeded
             patches.set_epoch(epoch)
         start = time.perf_counter()
@@ -592,7 +596,7 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
             write_checkpoint(out / "last.pt", model, name, kwargs, {
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(), "epoch": epoch + 1, "best_psnr": best_psnr,
-                # Python's RNG draws PairedRainDataset's crops, torch's seeds the workers' copy
+                # torch's RNG draws the shuffle and the workers' seeds, Python's the crops
                 # (drop "rng" once PairedRainDataset seeds its crops per epoch and index)
                 "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}}, metadata)
             print(f"epoch {epoch + 1}/{args.epochs} [{seconds:.1f}s] "
