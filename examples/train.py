@@ -260,11 +260,10 @@ def start_processes(args: argparse.Namespace) -> tuple[int, int, torch.device]:
 def all_reduce_sum(values: dict[str, float], device: torch.device) -> dict[str, float]:
     if not dist.is_initialized():
         return values
-    keys = sorted(values)
-    buffer = torch.tensor([values[k] for k in keys], dtype=torch.float64,
+    buffer = torch.tensor(list(values.values()), dtype=torch.float64,
                           device=device if device.type == "cuda" else "cpu")
-    dist.all_reduce(buffer)
-    return dict(zip(keys, buffer.tolist()))
+    dist.all_reduce(buffer)  # every rank built ``values`` in the same order
+    return dict(zip(values, buffer.tolist()))
 
 
 # --------------------------------------------------------------------------- data
@@ -372,6 +371,7 @@ class Validator:
             if rank == 0:
                 print(f"notice: LPIPS skipped, AlexNet weights not found: "
                       f"{str(err).splitlines()[0] if str(err) else 'file missing'}", flush=True)
+        self.names = ["psnr", "ssim", "psnr_y", "ssim_y"] + ["lpips"] * (self.lpips is not None)
         try:
             self.inputs = self.score(lambda rainy: rainy)[0]
         except (FileNotFoundError, ValueError, RuntimeError) as err:
@@ -392,8 +392,7 @@ class Validator:
     def score(self, derain: Callable[[torch.Tensor], torch.Tensor], keep: int = 0
               ) -> tuple[dict[str, float], list[tuple[str, torch.Tensor]]]:
         """Mean scores of derain(rainy), and ``keep`` grids rainy | derained | clean."""
-        names = ["psnr", "ssim", "psnr_y", "ssim_y"] + ["lpips"] * (self.lpips is not None)
-        totals, grids, count = dict.fromkeys(names, 0.0), [], 0
+        totals, grids, count = dict.fromkeys(self.names, 0.0), [], 0
         for index in range(self.rank, len(self.pairs), self.world):
             rainy, clean, name = self.pairs[index]
             rainy, clean = (centre_crop(t, self.max_size)[None].to(self.device)
@@ -448,16 +447,20 @@ def append_log(path: Path, row: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def truncate_log(path: Path, epoch: int) -> None:
-    """Keep the complete rows up to ``epoch``: a run killed after an epoch's log row but before
-    its checkpoint does that epoch again."""
+def truncate_log(path: Path, epoch: int, columns: list[str]) -> None:
+    """Keep the complete rows up to ``epoch`` (a run killed after an epoch's log row but before
+    its checkpoint does that epoch again); refuse a log whose columns this run cannot extend."""
     if path.exists():
         with open(path, newline="") as handle:
             reader = csv.DictReader(handle)
             rows = [r for r in reader if None not in r.values() and r["epoch"].isdigit()
                     and int(r["epoch"]) <= epoch]
+        if reader.fieldnames not in (None, columns):
+            raise SystemExit(f"error: {path} has the columns {', '.join(reader.fieldnames)}, "
+                             f"this run would add {', '.join(columns)}: give the run's own "
+                             "--lpips_weights (LPIPS found or lost)")
         with open(path.with_name(".log.csv.tmp"), "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=reader.fieldnames or [])
+            writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
         os.replace(path.with_name(".log.csv.tmp"), path)
@@ -558,7 +561,9 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
             torch.set_rng_state(state["rng"]["torch"])
             random.setstate(state["rng"]["python"])
         if rank == 0:
-            truncate_log(out / "log.csv", start_epoch)
+            truncate_log(out / "log.csv", start_epoch, ["epoch", "lr", "seconds", *(
+                f"train_{k}" for k in ("loss", *criterion.losses)), *(
+                f"val_{k}" for k in validator.names)])
     if rank == 0:
         print(f"data: {where}\nmodel: {name} {kwargs} ("
               f"{sum(p.numel() for p in model.parameters()):,} parameters) on {device}, {world} "

@@ -342,6 +342,19 @@ def test_resume_keeps_the_stored_settings_and_refuses_changes(
     assert f"train {moved / 'train'}" in capsys.readouterr().out
 
 
+def test_resume_refuses_a_log_with_other_columns(data: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    _run(data, out, "--epochs", "1")
+    log = out / "log.csv"
+    header, *rows = log.read_text().splitlines()
+    log.write_text("\n".join([header + ",val_lpips", *(r + ",0.5" for r in rows)]) + "\n")
+    before = log.read_bytes()
+    said = _fails(capsys, ["--out_dir", str(out), "--resume"])
+    assert "has the columns" in said and "val_lpips" in said and "--lpips_weights" in said
+    assert log.read_bytes() == before
+
+
 @pytest.mark.parametrize("damage", ["corrupted", "empty", "text", "weights only", "missing"])
 def test_resume_from_a_bad_checkpoint_names_the_file(
         damage: str, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
