@@ -498,11 +498,11 @@ def train_one_epoch(net: nn.Module, loader: DataLoader, criterion: nn.Module,
         total, terms = criterion(output.float(), clean, rainy if contrastive else None)
         values = {"loss": total.item(), **{k: v.item() for k, v in terms.items()}}
         if all_reduce_sum({"bad": float(not math.isfinite(values["loss"]))}, device)["bad"]:
+            kept = f"{args.out_dir}/last.pt keeps epoch {epoch}" if epoch else "no epoch ended"
             raise SystemExit(
                 f"error: the loss became {values['loss']} at epoch {epoch + 1}, step {step + 1}: "
-                f"training diverged and stopped before that update. {args.out_dir} keeps the "
-                f"checkpoints of the last finished epoch; lower --lr (was {args.lr}) and start "
-                "again with --overwrite, or from them with --init_from")
+                f"training diverged and stopped before that update ({kept}). Lower --lr (was "
+                f"{args.lr}) and start again with --overwrite, or from last.pt with --init_from")
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(total).backward()
         scaler.step(optimizer)

@@ -307,7 +307,8 @@ def test_diverging_run_stops_and_keeps_the_finite_checkpoint(
     out = tmp_path / "run"
     said = _fails(capsys, ["--data_dir", str(data / "train"), "--out_dir", str(out), *TINY,
                            "--epochs", "3"])  # 2 steps an epoch: step 3 opens epoch 2
-    assert "the loss became nan at epoch 2, step 1" in said and "lower --lr" in said
+    assert "the loss became nan at epoch 2, step 1" in said and "Lower --lr" in said
+    assert "last.pt keeps epoch 1" in said
     last = load_checkpoint(out / "last.pt")
     assert last["training"]["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in last["model"].values() if v.is_floating_point())
