@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
+from rainkit.checkpoint import load_model
 from rainkit.data import read_image, save_image
 from rainkit.loss import VGG19_LAYERS, VGGFeatures
 
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--vgg_weights", default="imagenet",
                         help="imagenet (torch hub cache), a path, or none (random)")
     parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="also show the features of this train.py checkpoint's output")
+                        help="also show the features of this rainkit checkpoint's derained output")
     args = parser.parse_args(argv)
     if args.channels < 1:
         parser.error(f"--channels must be >= 1, got {args.channels}")
@@ -80,12 +80,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         image = torch.nn.functional.interpolate(image[None], scale_factor=scale, mode="area")[0]
     inputs = {"": image}
     if args.checkpoint is not None:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from train import build_from_checkpoint, load_checkpoint
-
-        model = build_from_checkpoint(load_checkpoint(args.checkpoint), args.checkpoint, None)
+        try:
+            model = load_model(args.checkpoint)
+        except (FileNotFoundError, ValueError) as err:
+            raise SystemExit(f"error: {err}") from None
         with torch.no_grad():
-            inputs["_derained"] = model.eval()(image[None])[0].clamp(0, 1)
+            inputs["_derained"] = model(image[None])[0].clamp(0, 1)
     for suffix, picture in inputs.items():
         with torch.no_grad():
             features = vgg(picture[None])

@@ -46,3 +46,23 @@ def test_missing_weights_say_where(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with pytest.raises(SystemExit, match="vgg19-dcbb9e9d.pth"):
         visualize_features.main([str(image), "--out_dir", str(tmp_path / "f")])
     assert not (tmp_path / "f").exists()
+
+
+def test_checkpoint_adds_the_derained_features(tmp_path: Path) -> None:
+    from rainkit.checkpoint import save_checkpoint
+    from rainkit.nn import UNet
+
+    checkpoint = save_checkpoint(tmp_path / "net.pt", UNet(base_channels=4, depth=2),
+                                 model_name="unet", model_kwargs={"base_channels": 4, "depth": 2})
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), np.uint8)).save(image)
+    visualize_features.main([str(image), "--out_dir", str(tmp_path / "f"), "--layers", "relu1_1",
+                             "--channels", "4", "--vgg_weights", "none", "--checkpoint",
+                             str(checkpoint)])
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == [
+        "photo_derained_relu1_1.png", "photo_relu1_1.png"]
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(SystemExit, match=r"empty.pt is empty \(0 bytes\)"):
+        visualize_features.main([str(image), "--out_dir", str(tmp_path / "g"), "--layers",
+                                 "relu1_1", "--vgg_weights", "none", "--checkpoint",
+                                 str(tmp_path / "empty.pt")])

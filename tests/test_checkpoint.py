@@ -1,0 +1,223 @@
+"""rainkit.checkpoint: round trip, atomic writes (full disk, failed rename), the clear errors for
+damaged or foreign files, checksum, version-1 files and the refusal of non-finite weights."""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import rainkit.checkpoint
+from rainkit.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    atomic_save,
+    build_from_checkpoint,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
+from rainkit.nn import UNet
+
+KWARGS = {"base_channels": 4, "depth": 2}
+
+
+@pytest.fixture
+def net() -> UNet:
+    return UNet(**KWARGS)
+
+
+@pytest.fixture
+def saved(tmp_path: Path, net: UNet) -> Path:
+    return save_checkpoint(tmp_path / "net.pt", net, model_name="unet", model_kwargs=KWARGS,
+                           training={"epoch": 3, "optimizer": {"lr": [1e-3]}},
+                           metadata={"scores": {"psnr": 25.5}})
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_round_trip_rebuilds_the_network(saved: Path, net: UNet) -> None:
+    state = load_checkpoint(saved)
+    assert state["format"] == CHECKPOINT_FORMAT and state["version"] == CHECKPOINT_VERSION
+    assert state["model_name"] == "unet" and state["model_kwargs"] == KWARGS
+    assert state["training"] == {"epoch": 3, "optimizer": {"lr": [1e-3]}}
+    assert state["metadata"] == {"scores": {"psnr": 25.5}}
+    model = load_model(saved)
+    assert isinstance(model, UNet) and not model.training
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(model(x), net.eval()(x))
+    assert build_from_checkpoint(state).training  # training mode until told otherwise
+    assert _files(saved.parent) == ["net.pt"]  # no temporary file left behind
+
+
+class _FullDisk:
+    """An open file whose writes fail like a full disk."""
+
+    def __init__(self, path: Path, mode: str) -> None:
+        self.handle = builtins.open(path, mode)
+
+    def __enter__(self) -> _FullDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+    def write(self, data: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def fileno(self) -> int:
+        return self.handle.fileno()
+
+
+def test_full_disk_raises_enospc_and_keeps_the_old_file(
+        saved: Path, net: UNet, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = saved.read_bytes()
+    monkeypatch.setattr(rainkit.checkpoint, "open", _FullDisk, raising=False)
+    with pytest.raises(OSError, match="No space left on device") as err:
+        save_checkpoint(saved, net, model_name="unet", model_kwargs=KWARGS)
+    assert err.value.errno == errno.ENOSPC
+    with pytest.raises(OSError, match="No space left on device"):
+        atomic_save({"x": torch.zeros(3)}, saved.parent / "new.pt")
+    assert _files(saved.parent) == ["net.pt"]  # no temporary file, no partial new.pt
+    assert saved.read_bytes() == before
+
+
+def test_failed_rename_keeps_the_old_file(saved: Path, net: UNet,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    before = saved.read_bytes()
+
+    def crash(*args: object) -> None:
+        raise OSError(errno.EIO, "simulated crash before the rename")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="simulated crash"):
+        save_checkpoint(saved, UNet(**KWARGS), model_name="unet", model_kwargs=KWARGS)
+    assert saved.read_bytes() == before and _files(saved.parent) == ["net.pt"]
+
+
+def test_unserialisable_object_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(Exception):  # noqa: B017 - whatever pickle raises, nothing is written
+        atomic_save({"f": lambda: 0}, tmp_path / "x.pt")
+    assert _files(tmp_path) == []
+
+
+def test_flipped_bytes_in_a_weight_fail_the_checksum(saved: Path, net: UNet) -> None:
+    raw = bytearray(saved.read_bytes())
+    start = raw.find(net.state_dict()["encoders.0.0.weight"].numpy().tobytes())
+    assert start > 0  # the tensor's bytes are stored as they are in memory
+    raw[start + 6] ^= 0x10
+    saved.write_bytes(bytes(raw))
+    assert isinstance(torch.load(saved, weights_only=True), dict)  # torch alone does not notice
+    with pytest.raises(ValueError, match=r"net.pt is corrupted: the SHA-256"):
+        load_checkpoint(saved)
+
+
+def test_edited_metadata_fails_the_checksum(saved: Path) -> None:
+    state = torch.load(saved, weights_only=True)
+    state["model_kwargs"]["base_channels"] = 8  # changed without a new checksum
+    torch.save(state, saved)
+    with pytest.raises(ValueError, match="is corrupted"):
+        load_checkpoint(saved)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", r"is empty \(0 bytes\)"),
+    (b"epoch 12, psnr 25.1\n", "cannot be read by torch.load"),
+])
+def test_empty_and_text_files(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"bad.pt {message}"):
+        load_checkpoint(path)
+
+
+def test_truncated_file(saved: Path) -> None:
+    raw = saved.read_bytes()
+    saved.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="cannot be read by torch.load.*truncated"):
+        load_checkpoint(saved)
+
+
+def test_plain_state_dict_and_foreign_dicts(tmp_path: Path, net: UNet) -> None:
+    torch.save(net.state_dict(), tmp_path / "plain.pt")
+    with pytest.raises(ValueError, match="is a plain state dict"):
+        load_checkpoint(tmp_path / "plain.pt")
+    torch.save({"model_name": "unet", "model": net.state_dict()}, tmp_path / "partial.pt")
+    with pytest.raises(ValueError, match="not a rainkit checkpoint: it lacks 'model_kwargs'"):
+        load_checkpoint(tmp_path / "partial.pt")
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="holds a list"):
+        load_checkpoint(tmp_path / "list.pt")
+
+
+def test_pickled_objects_are_refused(tmp_path: Path) -> None:
+    torch.save({"model": Path("x")}, tmp_path / "code.pt")  # not weights_only-loadable
+    with pytest.raises(ValueError, match="holds objects other than tensors"):
+        load_checkpoint(tmp_path / "code.pt")
+
+
+def test_missing_file_and_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+    with pytest.raises(ValueError, match="must be a file"):
+        load_checkpoint(tmp_path)
+
+
+def test_version_1_files_still_load(tmp_path: Path, net: UNet) -> None:
+    # The dict examples/train.py wrote before rainkit 0.2: no checksum, state at the top level.
+    optimizer = torch.optim.Adam(net.parameters())
+    torch.save({"format": 1, "model_name": "unet", "model_kwargs": KWARGS,
+                "model": net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 7,
+                "best_psnr": 24.0, "scores": {"psnr": 24.0}, "args": {"epochs": 10}},
+               tmp_path / "v1.pt")
+    state = load_checkpoint(tmp_path / "v1.pt")
+    assert state["version"] == 1 and state["training"]["epoch"] == 7
+    assert state["training"]["best_psnr"] == 24.0 and "optimizer" in state["training"]
+    assert state["metadata"] == {"scores": {"psnr": 24.0}, "args": {"epochs": 10}}
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(load_model(tmp_path / "v1.pt")(x), net.eval()(x))
+
+
+def test_non_finite_weights_are_refused(saved: Path, net: UNet) -> None:
+    before = saved.read_bytes()
+    with torch.no_grad():
+        next(net.parameters())[0] = float("nan")
+    with pytest.raises(ValueError, match="non-finite weights"):
+        save_checkpoint(saved, net, model_name="unet", model_kwargs=KWARGS)
+    assert saved.read_bytes() == before  # a diverged run never overwrites a good checkpoint
+    state = load_checkpoint(saved)
+    state["model"] = net.state_dict()
+    with pytest.raises(ValueError, match="non-finite weights"):
+        build_from_checkpoint(state, source="diverged.pt")
+
+
+def test_network_errors(saved: Path) -> None:
+    state = load_checkpoint(saved)
+    with pytest.raises(ValueError, match="'mynet'.*register_model"):
+        build_from_checkpoint({**state, "model_name": "mynet"})
+    with pytest.raises(ValueError, match="do not fit"):
+        build_from_checkpoint({**state, "model_kwargs": {"base_channels": 8, "depth": 2}})
+    with pytest.raises(ValueError, match="failed"):
+        build_from_checkpoint({**state, "model_kwargs": {"no_such_argument": 1}})
+
+
+def test_bad_arguments(tmp_path: Path, net: UNet) -> None:
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        save_checkpoint(tmp_path / "x.pt", {"w": 1}, model_name="unet")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="JSON-like"):
+        save_checkpoint(tmp_path / "x.pt", net, model_name="unet",
+                        model_kwargs={"act": torch.nn.ReLU})
+    with pytest.raises(TypeError, match="non-empty str"):
+        save_checkpoint(tmp_path / "x.pt", net, model_name="")
+    assert _files(tmp_path) == []
