@@ -50,7 +50,7 @@ import torch.distributed as dist
 from PIL import Image
 from skimage import data as skdata
 from torch import nn
-from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, RandomSampler, Subset
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
 import rainkit
@@ -315,23 +315,24 @@ def build_datasets(args: argparse.Namespace) -> tuple[Any, Sequence[Any], str, A
         if val_dir is None and sibling.is_dir() and args.data_dir.resolve() != sibling.resolve():
             val_dir = sibling
         cache, note = decide_cache(args.cache, [args.data_dir] + ([val_dir] if val_dir else []))
-        # + seed=args.seed once PairedRainDataset takes one (rainkit 0.2)
-        full = pairs(args.data_dir, patch_size=args.patch_size, augment=True, cache=cache)
+        full = pairs(args.data_dir, patch_size=args.patch_size, augment=True, cache=cache,
+                     seed=args.seed, samples_per_image=args.repeat)
         if val_dir is not None:
             train, val = full, pairs(val_dir, cache=cache)
-            where = f"train {args.data_dir} ({len(full)} pairs), validation {val_dir}"
-        elif len(full) < 2:
+            where = f"train {args.data_dir} ({len(full.pairs)} pairs), validation {val_dir}"
+        elif len(full.pairs) < 2:
             raise SystemExit(f"error: {args.data_dir} holds 1 pair and there is no validation "
                              "folder: pass --val_dir, or add pairs to split")
         else:
-            n_val = min(max(1, round(args.val_split * len(full))), len(full) - 1)
-            order = np.random.default_rng(args.seed).permutation(len(full)).tolist()
-            train = Subset(full, sorted(order[n_val:]))
+            n = len(full.pairs)  # item i of full is pair i % n
+            n_val = min(max(1, round(args.val_split * n)), n - 1)
+            order = np.random.default_rng(args.seed).permutation(n).tolist()
+            train = Subset(full, [p + k * n for k in range(args.repeat) for p in order[n_val:]])
             val = Subset(pairs(args.data_dir, cache=cache), sorted(order[:n_val]))
-            where = f"{args.data_dir}: {len(train)} training, {n_val} validation pairs (split)"
+            where = f"{args.data_dir}: {n - n_val} training, {n_val} validation pairs (split)"
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
-    return ConcatDataset([train] * args.repeat), val, f"{where}; {note}", full
+    return train, val, f"{where}; {note}", full
 
 
 # --------------------------------------------------------------------------- losses, scores
@@ -533,10 +534,7 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
     net = model if world == 1 else nn.parallel.DistributedDataParallel(
         model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    # One process shuffles from torch's global RNG (stored in last.pt), as the recipe was tuned.
-    # Once PairedRainDataset seeds its crops, use DistributedSampler for one process too.
-    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, seed=args.seed) \
-        if world > 1 else RandomSampler(train_set)
+    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, seed=args.seed)
     loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler,
                         num_workers=args.workers, pin_memory=device.type == "cuda",
                         drop_last=len(train_set) >= args.batch_size * world)
@@ -557,9 +555,6 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
         if scaler.is_enabled() and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         start_epoch, best_psnr = state["epoch"], state["best_psnr"]
-        if "python" in state.get("rng", {}):  # not in checkpoints of rainkit < 0.2
-            torch.set_rng_state(state["rng"]["torch"])
-            random.setstate(state["rng"]["python"])
         if rank == 0:
             truncate_log(out / "log.csv", start_epoch, ["epoch", "lr", "seconds", *(
                 f"train_{k}" for k in ("loss", *criterion.losses)), *(
@@ -573,10 +568,8 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
         if start_epoch:
             print(f"resumed from epoch {start_epoch} (best PSNR {best_psnr:.2f} dB)", flush=True)
     for epoch in range(start_epoch, args.epochs):
-        if isinstance(sampler, DistributedSampler):
-            sampler.set_epoch(epoch)
-        if hasattr(patches, "set_epoch"):  # fresh random patches every epoch, seeded
-            patches.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        patches.set_epoch(epoch)  # fresh random patches every epoch, seeded
         start = time.perf_counter()
         losses = train_one_epoch(net, loader, criterion, optimizer, scheduler, scaler, args,
                                  device, epoch, rank)
@@ -600,10 +593,8 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
                 write_checkpoint(out / "best.pt", model, name, kwargs, None, metadata)
             write_checkpoint(out / "last.pt", model, name, kwargs, {
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), "epoch": epoch + 1, "best_psnr": best_psnr,
-                # torch's RNG draws the shuffle and the workers' seeds, Python's the crops
-                # (drop "rng" once PairedRainDataset seeds its crops per epoch and index)
-                "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}}, metadata)
+                "scaler": scaler.state_dict(), "epoch": epoch + 1, "best_psnr": best_psnr},
+                metadata)
             print(f"epoch {epoch + 1}/{args.epochs} [{seconds:.1f}s] "
                   + " ".join(f"{k} {v:.4f}" for k, v in losses.items())
                   + f" | val {format_scores(scores)} (input "
