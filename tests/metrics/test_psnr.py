@@ -144,3 +144,9 @@ def test_numpy_scalar_options_and_non_finite_ones():
 def test_empty_input_is_an_error_not_nan(shape):
     with pytest.raises(ValueError, match="input must not be empty"):
         psnr(torch.zeros(shape), torch.zeros(shape))
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (4, 0, 3), (4, 4, 0)])
+def test_empty_numpy_input_is_an_error_not_nan(shape):
+    with pytest.raises(ValueError, match=r"input must not be empty, got shape"):
+        psnr(np.zeros(shape, np.float32), np.zeros(shape, np.float32))
