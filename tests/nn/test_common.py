@@ -91,3 +91,18 @@ def test_bool_options_must_be_bools() -> None:
     with pytest.raises(TypeError, match="skip must be a bool"):
         MultiScaleBranches(4, lambda c: ResidualBlock(c), skip=None)  # type: ignore[arg-type]
     assert UNet(base_channels=4, depth=1, residual=False).residual is False
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+def test_cuda_float16_autocast_runs(name: str) -> None:
+    # under autocast a block gets float16 activations from the layer before it while its
+    # parameters stay float32: the dtype check must let that through
+    block = BLOCKS[name]().cuda()
+    with torch.autocast("cuda", dtype=torch.float16):
+        out = block(torch.rand(2, 4, 9, 9, device="cuda"))
+        first = out[0] if isinstance(out, tuple) else out
+        inner = block(first[:, :4].contiguous()) if first.shape[1] >= 4 else None
+    assert torch.isfinite(first.float()).all()
+    if inner is not None:
+        assert torch.isfinite((inner[0] if isinstance(inner, tuple) else inner).float()).all()
