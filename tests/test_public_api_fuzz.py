@@ -4,8 +4,10 @@ The matrix is built by introspection over the ``__all__`` of :mod:`rainkit.nn`,
 :mod:`rainkit.loss`, :mod:`rainkit.metrics`, :mod:`rainkit.data` and :mod:`rainkit.init`:
 a public name added later is covered by the generic rules (a :class:`~rainkit.nn.RainNet` is
 built with its defaults and called on images; a function or a module with ``(input, target)``
-gets image pairs) or :func:`test_every_public_name_is_fuzzed` fails and asks for an entry in
-:data:`SPECS`. Every call is classified as one of
+gets image pairs; see :func:`_generic_spec`) or :func:`test_every_public_name_is_fuzzed` fails
+and asks for an entry in the table (the ``_*_specs`` functions). Every option with a default is
+found from the signature and fuzzed by its annotated type (number, int, bool, choice,
+sequence). Every call is classified as one of
 
 * ``clear``: a :class:`TypeError` or :class:`ValueError` (:class:`FileNotFoundError` for a
   path) raised by a frame inside the rainkit package, whose message names the argument;
@@ -651,6 +653,30 @@ def _loss_metric_specs() -> list[Spec]:
     return specs
 
 
+def _generic_spec(name: str) -> Spec | None:
+    """A spec for a public name without a table entry, when its signature says how to call it.
+
+    A function whose first two parameters are ``input, target`` gets image pairs; so does a
+    module class that builds with no arguments (``weights=None`` when it takes weights) and
+    whose ``forward`` takes ``input, target``. Anything else needs an entry in the table.
+    """
+    obj = _resolve(name)
+    if isinstance(obj, type):
+        if not issubclass(obj, nn.Module):
+            return None
+        init = inspect.signature(obj.__init__).parameters
+        required = [p for n, p in init.items() if n != "self" and p.default is p.empty
+                    and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        forward = list(inspect.signature(obj.forward).parameters)[1:3]
+        if required or forward != ["input", "target"]:
+            return None
+        fixed = {"weights": None} if "weights" in init else {}
+        return Spec(name, "pair", _cls(obj, **fixed))
+    if callable(obj) and list(inspect.signature(obj).parameters)[:2] == ["input", "target"]:
+        return Spec(name, "pair", _fn(obj))
+    return None
+
+
 SPEC_BUILDERS = (_network_specs, _block_specs, _loss_metric_specs, _data_specs)
 # public names that are not callables with inputs to fuzz
 NOT_FUZZED = {"rainkit.nn.RainNet": "abstract base class (its subclasses are fuzzed)"}
@@ -658,6 +684,12 @@ NOT_FUZZED = {"rainkit.nn.RainNet": "abstract base class (its subclasses are fuz
 
 def all_specs() -> list[Spec]:
     specs = [spec for builder in SPEC_BUILDERS for spec in builder()]
+    covered = {spec.name for spec in specs} | set(NOT_FUZZED)
+    for name in public_names():
+        if name not in covered:
+            spec = _generic_spec(name)
+            if spec is not None:
+                specs.append(spec)
     for spec in specs:
         if not spec.introspect:
             continue
@@ -777,6 +809,18 @@ def test_every_public_name_is_fuzzed() -> None:
     missing = [name for name in public_names() if name not in covered]
     assert not missing, f"add a Spec for these public names to tests/test_public_api_fuzz.py: " \
                         f"{missing}"
+
+
+def test_generic_rule_fuzzes_a_new_pair_function() -> None:
+    # what a public (input, target) function added without a table entry would get
+    spec = _generic_spec("rainkit.loss.charbonnier_loss")
+    assert spec is not None and spec.kind == "pair"
+    outcomes = {label: classify(Case(spec.name, label, (lambda i=inputs: spec.make()(*i)),
+                                     expect, spec.input_args, finite))[0]
+                for label, inputs, expect, finite in input_cases(spec)}
+    assert outcomes["ok"] == "correct" and outcomes["dtype=uint8"] == "clear"
+    assert set(outcomes.values()) <= {"clear", "correct"}, outcomes
+    assert _generic_spec("rainkit.data.find_pairs") is None  # needs a table entry
 
 
 def test_known_failures_are_public_names() -> None:
