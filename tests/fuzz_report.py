@@ -65,7 +65,7 @@ def main() -> None:
             others.update(counts)
     print(f"names not marked *: {sum(others.values())} calls: "
           + ", ".join(f"{others[o]} {NAMES[o]}" for o in OUTCOMES))
-    print("names marked * are in KNOWN_FAILURES (fixed on other branches)")
+    print("names marked * are in KNOWN_FAILURES (left to other branches, or open)")
     if args.details:
         for case_id, outcome, expect, detail in bad:
             print(f"{outcome:8s} {case_id} (expected {expect}): {detail[:300]}")
