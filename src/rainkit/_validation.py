@@ -3,6 +3,12 @@
 Every check raises :class:`TypeError` for a wrong type and :class:`ValueError` for a wrong
 shape, value or option, with a message that says what was expected and what came. None of them
 looks at tensor *values*, so none forces a device synchronisation.
+
+Numbers: a number option accepts any real number (``int``, ``float``, numpy scalars such as
+``np.float32(1)``; not ``bool``) and rejects ``nan`` and ``inf``; an int option accepts ``int``
+and numpy integers (not ``bool``); a bool option accepts only ``bool`` (and ``np.bool_``), so a
+string such as ``"no"`` is an error rather than ``True``. Tensors: every image check rejects
+tensors with a zero-size dimension (an empty batch would give NaN from every mean).
 """
 
 from __future__ import annotations
@@ -14,14 +20,20 @@ from typing import Literal, get_args
 
 import numpy as np
 import torch
+from torch import nn
 
 __all__ = [
     "REDUCTIONS",
     "Reduction",
+    "check_bool",
     "check_choice",
+    "check_floating_tensor",
     "check_image_tensor",
     "check_in_range",
     "check_int",
+    "check_module_dtype",
+    "check_nonempty",
+    "check_number",
     "check_positive",
     "check_real",
     "check_reduction",
@@ -45,6 +57,30 @@ def check_tensor(value: object, name: str = "input") -> torch.Tensor:
     return value
 
 
+def check_nonempty(tensor: torch.Tensor, name: str = "input") -> torch.Tensor:
+    """Raise ValueError if ``tensor`` has a zero-size dimension (no elements)."""
+    if tensor.numel() == 0:
+        raise ValueError(
+            f"{name} must not be empty, got shape {tuple(tensor.shape)} (a zero-size dimension)"
+        )
+    return tensor
+
+
+def check_floating_tensor(value: object, name: str = "input") -> torch.Tensor:
+    """Raise unless ``value`` is a non-empty floating-point tensor of any shape; return it.
+
+    Integer tensors are rejected because arithmetic on them wraps around or truncates (``uint8``
+    ``0 - 16`` is ``240``), complex ones because a loss or metric of them is not defined.
+    """
+    tensor = check_tensor(value, name)
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor, got dtype {tensor.dtype}; convert integer "
+            f"images with {name}.float() / 255 (or rainkit.data.to_float_tensor)"
+        )
+    return check_nonempty(tensor, name)
+
+
 def check_image_tensor(
     value: object,
     name: str = "input",
@@ -61,6 +97,9 @@ def check_image_tensor(
         ndims: accepted numbers of dimensions; channels are at dim ``-3``.
         channels: accepted channel counts, or ``None`` for any.
         floating: require a floating-point dtype.
+
+    Tensors with a zero-size dimension (empty batch, no channels, zero height or width) are
+    rejected with :class:`ValueError`.
     """
     tensor = check_tensor(value, name)
     if tensor.ndim not in ndims:
@@ -80,7 +119,26 @@ def check_image_tensor(
             )
     if floating and not tensor.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {tensor.dtype}")
-    return tensor
+    return check_nonempty(tensor, name)
+
+
+def check_module_dtype(x: torch.Tensor, module: nn.Module, name: str = "input") -> None:
+    """Raise TypeError unless ``x`` has the dtype of ``module``'s parameters.
+
+    A module computes in its parameters' dtype: a float64 or float16 input to a float32 module
+    would fail deep inside the convolution. Under :func:`torch.autocast` the layers cast their
+    inputs themselves, so nothing is checked there.
+    """
+    param = next(module.parameters(), None)
+    if param is None or x.dtype == param.dtype:
+        return
+    if torch.is_autocast_enabled(x.device.type):
+        return
+    raise TypeError(
+        f"{name} has dtype {x.dtype} but {type(module).__name__}'s parameters are {param.dtype}; "
+        f"convert the input with {name}.to({param.dtype}) or the module with "
+        f"module.to({x.dtype}) (or run it under torch.autocast)"
+    )
 
 
 def check_same_shape(
@@ -108,31 +166,58 @@ def check_choice(value: object, choices: Iterable[str], name: str) -> str:
     return value
 
 
-def check_positive(value: object, name: str, *, strict: bool = True) -> float:
-    """Raise unless ``value`` is a real number ``> 0`` (or ``>= 0`` when not strict)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+def check_number(value: object, name: str) -> float:
+    """Raise unless ``value`` is a finite real number; return it as a ``float``.
+
+    Accepts ``int``, ``float`` and numpy scalars (``np.float32(1)``, ``np.int64(2)``); rejects
+    ``bool`` (``True`` is almost always a slip for a bool option) with :class:`TypeError` and
+    ``nan`` / ``inf`` with :class:`ValueError`.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {_type_name(value)}")
-    if not (value > 0 if strict else value >= 0) or value != value:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return number
+
+
+def check_positive(value: object, name: str, *, strict: bool = True) -> float:
+    """Raise unless ``value`` is a finite real number ``> 0`` (or ``>= 0`` when not strict)."""
+    number = check_number(value, name)
+    if not (number > 0 if strict else number >= 0):
         raise ValueError(f"{name} must be {'> 0' if strict else '>= 0'}, got {value}")
-    return float(value)
+    return number
 
 
 def check_in_range(value: object, name: str, low: float, high: float) -> float:
     """Raise unless ``value`` is a real number in the closed interval ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {_type_name(value)}")
-    if not low <= value <= high:
+    number = check_number(value, name)
+    if not low <= number <= high:
         raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
-    return float(value)
+    return number
 
 
 def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
-    """Raise unless ``value`` is an ``int`` (not ``bool``), optionally ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """Raise unless ``value`` is an int (``int`` or a numpy integer, not ``bool``).
+
+    Optionally ``>= minimum``; returns a Python ``int``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {_type_name(value)}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    number = int(value)
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {number}")
+    return number
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Raise TypeError unless ``value`` is a ``bool`` (or ``np.bool_``); return it.
+
+    ``bool("no")`` is ``True``, so a truthiness test would silently turn a string option on.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False), got {value!r}")
+    return bool(value)
 
 
 def check_real(

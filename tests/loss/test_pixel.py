@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -23,7 +24,7 @@ def test_values_by_hand() -> None:
 
 
 @settings(max_examples=10, deadline=None)
-@given(st.floats(0.0, 0.1))
+@given(st.floats(0.0, 0.1, exclude_min=True))
 def test_bounds_l1(eps: float) -> None:
     torch.manual_seed(0)
     x, y = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
@@ -45,3 +46,50 @@ def test_errors() -> None:
         CharbonnierLoss(reduction="avg")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="eps"):
         CharbonnierLoss(eps=-1.0)
+
+
+def test_gradient_finite_where_output_equals_target() -> None:
+    # the reason eps must be > 0: d/dx sqrt((x - y)^2 + eps^2) = (x - y) / sqrt(...) is 0/0 at
+    # x == y when eps == 0
+    x = torch.rand(1, 1, 4, 4, requires_grad=True)
+    charbonnier_loss(x, x.detach().clone()).backward()
+    assert torch.isfinite(x.grad).all()
+    assert float(x.grad.abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("eps", [0.0, -1.0, float("inf"), float("nan")])
+def test_eps_must_be_finite_and_positive(eps: float) -> None:
+    x = torch.rand(1, 1, 4, 4)
+    with pytest.raises(ValueError, match="eps"):
+        charbonnier_loss(x, x, eps=eps)
+    with pytest.raises(ValueError, match="eps"):
+        CharbonnierLoss(eps=eps)
+
+
+def test_eps_accepts_numpy_scalars_not_bools() -> None:
+    x, y = torch.zeros(4), torch.ones(4)
+    value = charbonnier_loss(x, y, eps=np.float32(0.5))
+    torch.testing.assert_close(value, torch.tensor(float(np.sqrt(1.25))))
+    with pytest.raises(TypeError, match="eps must be a number"):
+        CharbonnierLoss(eps=True)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64, torch.bool, torch.complex64])
+def test_rejects_non_floating_tensors(dtype: torch.dtype) -> None:
+    # uint8 would wrap around: 0 - 16 == 240, so 0 and 16 would read as far apart (and
+    # 16 - 0 == 16 vs 0 - 16 == 240 would not even be symmetric)
+    x = torch.zeros(1, 3, 4, 4).to(dtype)
+    y = torch.full((1, 3, 4, 4), 16).to(dtype)
+    with pytest.raises(TypeError, match="input must be a floating-point tensor"):
+        charbonnier_loss(x, y)
+    with pytest.raises(TypeError, match="target must be a floating-point tensor"):
+        charbonnier_loss(torch.zeros(1, 3, 4, 4), y)
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 4, 4), (2, 3, 0, 4), (0,)])
+def test_rejects_empty_tensors(shape: tuple[int, ...]) -> None:
+    # the mean of nothing is NaN
+    x = torch.zeros(shape)
+    with pytest.raises(ValueError, match="input must not be empty"):
+        charbonnier_loss(x, x)
+    assert charbonnier_loss(torch.zeros(3), torch.zeros(3), reduction="none").shape == (3,)

@@ -94,3 +94,23 @@ def test_bad_options_and_input():
         metric(torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32))
     with pytest.raises(ValueError, match="same shape"):
         metric(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 31))
+
+
+@pytest.mark.parametrize(("net", "size"), [("alex", 31), ("squeeze", 17), ("vgg", 16)])
+def test_minimum_size_is_a_clear_error(net, size):
+    # below these sizes the deepest pooling layer has an empty output (a RuntimeError deep
+    # inside torch); the sizes were found by running each backbone one pixel above and below
+    metric = LPIPS(net, weights=None)
+    ok = torch.rand(1, 3, size, size + 5)
+    assert torch.isfinite(metric(ok, ok.flip(-1)))
+    small = torch.rand(1, 3, size - 1, 64)
+    with pytest.raises(ValueError, match=f"at least {size} x {size} pixels for LPIPS with "
+                                         f"net='{net}', got {size - 1} x 64"):
+        metric(small, small)
+
+
+def test_lpips_function_checks_input_before_building():
+    with pytest.raises(ValueError, match="at least 31 x 31"):
+        lpips(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), weights=None)
+    with pytest.raises(ValueError, match="input must not be empty"):
+        lpips(torch.rand(0, 3, 32, 32), torch.rand(0, 3, 32, 32), weights=None)

@@ -125,3 +125,28 @@ def test_bad_options_fail_at_construction():
         PSNR(reduction="avg")
     with pytest.raises(TypeError, match="crop_border must be an int, got float"):
         PSNR(crop_border=1.0)
+
+
+def test_numpy_scalar_options_and_non_finite_ones():
+    x = torch.full((1, 3, 4, 4), 0.5)
+    expected = psnr(x, x + 0.1, data_range=1.0)
+    torch.testing.assert_close(psnr(x, x + 0.1, data_range=np.float32(1.0)), expected)
+    torch.testing.assert_close(psnr(x, x + 0.1, crop_border=np.int64(1)),
+                               psnr(x, x + 0.1, crop_border=1))
+    for bad in (float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="data_range must be a finite number"):
+            PSNR(data_range=bad)
+    with pytest.raises(TypeError, match="data_range must be a number, got bool"):
+        psnr(x, x, data_range=True)
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 4, 4), (1, 3, 0, 4), (1, 0, 4, 4)])
+def test_empty_input_is_an_error_not_nan(shape):
+    with pytest.raises(ValueError, match="input must not be empty"):
+        psnr(torch.zeros(shape), torch.zeros(shape))
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (4, 0, 3), (4, 4, 0)])
+def test_empty_numpy_input_is_an_error_not_nan(shape):
+    with pytest.raises(ValueError, match=r"input must not be empty, got shape"):
+        psnr(np.zeros(shape, np.float32), np.zeros(shape, np.float32))

@@ -12,10 +12,10 @@ from torch import nn
 
 from rainkit._validation import (
     Reduction,
+    check_floating_tensor,
     check_positive,
     check_reduction,
     check_same_shape,
-    check_tensor,
     reduce,
 )
 
@@ -30,12 +30,17 @@ def charbonnier_loss(
     .. math:: \ell(x, y) = \sqrt{(x - y)^2 + \varepsilon^2}
 
     averaged (``"mean"``), summed (``"sum"``) or returned element-wise (``"none"``). Note that
-    the minimum is :math:`\varepsilon`, not 0, as in the deraining papers that use it.
+    the minimum is :math:`\varepsilon`, not 0, as in the deraining papers that use it. With
+    :math:`\varepsilon > 0` the gradient :math:`(x - y) / \ell` is defined everywhere (at
+    :math:`\varepsilon = 0` it would be NaN wherever ``input == target``), so ``eps`` must be
+    positive; a tiny one such as ``1e-6`` gives the L1 loss to within ``eps``.
 
     Args:
-        input: the prediction, any shape, e.g. :math:`(B, C, H, W)` in :math:`[0, 1]`.
+        input: the prediction, any shape, e.g. :math:`(B, C, H, W)` in :math:`[0, 1]`; a
+            non-empty floating-point tensor (integer images would wrap around in ``x - y``:
+            convert them with ``.float() / 255`` first).
         target: the reference, same shape as ``input``.
-        eps: :math:`\varepsilon > 0`, the width of the quadratic zone.
+        eps: :math:`\varepsilon > 0`, the width of the quadratic zone (finite).
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
 
     Returns:
@@ -50,7 +55,7 @@ def charbonnier_loss(
         >>> from rainkit.loss import charbonnier_loss
         >>> x = torch.zeros(1, 1, 2, 2)
         >>> y = torch.tensor([[[[0.0, 3.0], [4.0, 0.0]]]])
-        >>> round(charbonnier_loss(x, y, eps=0.0).item(), 4)  # mean |x - y|
+        >>> round(charbonnier_loss(x, y, eps=1e-6).item(), 4)  # ~ mean |x - y|
         1.75
 
     References:
@@ -58,10 +63,10 @@ def charbonnier_loss(
         regularization algorithms for computed imaging", ICIP 1994; used for deraining by
         K. Jiang et al., "Multi-Scale Progressive Fusion Network", CVPR 2020.
     """
-    check_tensor(input, "input")
-    check_tensor(target, "target")
+    check_floating_tensor(input, "input")
+    check_floating_tensor(target, "target")
     check_same_shape(input, target)
-    check_positive(eps, "eps", strict=False)
+    eps = check_positive(eps, "eps")
     check_reduction(reduction)
     diff = input - target
     return reduce(torch.sqrt(diff * diff + eps * eps), reduction)
@@ -71,7 +76,7 @@ class CharbonnierLoss(nn.Module):
     """Module form of :func:`charbonnier_loss`.
 
     Args:
-        eps: :math:`\\varepsilon \\geq 0`.
+        eps: :math:`\\varepsilon > 0`.
         reduction: ``"none"``, ``"mean"`` or ``"sum"``.
 
     Example:
@@ -84,7 +89,7 @@ class CharbonnierLoss(nn.Module):
 
     def __init__(self, eps: float = 1e-3, reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.eps = check_positive(eps, "eps", strict=False)
+        self.eps = check_positive(eps, "eps")
         self.reduction: Reduction = check_reduction(reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

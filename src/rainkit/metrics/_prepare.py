@@ -135,6 +135,9 @@ def _numpy_to_tensor(array: np.ndarray, name: str) -> tuple[torch.Tensor, float]
         raise TypeError(
             f"{name} must be a numpy array of dtype uint8, uint16 or float, got {array.dtype}"
         )
+    if array.size == 0:  # the mean of nothing is NaN
+        raise ValueError(f"{name} must not be empty, got shape {array.shape} (a zero-size "
+                         "dimension)")
     tensor = torch.from_numpy(np.asarray(array, dtype=np.float64))
     tensor = tensor[None] if array.ndim == 2 else tensor.permute(2, 0, 1)
     return tensor.unsqueeze(0), default_range

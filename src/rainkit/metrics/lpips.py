@@ -27,6 +27,23 @@ BACKBONE_FILES = {
     "squeeze": "squeezenet1_1-b8a52dc0.pth",
     "vgg": "vgg16-397923af.pth",
 }
+# The smallest height and width each backbone takes: below it a pooling layer of the deepest
+# feature stage would have an empty output (measured by running each backbone on square and
+# 1-pixel-short inputs).
+MIN_SIZE = {"alex": 31, "squeeze": 17, "vgg": 16}
+
+
+def _check_images(input: object, target: object, net: str) -> tuple[torch.Tensor, torch.Tensor]:
+    x = check_image_tensor(input, "input", ndims=(3, 4), channels=3)
+    y = check_image_tensor(target, "target", ndims=(3, 4), channels=3)
+    check_same_shape(x, y)
+    height, width = x.shape[-2:]
+    if min(height, width) < MIN_SIZE[net]:
+        raise ValueError(
+            f"input must be at least {MIN_SIZE[net]} x {MIN_SIZE[net]} pixels for LPIPS with "
+            f"net={net!r}, got {height} x {width} (shape {tuple(x.shape)})"
+        )
+    return x, y
 
 
 def _backbone_path(net: str, weights: str | os.PathLike[str]) -> Path:
@@ -115,7 +132,9 @@ class LPIPS(nn.Module):
         reduction: ``"none"`` (one value per image), ``"mean"`` or ``"sum"``.
 
     Shape:
-        - input: :math:`(B, 3, H, W)` or :math:`(3, H, W)`, values in :math:`[0, 1]`.
+        - input: :math:`(B, 3, H, W)` or :math:`(3, H, W)`, values in :math:`[0, 1]`,
+          :math:`H, W \ge 31` for ``"alex"``, 17 for ``"squeeze"``, 16 for ``"vgg"`` (the
+          deepest feature map must not be empty); smaller images raise :class:`ValueError`.
         - target: same as ``input``.
         - output: :math:`(B,)` for ``"none"``, else a scalar.
 
@@ -151,9 +170,7 @@ class LPIPS(nn.Module):
         return self
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        x = check_image_tensor(input, "input", ndims=(3, 4), channels=3)
-        y = check_image_tensor(target, "target", ndims=(3, 4), channels=3)
-        check_same_shape(x, y)
+        x, y = _check_images(input, target, self.net)
         if x.ndim == 3:
             x, y = x.unsqueeze(0), y.unsqueeze(0)
         param = next(self.model.parameters())
@@ -179,7 +196,8 @@ def lpips(
     This builds the network on every call; keep an :class:`LPIPS` module for repeated use.
 
     Args:
-        input: images :math:`(B, 3, H, W)` or :math:`(3, H, W)`, values in :math:`[0, 1]`.
+        input: images :math:`(B, 3, H, W)` or :math:`(3, H, W)`, values in :math:`[0, 1]`, at
+            least 31 x 31 pixels for ``"alex"`` (see :class:`LPIPS`).
         target: same shape as ``input``.
         net: backbone, one of ``"alex"``, ``"squeeze"``, ``"vgg"``.
         weights: ``"imagenet"``, a path to a torchvision state dict, or ``None`` (random).
@@ -195,6 +213,7 @@ def lpips(
         >>> lpips(x, x, weights=None)
         tensor(0.)
     """
+    _check_images(input, target, check_choice(net, NETS, "net"))  # before building the network
     metric = LPIPS(net, weights=weights, reduction=reduction).to(
         input.device if isinstance(input, torch.Tensor) else "cpu"
     )

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rainkit._validation import check_image_tensor, check_int
+from rainkit._validation import check_image_tensor, check_int, check_module_dtype
 
 __all__ = [
     "check_kernel_size",
@@ -19,9 +19,20 @@ __all__ = [
 ]
 
 
-def check_network_input(x: object, in_channels: int) -> torch.Tensor:
-    """Check that ``x`` is a floating-point :math:`(B, C_{in}, H, W)` tensor."""
-    return check_image_tensor(x, "input", ndims=(4,), channels=in_channels)
+def check_network_input(
+    x: object, in_channels: int, module: nn.Module | None = None, name: str = "input"
+) -> torch.Tensor:
+    """Check that ``x`` is a non-empty floating-point :math:`(B, C_{in}, H, W)` tensor.
+
+    With ``module``, also that ``x`` has the dtype of its parameters (a float64 input to a
+    float32 network is a :class:`TypeError` that says how to convert one or the other, instead
+    of a crash inside the first convolution); under :func:`torch.autocast` any floating dtype
+    goes through.
+    """
+    tensor = check_image_tensor(x, name, ndims=(4,), channels=in_channels)
+    if module is not None:
+        check_module_dtype(tensor, module, name)
+    return tensor
 
 
 def check_kernel_size(kernel_size: object) -> int:

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.nn._common import check_kernel_size
+from rainkit.nn._common import check_kernel_size, check_network_input
 
 __all__ = ["ConvLSTMCell"]
 
@@ -60,10 +60,20 @@ class ConvLSTMCell(nn.Module):
     def forward(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        check_network_input(x, self.in_channels, self)
         if state is None:
             zeros = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[-2:])
             state = (zeros, zeros)
+        elif not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise TypeError(f"state must be a pair (h, c) of tensors or None, got "
+                            f"{type(state).__name__}")
         h, c = state
+        want = (x.shape[0], self.hidden_channels, *x.shape[-2:])
+        for name, tensor in (("state h", h), ("state c", c)):
+            check_network_input(tensor, self.hidden_channels, name=name)
+            if tuple(tensor.shape) != want:
+                raise ValueError(f"{name} must have shape {want} to match the input, got "
+                                 f"{tuple(tensor.shape)}")
         i, f, g, o = self.gates(torch.cat([x, h.to(x.dtype)], dim=1)).chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from rainkit._validation import check_int
+from rainkit.nn._common import check_network_input
 from rainkit.nn.blocks.residual import ResidualBlock
 
 __all__ = ["DilatedResidualStack"]
@@ -76,6 +77,7 @@ class DilatedResidualStack(nn.Module):
         ))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_network_input(x, self.channels, self)
         return self.blocks(x)
 
     def extra_repr(self) -> str:

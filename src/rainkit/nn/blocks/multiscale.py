@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from rainkit._validation import check_int
-from rainkit.nn._common import downsample, resize_to
+from rainkit._validation import check_bool, check_int
+from rainkit.nn._common import check_network_input, downsample, resize_to
 
 __all__ = ["MultiScaleBranches"]
 
@@ -78,12 +78,13 @@ class MultiScaleBranches(nn.Module):
         if len(scales) == 0:
             raise ValueError("scales must contain at least one factor, got an empty sequence")
         self.scales = tuple(check_int(s, "scale", minimum=1) for s in scales)
-        self.skip = bool(skip)
+        self.skip = check_bool(skip, "skip")
         self.bodies = nn.ModuleList(make_body(channels) for _ in self.scales)
         self.fuse = fuse if fuse is not None else nn.Identity()
         self.out_channels = len(self.scales) * self.channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_network_input(x, self.channels, self)
         size = x.shape[-2:]
         outs = []
         for scale, body in zip(self.scales, self.bodies):

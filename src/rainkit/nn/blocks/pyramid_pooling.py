@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.nn._common import resize_to
+from rainkit.nn._common import check_network_input, resize_to
 
 __all__ = ["PyramidPooling"]
 
@@ -78,6 +78,7 @@ class PyramidPooling(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_network_input(x, self.in_channels, self)
         size = x.shape[-2:]
         pooled = [
             resize_to(branch(F.adaptive_avg_pool2d(x, b)), size)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from rainkit._validation import check_int
-from rainkit.nn._common import check_kernel_size
+from rainkit._validation import check_bool, check_int
+from rainkit.nn._common import check_kernel_size, check_network_input
 
 __all__ = ["ResidualBlock"]
 
@@ -41,7 +41,8 @@ class ResidualBlock(nn.Module):
         activate_after_add: apply ``act_layer`` after the addition as well.
 
     Shape:
-        - Input: :math:`(B, C, H, W)`, any real values.
+        - Input: :math:`(B, C, H, W)`, any real values, in the parameters' dtype (see
+          :class:`~rainkit.nn.RainNet`).
         - Output: :math:`(B, C, H, W)`.
 
     Example:
@@ -71,7 +72,7 @@ class ResidualBlock(nn.Module):
         self.channels = check_int(channels, "channels", minimum=1)
         self.dilation = check_int(dilation, "dilation", minimum=1)
         self.kernel_size = check_kernel_size(kernel_size)
-        self.activate_after_add = bool(activate_after_add)
+        self.activate_after_add = check_bool(activate_after_add, "activate_after_add")
         padding = self.dilation * (self.kernel_size - 1) // 2
         bias = norm_layer is None
 
@@ -87,6 +88,7 @@ class ResidualBlock(nn.Module):
         self.act2 = act_layer() if self.activate_after_add else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_network_input(x, self.channels, self)
         out = self.norm2(self.conv2(self.act1(self.norm1(self.conv1(x)))))
         return self.act2(x + out)
 

@@ -22,7 +22,9 @@ class RainNet(nn.Module):
     provide to train with ``examples/train.py``.
 
     Shape:
-        - Input: :math:`(B, C_{in}, H, W)`, floating point, any :math:`H, W \\ge 1`.
+        - Input: :math:`(B, C_{in}, H, W)`, any :math:`H, W \\ge 1`, in the dtype of the
+          network's parameters (convert one with ``.to(dtype)``; under :func:`torch.autocast`
+          any floating dtype); anything else raises :class:`TypeError` or :class:`ValueError`.
         - Output: :math:`(B, C_{in}, H, W)`; with ``return_rain=True`` a pair of such tensors.
 
     Example:
@@ -48,11 +50,11 @@ class RainNet(nn.Module):
         self, x: torch.Tensor, return_rain: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Derain ``x``; with ``return_rain=True`` return ``(derained, rain)``."""
-        check_network_input(x, self.in_channels)
+        check_network_input(x, self.in_channels, self)
         derained, rain = self._separate(x)
         return (derained, rain) if return_rain else derained
 
     def rain_layer(self, x: torch.Tensor) -> torch.Tensor:
         """The estimated rain layer :math:`R = x - \\hat{B}`, shape :math:`(B, C, H, W)`."""
-        check_network_input(x, self.in_channels)
+        check_network_input(x, self.in_channels, self)
         return self._separate(x)[1]

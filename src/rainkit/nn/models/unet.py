@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rainkit._validation import check_int
+from rainkit._validation import check_bool, check_int
 from rainkit.init import kaiming_init_
 from rainkit.nn._common import resize_to
 from rainkit.nn.models.base import RainNet
@@ -65,7 +65,7 @@ class UNet(RainNet):
         self.in_channels = check_int(in_channels, "in_channels", minimum=1)
         self.base_channels = check_int(base_channels, "base_channels", minimum=1)
         self.depth = check_int(depth, "depth", minimum=1)
-        self.residual = bool(residual)
+        self.residual = check_bool(residual, "residual")
         widths = [base_channels * 2**i for i in range(depth)]
         self.encoders = nn.ModuleList(
             _double_conv(in_channels if i == 0 else widths[i - 1], widths[i]) for i in range(depth)

@@ -1,0 +1,104 @@
+"""The shared input checks of rainkit._validation: numbers, ints, bools, empty and dtype checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rainkit._validation import (
+    check_bool,
+    check_floating_tensor,
+    check_image_tensor,
+    check_in_range,
+    check_int,
+    check_module_dtype,
+    check_number,
+    check_positive,
+)
+
+
+@pytest.mark.parametrize("value", [2, 2.0, np.float32(2.0), np.float64(2.0), np.int64(2)])
+def test_numbers_accept_python_and_numpy_scalars(value: object) -> None:
+    for check in (check_number, check_positive):
+        out = check(value, "x")
+        assert out == 2.0 and type(out) is float
+    assert check_in_range(value, "x", 0.0, 3.0) == 2.0
+
+
+@pytest.mark.parametrize("value", [True, np.bool_(True), "1", None, 1j, torch.tensor(1.0), [1]])
+def test_numbers_reject_other_types(value: object) -> None:
+    for check in (check_number, check_positive):
+        with pytest.raises(TypeError, match="x must be a number, got"):
+            check(value, "x")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), np.float32("nan")])
+def test_numbers_reject_non_finite(value: float) -> None:
+    with pytest.raises(ValueError, match="x must be a finite number"):
+        check_number(value, "x")
+    with pytest.raises(ValueError, match="x must be a finite number"):
+        check_positive(value, "x", strict=False)
+    with pytest.raises(ValueError, match="x must be"):
+        check_in_range(value, "x", 0.0, 1.0)
+
+
+def test_positive_strict_and_not() -> None:
+    with pytest.raises(ValueError, match="eps must be > 0, got 0"):
+        check_positive(0, "eps")
+    assert check_positive(0, "eps", strict=False) == 0.0
+    with pytest.raises(ValueError, match="eps must be >= 0, got -1"):
+        check_positive(-1, "eps", strict=False)
+
+
+def test_int_accepts_numpy_integers_not_bools_or_floats() -> None:
+    out = check_int(np.int64(3), "n", minimum=1)
+    assert out == 3 and type(out) is int
+    for bad in (True, np.bool_(False), 3.0, np.float32(3), "3", None):
+        with pytest.raises(TypeError, match="n must be an int"):
+            check_int(bad, "n")
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+        check_int(np.int32(0), "n", minimum=1)
+
+
+def test_bool_must_be_a_bool() -> None:
+    assert check_bool(True, "flag") is True
+    assert check_bool(np.bool_(False), "flag") is False
+    # bool("no") is True: a truthiness test would silently switch the option on
+    for bad in ("no", "False", 0, 1, None):
+        with pytest.raises(TypeError, match="flag must be a bool"):
+            check_bool(bad, "flag")
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 4, 4), (1, 0, 4, 4), (1, 3, 0, 4), (1, 3, 4, 0)])
+def test_image_tensor_rejects_zero_size_dims(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match=r"input must not be empty, got shape"):
+        check_image_tensor(torch.zeros(shape))
+
+
+def test_floating_tensor_any_shape_not_integer_or_empty() -> None:
+    x = torch.zeros(5)
+    assert check_floating_tensor(x) is x
+    with pytest.raises(TypeError, match=r"input must be a floating-point tensor, got dtype "
+                                        r"torch.uint8; convert"):
+        check_floating_tensor(torch.zeros(5, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="complex"):
+        check_floating_tensor(torch.zeros(5, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="must not be empty"):
+        check_floating_tensor(torch.zeros(0))
+    with pytest.raises(TypeError, match="must be a torch.Tensor, got ndarray"):
+        check_floating_tensor(np.zeros(5))
+
+
+def test_module_dtype_names_both_dtypes_and_the_fix() -> None:
+    conv = nn.Conv2d(1, 1, 1)
+    check_module_dtype(torch.zeros(1, 1, 2, 2), conv)
+    message = (r"input has dtype torch.float64 but Conv2d's parameters are torch.float32; "
+               r"convert the input with input.to\(torch.float32\)")
+    with pytest.raises(TypeError, match=message):
+        check_module_dtype(torch.zeros(1, 1, 2, 2, dtype=torch.float64), conv)
+    check_module_dtype(torch.zeros(1, 1, 2, 2, dtype=torch.float64), conv.double())
+    check_module_dtype(torch.zeros(1, dtype=torch.float16), nn.ReLU())  # no parameters
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast casts inside the layers
+        check_module_dtype(torch.zeros(1, 1, 2, 2, dtype=torch.bfloat16), nn.Conv2d(1, 1, 1))
