@@ -61,7 +61,7 @@ class ConvLSTMCell(nn.Module):
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if state is None:
-            zeros = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[-2:])
+            zeros = x.new_zeros(x.shape[0], self.hidden_channels, x.shape[-2], x.shape[-1])
             state = (zeros, zeros)
         h, c = state
         i, f, g, o = self.gates(torch.cat([x, h.to(x.dtype)], dim=1)).chunk(4, dim=1)

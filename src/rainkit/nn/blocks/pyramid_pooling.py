@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.nn._common import resize_to
+from rainkit.nn._common import pool_to_grid, resize_to
 
 __all__ = ["PyramidPooling"]
 
@@ -78,12 +77,11 @@ class PyramidPooling(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = x.shape[-2:]
-        pooled = [
-            resize_to(branch(F.adaptive_avg_pool2d(x, b)), size)
-            for b, branch in zip(self.bins, self.branches)
-        ]
-        return torch.cat([x, *pooled], dim=1)
+        size = list(x.shape[-2:])
+        outs = [x]
+        for b, branch in zip(self.bins, self.branches):
+            outs.append(resize_to(branch(pool_to_grid(x, b)), size))
+        return torch.cat(outs, dim=1)
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, bins={self.bins}, "
