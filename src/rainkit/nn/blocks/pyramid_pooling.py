@@ -26,7 +26,9 @@ class PyramidPooling(nn.Module):
         \\;\\dots \\big].
 
     The bin-1 branch summarises the whole image, so every output pixel depends on every input
-    pixel (a global receptive field) for the cost of a few 1x1 convolutions.
+    pixel (a global receptive field) for the cost of a few 1x1 convolutions. The pooling has the
+    windows of :func:`torch.nn.functional.adaptive_avg_pool2d` but computes them from the
+    input's size with tensor arithmetic, so a trace or an ONNX export works at every size.
 
     Args:
         in_channels: input channels :math:`C`.

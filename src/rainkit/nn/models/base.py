@@ -1,5 +1,7 @@
 """The base class of rainkit's deraining networks: the ``return_rain`` contract."""
 
+# No ``from __future__ import annotations`` here: TorchScript reads the class annotation
+# ``in_channels: int`` of every subclass and cannot resolve it as the string "int".
 import torch
 from torch import nn
 
