@@ -81,7 +81,7 @@ def test_sharing_rules(tmp_path) -> None:
     b = ContrastiveLoss(("relu1_1",), weights=None)
     assert CombinedLoss({"a": (a, 1.0), "b": (b, 1.0)}).num_vgg_passes == 2
     # the same weights file and normalisation: the deepest trunk serves both
-    state = VGGFeatures(("relu2_1",), weights=None).state_dict()
+    state = VGGFeatures(("relu2_1",), weights=None).features.state_dict()
     torch.save(state, tmp_path / "w.pth")
     c = PerceptualLoss(("relu1_1",), weights=tmp_path / "w.pth")
     d = ContrastiveLoss(("relu1_1", "relu2_1"), weights=tmp_path / "w.pth")

@@ -99,8 +99,14 @@ def test_errors(shallow_vgg) -> None:
         EasyContrastiveLoss(("relu1_1",), vgg=shallow_vgg)(x, x)
     with pytest.raises(ValueError, match="negative and positive must have the same shape"):
         loss(x, x, torch.rand(2, 3, 8, 8))
-    with pytest.raises(TypeError, match="negative must be"):
+    with pytest.raises(ValueError, match="negative must hold at least one"):
         loss(x, x, [])
+    with pytest.raises(ValueError, match="K = 0"):
+        loss(x, x, torch.rand(1, 0, 3, 8, 8))
+    with pytest.raises(TypeError, match="negative must be"):
+        loss(x, x, "rainy.png")
+    with pytest.raises(ValueError, match="at least one image"):
+        loss(torch.rand(0, 3, 8, 8), torch.rand(0, 3, 8, 8), torch.rand(0, 3, 8, 8))
     with pytest.raises(ValueError, match="expected 1, got 5"):
         ContrastiveLoss(("relu1_1",), (1, 1, 1, 1, 1), vgg=shallow_vgg)
     with pytest.raises(ValueError, match="eps"):
