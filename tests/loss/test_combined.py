@@ -164,7 +164,7 @@ def test_negatives_stop_at_their_deepest_layer(shallow_vgg) -> None:
     shallow_vgg.features[5].register_forward_hook(lambda m, i, o: deep.append(i[0].shape[0]))
     out0, pos, negs = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8), torch.rand(2, 3, 3, 8, 8)
     out = out0.clone().requires_grad_()
-    total, terms = combined(out, pos, negs)
+    total, _ = combined(out, pos, negs)
     total.backward()
     # output (2), positive + 3 negatives (8) to relu1_1; only output and positive reach conv2_1
     assert first == [2, 8] and deep == [2, 2]

@@ -223,3 +223,17 @@ def test_empty_batch_and_dtypes() -> None:
 def test_device(device: torch.device) -> None:
     vgg = VGGFeatures(layers=("relu1_1",), weights=None).to(device)
     assert vgg(torch.rand(1, 3, 8, 8, device=device))["relu1_1"].device.type == device.type
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_in_place_relus_keep_values_and_gradients(channels_last: bool) -> None:
+    # relu1_1 and relu1_2 run in place here (no conv tap is requested): gradcheck in float64,
+    # and the taps equal torchvision's NCHW trunk
+    vgg = VGGFeatures(layers=("relu1_2",), weights=None, channels_last=channels_last).double()
+    x = torch.rand(1, 3, 5, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: vgg(a, ("relu1_2",))["relu1_2"], (x,))
+    trunk = torchvision_trunk()[:4].double()
+    trunk.load_state_dict(vgg.features.state_dict())
+    torch.testing.assert_close(vgg(x)["relu1_2"], trunk(x))
+    assert vgg(x)["relu1_2"].is_contiguous(
+        memory_format=torch.channels_last if channels_last else torch.contiguous_format)

@@ -22,7 +22,8 @@ def _share_key(vgg: VGGFeatures) -> tuple[object, ...]:
     # instance to instance: only the same object is shared.
     if vgg.weights_file is None:
         return ("instance", id(vgg))
-    return ("file", vgg.weights_file, vgg.normalize, vgg.dtype, vgg.mean.device)
+    return ("file", vgg.weights_file, vgg.normalize, vgg.channels_last, vgg.dtype,
+            vgg.mean.device)
 
 
 class CombinedLoss(nn.Module):
@@ -41,15 +42,16 @@ class CombinedLoss(nn.Module):
     need. Negatives are passed through VGG only if a loss needs them.
 
     **One trunk.** Feature losses whose VGGs load the same weights (``"imagenet"`` or the same
-    file) with the same ``normalize``, dtype and device are made to share one trunk: each such
-    loss's ``vgg`` is set to the deepest of their trunks (the shallower ones' weights are a
-    prefix of it), and the others are freed once nothing else refers to them. Random-weight VGGs
-    (``weights=None``) differ from one instance to the next, so they are shared only when the
-    losses were built with the same ``vgg=`` object. Losses with different settings (e.g.
-    ``normalize``) keep their own trunk and get one pass each; nothing is silently mixed. To read
-    the weights file only once as well, build one :class:`~rainkit.loss.VGGFeatures` and pass it
-    as ``vgg=`` to every feature loss. The trunks are frozen and left out of
-    :meth:`~torch.nn.Module.state_dict` (see :class:`~rainkit.loss.VGGFeatures`).
+    file, however its path is spelled) with the same ``normalize``, ``channels_last``, dtype and
+    device are made to share one trunk: each such loss's ``vgg`` is set to the deepest of their
+    trunks (the shallower ones' weights are a prefix of it), and the others are freed once
+    nothing else refers to them. Random-weight VGGs (``weights=None``) differ from one instance
+    to the next, so they are shared only when the losses were built with the same ``vgg=``
+    object. Losses with different settings (e.g. ``normalize``) keep their own trunk and get one
+    pass each; nothing is silently mixed. To read the weights file only once as well, build one
+    :class:`~rainkit.loss.VGGFeatures` and pass it as ``vgg=`` to every feature loss. The
+    trunks are frozen and left out of :meth:`~torch.nn.Module.state_dict` (see
+    :class:`~rainkit.loss.VGGFeatures`).
 
     Args:
         losses: name to ``(loss module, weight >= 0)``.
