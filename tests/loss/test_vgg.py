@@ -229,7 +229,8 @@ def test_device(device: torch.device) -> None:
 def test_in_place_relus_keep_values_and_gradients(channels_last: bool) -> None:
     # relu1_1 and relu1_2 run in place here (no conv tap is requested): gradcheck in float64,
     # and the taps equal torchvision's NCHW trunk
-    vgg = VGGFeatures(layers=("relu1_2",), weights=None, channels_last=channels_last).double()
+    vgg = VGGFeatures(layers=("relu1_2",), weights=None, normalize=False,
+                      channels_last=channels_last).double()
     x = torch.rand(1, 3, 5, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a: vgg(a, ("relu1_2",))["relu1_2"], (x,))
     trunk = torchvision_trunk()[:4].double()
