@@ -256,7 +256,7 @@ def test_trains_a_foreign_model_under_autocast() -> None:
     rainy = (clean + 0.3 * (torch.rand(4, 1, 16, 16) > 0.8)).clamp(0, 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     history = []
-    for _ in range(15):
+    for _ in range(30):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             total, terms = loss_fn(model(rainy), clean, rainy)
         optimizer.zero_grad()

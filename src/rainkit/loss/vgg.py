@@ -80,17 +80,33 @@ def check_layers(layers: object, name: str = "layers") -> tuple[str, ...]:
     return result
 
 
-def _make_trunk(depth: int) -> nn.Sequential:
+def _make_trunk(depth: int, init: bool) -> nn.Sequential:
+    """The first ``depth`` modules of VGG19's ``features``; uninitialised unless ``init``.
+
+    The convolutions are built on the meta device and given memory only once, so weights that
+    are about to be loaded are not first initialised (20 M random numbers for nothing). With
+    ``init``, torchvision's VGG initialisation: Kaiming-normal weights (fan-out, ReLU gain),
+    zero biases, which keeps deep activations image-dependent (PyTorch's default convolution
+    initialisation shrinks them layer by layer until the biases dominate).
+    """
     modules: list[nn.Module] = []
     channels = 3
     for item in _CFG:
         if item == "M":
             modules.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
-            assert isinstance(item, int)
-            modules += [nn.Conv2d(channels, item, kernel_size=3, padding=1), nn.ReLU(inplace=False)]
-            channels = item
-    return nn.Sequential(*modules[:depth])
+            conv = nn.Conv2d(channels, int(item), kernel_size=3, padding=1, device="meta")
+            modules += [conv, nn.ReLU(inplace=False)]
+            channels = int(item)
+        if len(modules) >= depth:
+            break
+    trunk = nn.Sequential(*modules[:depth]).to_empty(device="cpu")
+    if init:
+        for module in trunk:
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+    return trunk
 
 
 def min_input_size(layers: Sequence[str]) -> int:
@@ -195,7 +211,8 @@ class VGGFeatures(nn.Module):
         weights: ``"imagenet"`` loads torchvision's ``vgg19-dcbb9e9d.pth`` from the torch hub
             cache, ``torch.hub.get_dir()/checkpoints`` (``TORCH_HOME`` respected); a path loads
             that file (a torchvision VGG19 state dict, ``features.*`` keys, or a trunk state dict
-            without the prefix); ``None`` keeps random weights (for tests). Nothing is
+            without the prefix); ``None`` draws random weights with torchvision's VGG
+            initialisation (Kaiming-normal, zero biases; for tests). Nothing is
             downloaded; a missing file raises :class:`FileNotFoundError` naming the file, the
             folder it belongs in and its URL. Only the trunk's tensors are read from a
             zip-format file (memory-mapped); a legacy-format file is read whole.
@@ -257,7 +274,7 @@ class VGGFeatures(nn.Module):
         #: the absolute path of the weights file read, or ``None`` for random weights.
         self.weights_file = None if weights is None else _weights_file(weights)
         self.depth = max(_INDEX[name] for name in self.layers) + 1
-        self.features = _make_trunk(self.depth)
+        self.features = _make_trunk(self.depth, init=self.weights_file is None)
         if self.weights_file is not None:
             self._load(self.weights_file)
         self.features.requires_grad_(False)
