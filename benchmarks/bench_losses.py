@@ -8,8 +8,10 @@ Two parts, both with random VGG19 weights written once to a temporary torch hub 
   configuration: each loss with its own ``weights="imagenet"`` (``separate``, train.py's way) or
   all of them on one ``VGGFeatures`` passed as ``vgg=`` (``shared``). Printed: construction
   time, ``torch.load`` calls, bytes read by ``read()`` calls (memory-mapped reads are not
-  counted there; they show in the RSS), the peak RSS added by construction, the RSS kept, the
-  distinct parameters the criterion holds, and the size of its ``state_dict()``. The file is
+  counted there; they show in the RSS), the peak RSS added by construction (``VmHWM`` reset
+  after the imports), the RSS kept (freed memory the allocator keeps counts), the distinct
+  parameters and VGG trunks the criterion holds, and its ``state_dict()``: the bytes of its
+  distinct tensors and the number of keys. The file is
   written in torch's zip format and in the legacy format (torchvision's download is one or
   the other; rainkit memory-maps the first and must read the second whole). Run it with
   ``PYTHONPATH`` pointing at an older ``src`` to measure that code (``--label`` names it).
@@ -43,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -123,21 +124,25 @@ def memory_child(config: str) -> None:
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
     torch.load = counting_load  # type: ignore[assignment]
+    # reset the peak RSS (VmHWM) to the current RSS, so the import's transient peak is not
+    # counted (Linux: "5" to clear_refs)
+    Path("/proc/self/clear_refs").write_text("5")
     rss0, rchar0 = _status_kb("VmRSS"), _rchar()
     start = time.perf_counter()
     criterion = build_criterion(config)
     seconds = time.perf_counter() - start
     rchar = _rchar() - rchar0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB, since the process started
+    peak = _status_kb("VmHWM")
     params = sum(p.numel() for p in criterion.parameters())  # shared parameters counted once
     trunks = {id(m) for m in criterion.modules() if type(m).__name__ == "VGGFeatures"}
     state = criterion.state_dict()
+    storages = {v.untyped_storage().data_ptr(): v.untyped_storage().nbytes()
+                for v in state.values()}  # a tensor saved under several keys is stored once
     print(json.dumps({
         "seconds": seconds, "loads": len(loads), "read_mb": rchar / 2**20,
         "peak_mb": (peak - rss0) / 2**10, "kept_mb": (_status_kb("VmRSS") - rss0) / 2**10,
         "params_m": params / 1e6, "trunks": len(trunks),
-        "state_mb": sum(v.numel() * v.element_size() for v in state.values()) / 2**20,
-        "state_keys": len(state),
+        "state_mb": sum(storages.values()) / 2**20, "state_keys": len(state),
     }))
 
 
