@@ -219,7 +219,7 @@ class VGGFeatures(nn.Module):
         normalize: standardise the input with the ImageNet mean and std.
         channels_last: run the trunk in the ``channels_last`` memory format (NHWC), as oneDNN
             on CPUs and cuDNN with tensor cores prefer: a training step of L1 + perceptual +
-            contrastive loss ran about 15% faster on 2 CPU cores (``benchmarks/README.md``).
+            contrastive loss ran 3-15% faster on 2 CPU cores (``benchmarks/README.md``).
             The values are those of the default layout up to float rounding; the returned maps
             then have channels-last strides (use ``reshape``, not ``view``, on them).
 
