@@ -711,6 +711,14 @@ def _later_specs() -> list[Spec]:
             lambda **o: lambda: nnm.context_margin(o.pop("model", nn.Conv2d(3, 3, 3)), **o),
             options={"in_channels": 3, "max_size": 65},
             option_args={"model": (("str", "conv"), ("None", None))}))
+    lossm = rainkit.loss
+    if hasattr(lossm, "min_input_size"):
+        specs.append(Spec(
+            "rainkit.loss.min_input_size", "none",
+            lambda **o: lambda: lossm.min_input_size(o.get("layers", ("relu1_1",))),
+            introspect=False,
+            option_args={"layers": (("unknown", "relu9_9"), ("int", 3), ("None", None),
+                                    ("empty", ()), ("list_of_int", [1, 2]))}))
     if hasattr(nnm, "register_model"):
         # only bad calls: a good one would change the global MODELS table
         specs.append(Spec(
@@ -730,6 +738,8 @@ NOT_FUZZED = {
     "rainkit.metrics.ScoringConvention": "a record of a paper's scoring rules (via score)",
     "rainkit.data.ImagePair": "a named tuple that find_pairs returns",
     "rainkit.data.Layout": "a record describing a dataset layout (via find_pairs)",
+    "rainkit.loss.Features": "a type alias (dict of layer name to feature map)",
+    "rainkit.loss.FeatureLoss": "abstract base class (its subclasses are fuzzed)",
 }
 
 
