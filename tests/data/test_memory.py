@@ -40,3 +40,5 @@ def test_single_path_rejected(tmp_path: Path) -> None:
         estimate_decoded_bytes(tmp_path / "a.png")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="iterable of image paths"):
         estimate_decoded_bytes("a.png")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="paths must be an iterable of image paths, got int"):
+        estimate_decoded_bytes(3)  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ def estimate_decoded_bytes(paths: Iterable[str | os.PathLike[str]]) -> int:
         The estimated decoded size in bytes, an ``int`` :math:`\ge 0`.
 
     Raises:
-        TypeError: if ``paths`` is a single path rather than an iterable of paths.
+        TypeError: if ``paths`` is a single path, or not iterable.
 
     Example:
         >>> import tempfile, pathlib
@@ -41,6 +41,9 @@ def estimate_decoded_bytes(paths: Iterable[str | os.PathLike[str]]) -> int:
     if isinstance(paths, (str, bytes, os.PathLike)):
         raise TypeError(f"paths must be an iterable of image paths, got the single path "
                         f"{paths!r}")
+    if not isinstance(paths, Iterable):
+        raise TypeError(f"paths must be an iterable of image paths, got "
+                        f"{type(paths).__name__}")
     total = 0
     for path in paths:
         with contextlib.suppress(OSError, ValueError), Image.open(path) as image:
