@@ -424,6 +424,9 @@ class Validator:
         ('pair', torch.Size([3, 32, 96]))
     """
 
+    #: The smallest side SSIM scores (its Gaussian window).
+    window = 11
+
     def __init__(self, pairs: Sequence[Any], device: torch.device | str = "cpu", *,
                  max_size: int | None = None, lpips: nn.Module | None = None, rank: int = 0,
                  world: int = 1) -> None:
@@ -440,9 +443,6 @@ class Validator:
         self.pairs, self.device, self.max_size = pairs, torch.device(device), max_size
         self.lpips, self.rank, self.world = lpips, rank, world
         self.names = ["psnr", "ssim", "psnr_y", "ssim_y"] + ["lpips"] * (lpips is not None)
-
-    #: The smallest side SSIM scores (its Gaussian window).
-    window = 11
 
     @torch.no_grad()
     def metrics(self, output: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
