@@ -539,6 +539,13 @@ def _data_specs() -> list[Spec]:
              overrides={("angle", "-1.0"): "accept", ("angle", "0.0"): "accept"}),
         Spec("rainkit.data.SyntheticRainDataset", "none",
              lambda **o: lambda: d.SyntheticRainDataset([_rand(3, 16, 16)], **o)[0]),
+        Spec("rainkit.data.sample_photos", "none",
+             lambda **o: lambda: d.sample_photos(o.get("names", ["camera"])),
+             option_args={"names": (("str", "camera"), ("int", 3), ("None", None),
+                                    ("unknown", ["bogus"]))}),
+        Spec("rainkit.data.estimate_decoded_bytes", "none",
+             lambda **o: lambda: d.estimate_decoded_bytes(o.get("paths", [])),
+             option_args={"paths": (("str", "a.png"), ("int", 3), ("None", None))}),
     ]
 
 
