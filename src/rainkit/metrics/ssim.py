@@ -85,6 +85,21 @@ def _ssim_terms(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: floa
     The constant :math:`2C_2` is added to :math:`a^2` before filtering (the window sums to
     one), which saves a pass over the map.
     """
+    fa, fd, a2, b2 = _cs_terms(x, y, kernel, c2, shift)
+    fu = fa + 2 * shift
+    b1 = torch.addcmul(fu.new_tensor(2 * c1), fu, fu)
+    a1 = torch.addcmul(b1, fd, fd, value=-1)
+    b1.addcmul_(fd, fd)
+    return fa, fd, fu, a1, a2, b1, b2
+
+
+def _cs_terms(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c2: float,
+              shift: float) -> tuple[torch.Tensor, ...]:
+    r"""The filtered means and the contrast-structure factors over the valid region.
+
+    Returns :math:`(\bar a, \bar d, A_2, B_2)` in the terms of :func:`_ssim_terms`; the
+    contrast-structure map (the second factor of SSIM) is :math:`A_2 / B_2`.
+    """
     c = x.shape[1]
     # The maps are built in NCHW, where each channel slice is one contiguous run, and then
     # copied once to channels_last, where oneDNN's depthwise 1-D convolutions are 2-4x faster.
@@ -100,15 +115,36 @@ def _ssim_terms(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: floa
     # Back to NCHW before the arithmetic, for the same reason.
     fa, fd, e, f = _filter(maps, kernel).contiguous().split(c, dim=1)
     del maps
-    fu = fa + 2 * shift
-    b1 = torch.addcmul(fu.new_tensor(2 * c1), fu, fu)
-    a1 = torch.addcmul(b1, fd, fd, value=-1)
-    b1.addcmul_(fd, fd)
     e.addcmul_(fa, fa, value=-1)
     f.addcmul_(fd, fd, value=-1)
     a2 = e - f
     b2 = e.add_(f)
-    return fa, fd, fu, a1, a2, b1, b2
+    return fa, fd, a2, b2
+
+
+def ssim_map_traceable(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float,
+                       c2: float, shift: float, luminance: bool = True) -> torch.Tensor:
+    """The SSIM map (or, with ``luminance=False``, the contrast-structure map) over the valid
+    region, written with out-of-place ops and plain autograd only.
+
+    The formulas of :func:`_ssim_terms` without its buffers, ``out=`` views, strips and custom
+    backward, which :func:`torch.compile` cannot trace (it fails on the ``out=`` views of one
+    buffer). Used when compiling: inductor fuses the elementwise passes itself.
+    """
+    c = x.shape[1]
+    a = x + y - 2 * shift
+    d = x - y
+    maps = torch.cat([a, d, a * a + 2 * c2, d * d], dim=1)
+    fa, fd, sa, sd = _filter(maps.contiguous(memory_format=torch.channels_last),
+                             kernel).split(c, dim=1)
+    e = sa - fa * fa
+    f = sd - fd * fd
+    cs = (e - f) / (e + f)
+    if not luminance:
+        return cs
+    fu2 = (fa + 2 * shift) ** 2
+    fd2 = fd * fd
+    return (fu2 - fd2 + 2 * c1) / (fu2 + fd2 + 2 * c1) * cs
 
 
 class _SSIMFunction(torch.autograd.Function):
@@ -195,6 +231,8 @@ def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, window_
     kernel = _gaussian(window_size, sigma, x.dtype, x.device)
     c1 = (k1 * data_range) ** 2
     c2 = (k2 * data_range) ** 2
+    if torch.compiler.is_compiling():
+        return ssim_map_traceable(x, y, kernel, c1, c2, data_range / 2).mean(dim=(1, 2, 3))
     # Without inputs that need gradients, apply() records nothing and costs only the call.
     return _SSIMFunction.apply(x, y, kernel, c1, c2, data_range / 2)
 
