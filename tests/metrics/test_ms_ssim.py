@@ -275,3 +275,41 @@ def test_too_small(shape, kwargs, match):
 def test_bad_input(a, b, error, match):
     with pytest.raises(error, match=match):
         ms_ssim(a, b)
+
+
+def _value_and_grad(fn, x, y):
+    value = fn(x, y)
+    (grad,) = torch.autograd.grad(value.sum(), x)
+    return value.detach(), grad
+
+
+def test_torch_compile_fullgraph_same_values_and_gradients():
+    # The traceable path of every scale under torch.compile (see test_ssim.py); aot_eager runs
+    # the traced forward and backward graphs without code generation.
+    x = torch.rand(2, 2, 40, 36, dtype=torch.float64, requires_grad=True)
+    y = (x.detach() + 0.2 * torch.rand_like(x)).clamp(0, 1)
+    for kwargs in [{"window_size": 5, "weights": (0.3, 0.4, 0.3)},
+                   {"fewer_scales": True, "normalize": "simple", "crop_border": 1}]:
+        def fn(a, b, kwargs=kwargs):
+            return ms_ssim(a, b, reduction="none", **kwargs)
+
+        eager = _value_and_grad(fn, x, y)
+        compiled = _value_and_grad(torch.compile(fn, fullgraph=True, backend="aot_eager"), x, y)
+        torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-12)
+    module = MS_SSIM(window_size=3, weights=(0.5, 0.5))
+    compiled_module = torch.compile(module, fullgraph=True, backend="aot_eager")
+    torch.testing.assert_close(_value_and_grad(compiled_module, x, y),
+                               _value_and_grad(module, x, y), rtol=0, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_torch_compile_inductor_same_values_and_gradients():
+    x = torch.rand(2, 3, 40, 40, requires_grad=True)
+    y = (x.detach() + 0.2 * torch.rand_like(x)).clamp(0, 1)
+
+    def fn(a, b):
+        return ms_ssim(a, b, window_size=5, weights=(0.3, 0.4, 0.3), reduction="none")
+
+    eager = _value_and_grad(fn, x, y)
+    compiled = _value_and_grad(torch.compile(fn), x, y)
+    torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-6)

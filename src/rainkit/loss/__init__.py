@@ -1,4 +1,4 @@
-"""rainkit.loss: pixel, SSIM, perceptual, style and contrastive losses with one shared VGG pass."""
+"""rainkit.loss: pixel, SSIM, MS-SSIM, perceptual, style, contrastive losses; one VGG pass."""
 
 from rainkit.loss.combined import CombinedLoss
 from rainkit.loss.contrastive import (
@@ -7,6 +7,7 @@ from rainkit.loss.contrastive import (
     contrastive_loss,
     easy_contrastive_loss,
 )
+from rainkit.loss.ms_ssim_loss import MSSSIMLoss, ms_ssim_loss
 from rainkit.loss.perceptual import PerceptualLoss, perceptual_loss
 from rainkit.loss.pixel import CharbonnierLoss, charbonnier_loss
 from rainkit.loss.ssim_loss import SSIMLoss, ssim_loss
@@ -19,6 +20,7 @@ __all__ = [
     "CombinedLoss",
     "ContrastiveLoss",
     "EasyContrastiveLoss",
+    "MSSSIMLoss",
     "PerceptualLoss",
     "SSIMLoss",
     "StyleLoss",
@@ -27,6 +29,7 @@ __all__ = [
     "contrastive_loss",
     "easy_contrastive_loss",
     "gram_matrix",
+    "ms_ssim_loss",
     "perceptual_loss",
     "ssim_loss",
     "style_loss",
