@@ -92,7 +92,7 @@ def test_matches_definition_with_odd_sides(photo_pair):
                                rtol=0, atol=1e-10)
 
 
-def test_matches_piq_including_odd_sides():
+def test_matches_piq():
     piq = pytest.importorskip("piq")
     g = torch.Generator().manual_seed(1)
     clean = torch.rand(2, 3, 192, 208, generator=g, dtype=torch.float64)

@@ -271,6 +271,22 @@ def ms_ssim(
     least ``window_size`` pixels), using the first :math:`n` weights rescaled to the sum of all
     of them (with one scale the score is SSIM raised to that sum, 1.0001 with the defaults).
 
+    Like :func:`rainkit.metrics.ssim`, each scale runs in row strips with an analytic backward,
+    and as plain traceable ops under :func:`torch.compile` (``fullgraph=True`` too).
+
+    **Peers**, all with the same Gaussian window (11, sigma 1.5) and constants (measured in
+    ``benchmarks/README.md``): pytorch-msssim's ``ms_ssim`` computes the same index (valid
+    region, per channel, relu) and agrees to about 1e-7 in float64 (it builds its window in
+    float32) when the sides are divisible by 16; it pools odd sides differently (above). piq's
+    ``multi_scale_ssim`` agrees to 1e-14 whenever piq's replicated *first* row and rainkit's
+    replicated *last* row give the same pooling (sides divisible by 16), and divides custom
+    weights by their sum. torchmetrics' ``multiscale_structural_similarity_index_measure``
+    reflect-pads every scale (values about 1e-4 apart), averages over all channels before the
+    product instead of per channel, drops an odd last row, needs larger images, and takes
+    ``data_range`` from the images' values when not given. kornia has no dyadic MS-SSIM: its
+    ``MS_SSIMLoss`` is the loss of Zhao et al. (2017), five Gaussians (sigma 0.5 to 8) at full
+    resolution with zero padding, per pixel, mixed with L1: a different quantity.
+
     Args:
         input: the restored image(s): a tensor :math:`(B, C, H, W)` or :math:`(C, H, W)`
             (any floating dtype and device, differentiable), or a numpy array :math:`(H, W)`

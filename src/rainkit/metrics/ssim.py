@@ -307,6 +307,11 @@ def ssim(
     as :math:`\mu_x \mu_y` and :math:`\mu_x^2 + \mu_y^2`, the variances only as
     :math:`\sigma_x^2 + \sigma_y^2`).
 
+    It works under :func:`torch.compile` (``fullgraph=True`` too): while compiling, the same
+    formulas run as plain out-of-place ops with autograd's backward, which inductor fuses;
+    eagerly, row strips and an analytic backward keep memory small (see
+    ``benchmarks/README.md`` for both speeds).
+
     Args:
         input: the restored image(s): a tensor :math:`(B, C, H, W)` or :math:`(C, H, W)`
             (any floating dtype and device, differentiable), or a numpy array :math:`(H, W)`
