@@ -276,8 +276,8 @@ def ms_ssim(
 
     **Peers**, all with the same Gaussian window (11, sigma 1.5) and constants (measured in
     ``benchmarks/README.md``): pytorch-msssim's ``ms_ssim`` computes the same index (valid
-    region, per channel, relu) and agrees to about 1e-7 in float64 (it builds its window in
-    float32) when the sides are divisible by 16; it pools odd sides differently (above). piq's
+    region, per channel, relu) and agrees to 2e-6 on photos, in float64 too (it builds its window
+    in float32), when the sides are divisible by 16; it pools odd sides differently (above). piq's
     ``multi_scale_ssim`` agrees to 1e-14 whenever piq's replicated *first* row and rainkit's
     replicated *last* row give the same pooling (sides divisible by 16), and divides custom
     weights by their sum. torchmetrics' ``multiscale_structural_similarity_index_measure``
