@@ -189,8 +189,8 @@ def test_device(device: torch.device) -> None:
 
 
 def test_torch_compile_fullgraph_with_ssim_losses() -> None:
-    # SSIMLoss and MSSSIMLoss take their traceable paths under torch.compile; with the shared
-    # VGG pass the whole CombinedLoss traces as one graph. aot_eager: no code generation (fast).
+    # SSIMLoss and MSSSIMLoss enter compiled graphs as opaque operators; with the shared VGG
+    # pass the whole CombinedLoss traces as one graph. aot_eager: no code generation (fast).
     from rainkit.loss import MSSSIMLoss, SSIMLoss
 
     vgg = VGGFeatures(("relu2_1",), weights=None)

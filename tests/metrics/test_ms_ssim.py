@@ -284,7 +284,7 @@ def _value_and_grad(fn, x, y):
 
 
 def test_torch_compile_fullgraph_same_values_and_gradients():
-    # The traceable path of every scale under torch.compile (see test_ssim.py); aot_eager runs
+    # Every scale as an opaque operator inside the graph (see test_ssim.py); aot_eager runs
     # the traced forward and backward graphs without code generation.
     x = torch.rand(2, 2, 40, 36, dtype=torch.float64, requires_grad=True)
     y = (x.detach() + 0.2 * torch.rand_like(x)).clamp(0, 1)
@@ -313,3 +313,17 @@ def test_torch_compile_inductor_same_values_and_gradients():
     eager = _value_and_grad(fn, x, y)
     compiled = _value_and_grad(torch.compile(fn), x, y)
     torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("luminance", [False, True])
+def test_compile_operator_registration(luminance):
+    # The opaque operators compiled graphs call: fake (meta) kernel, schema and autograd
+    # registration checked by torch.library.opcheck.
+    import rainkit.metrics.ms_ssim  # noqa: F401  (registers the operators)
+
+    x = torch.rand(2, 2, 9, 8, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(2, 2, 9, 8, dtype=torch.float64, requires_grad=True)
+    kernel = torch.tensor([0.25, 0.5, 0.25], dtype=torch.float64)
+    torch.library.opcheck(torch.ops.rainkit.ms_ssim_scale.default,
+                          (x, y, kernel, 1e-4, 9e-4, 0.5, luminance))
+    torch.library.opcheck(torch.ops.rainkit.ssim.default, (x, y, kernel, 1e-4, 9e-4, 0.5))

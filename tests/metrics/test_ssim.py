@@ -247,8 +247,8 @@ def _value_and_grad(fn, x, y):
 
 
 def test_torch_compile_fullgraph_same_values_and_gradients():
-    # Under torch.compile ssim takes its traceable path (no strips, no out= views, plain
-    # autograd); fullgraph: the checks, prepare() and the map trace as one graph. aot_eager
+    # Compiled graphs call the strips and the analytic backward as opaque operators
+    # (rainkit::ssim); fullgraph: the checks and prepare() trace into the same graph. aot_eager
     # runs the traced forward and backward graphs without code generation (fast).
     x = torch.rand(2, 3, 20, 22, dtype=torch.float64, requires_grad=True)
     y = torch.rand(2, 3, 20, 22, dtype=torch.float64)

@@ -21,7 +21,6 @@ from rainkit.metrics.ssim import (
     _ssim_terms,
     _strips,
     check_window_options,
-    ssim_map_traceable,
 )
 
 __all__ = ["MS_SSIM", "MS_SSIM_WEIGHTS", "ms_ssim"]
@@ -93,25 +92,33 @@ class _ScaleFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):  # type: ignore[override]
         x, y, kernel = ctx.saved_tensors
-        c1, c2, shift, luminance = ctx.constants
-        need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        k = kernel.numel()
-        height, width = x.shape[2:]
-        weight = (grad / ((height - k + 1) * (width - k + 1)))[:, :, None, None]
-        grad_x = torch.zeros_like(x) if need_x else None
-        grad_y = torch.zeros_like(y) if need_y else None
-        for top, bottom in _strips(x, k):
-            xs, ys = x[:, :, top:bottom], y[:, :, top:bottom]
-            if luminance:
-                terms = _ssim_terms(xs, ys, kernel, c1, c2, shift)
-                grad_a, grad_d = _ssim_map_backward(xs, ys, kernel, shift, weight, terms)
-            else:
-                grad_a, grad_d = _cs_map_backward(xs, ys, kernel, c2, shift, weight)
-            if grad_x is not None:
-                grad_x[:, :, top:bottom] += grad_a + grad_d
-            if grad_y is not None:
-                grad_y[:, :, top:bottom] += grad_a - grad_d
+        grad_x, grad_y = _scale_backward(x, y, kernel, grad, *ctx.constants,
+                                         ctx.needs_input_grad[0], ctx.needs_input_grad[1])
         return grad_x, grad_y, None, None, None, None, None
+
+
+def _scale_backward(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, grad: torch.Tensor,
+                    c1: float, c2: float, shift: float, luminance: bool, need_x: bool,
+                    need_y: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Gradients of ``sum(grad * per-channel mean)`` with respect to ``x`` and ``y`` (``None``
+    where not needed), strip by strip (see :class:`_ScaleFunction`)."""
+    k = kernel.numel()
+    height, width = x.shape[2:]
+    weight = (grad / ((height - k + 1) * (width - k + 1)))[:, :, None, None]
+    grad_x = torch.zeros_like(x) if need_x else None
+    grad_y = torch.zeros_like(y) if need_y else None
+    for top, bottom in _strips(x, k):
+        xs, ys = x[:, :, top:bottom], y[:, :, top:bottom]
+        if luminance:
+            terms = _ssim_terms(xs, ys, kernel, c1, c2, shift)
+            grad_a, grad_d = _ssim_map_backward(xs, ys, kernel, shift, weight, terms)
+        else:
+            grad_a, grad_d = _cs_map_backward(xs, ys, kernel, c2, shift, weight)
+        if grad_x is not None:
+            grad_x[:, :, top:bottom] += grad_a + grad_d
+        if grad_y is not None:
+            grad_y[:, :, top:bottom] += grad_a - grad_d
+    return grad_x, grad_y
 
 
 def _cs_map_backward(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c2: float,
@@ -151,10 +158,57 @@ def _scale_in_strips(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1:
     return total / ((height - k + 1) * (width - k + 1))
 
 
+# Opaque operators for torch.compile, as rainkit::ssim (see rainkit/metrics/ssim.py).
+@torch.library.custom_op("rainkit::ms_ssim_scale", mutates_args=())
+def _scale_op(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float,
+              shift: float, luminance: bool) -> torch.Tensor:
+    return _scale_in_strips(x, y, kernel, c1, c2, shift, luminance)
+
+
+@_scale_op.register_fake
+def _(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float, shift: float,
+      luminance: bool) -> torch.Tensor:
+    return x.new_empty(x.shape[:2])
+
+
+@torch.library.custom_op("rainkit::ms_ssim_scale_backward", mutates_args=())
+def _scale_backward_op(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor,
+                       grad: torch.Tensor, c1: float, c2: float, shift: float, luminance: bool,
+                       need_x: bool, need_y: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    grad_x, grad_y = _scale_backward(x, y, kernel, grad, c1, c2, shift, luminance, need_x,
+                                     need_y)
+    return (x.new_empty(0) if grad_x is None else grad_x,
+            y.new_empty(0) if grad_y is None else grad_y)
+
+
+@_scale_backward_op.register_fake
+def _(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, grad: torch.Tensor, c1: float,
+      c2: float, shift: float, luminance: bool, need_x: bool,
+      need_y: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.empty_like(x) if need_x else x.new_empty(0),
+            torch.empty_like(y) if need_y else y.new_empty(0))
+
+
+def _scale_op_setup(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
+    x, y, kernel, c1, c2, shift, luminance = inputs
+    ctx.save_for_backward(x, y, kernel)
+    ctx.constants = (c1, c2, shift, luminance)
+
+
+def _scale_op_backward(ctx, grad):  # type: ignore[no-untyped-def]
+    x, y, kernel = ctx.saved_tensors
+    need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    grad_x, grad_y = _scale_backward_op(x, y, kernel, grad, *ctx.constants, need_x, need_y)
+    return (grad_x if need_x else None), (grad_y if need_y else None), *(None,) * 5
+
+
+_scale_op.register_autograd(_scale_op_backward, setup_context=_scale_op_setup)
+
+
 def _scale_value(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float,
                  shift: float, luminance: bool) -> torch.Tensor:
     if torch.compiler.is_compiling():
-        return ssim_map_traceable(x, y, kernel, c1, c2, shift, luminance).mean(dim=(2, 3))
+        return _scale_op(x, y, kernel, c1, c2, shift, luminance)
     return _ScaleFunction.apply(x, y, kernel, c1, c2, shift, luminance)
 
 
@@ -272,7 +326,8 @@ def ms_ssim(
     of them (with one scale the score is SSIM raised to that sum, 1.0001 with the defaults).
 
     Like :func:`rainkit.metrics.ssim`, each scale runs in row strips with an analytic backward,
-    and as plain traceable ops under :func:`torch.compile` (``fullgraph=True`` too).
+    also inside :func:`torch.compile` graphs (``fullgraph=True`` too), as an opaque operator
+    (``rainkit::ms_ssim_scale``).
 
     **Peers**, all with the same Gaussian window (11, sigma 1.5) and constants (measured in
     ``benchmarks/README.md``): pytorch-msssim's ``ms_ssim`` computes the same index (valid

@@ -122,31 +122,6 @@ def _cs_terms(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c2: float,
     return fa, fd, a2, b2
 
 
-def ssim_map_traceable(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float,
-                       c2: float, shift: float, luminance: bool = True) -> torch.Tensor:
-    """The SSIM map (or, with ``luminance=False``, the contrast-structure map) over the valid
-    region, written with out-of-place ops and plain autograd only.
-
-    The formulas of :func:`_ssim_terms` without its buffers, ``out=`` views, strips and custom
-    backward, which :func:`torch.compile` cannot trace (it fails on the ``out=`` views of one
-    buffer). Used when compiling: inductor fuses the elementwise passes itself.
-    """
-    c = x.shape[1]
-    a = x + y - 2 * shift
-    d = x - y
-    maps = torch.cat([a, d, a * a + 2 * c2, d * d], dim=1)
-    fa, fd, sa, sd = _filter(maps.contiguous(memory_format=torch.channels_last),
-                             kernel).split(c, dim=1)
-    e = sa - fa * fa
-    f = sd - fd * fd
-    cs = (e - f) / (e + f)
-    if not luminance:
-        return cs
-    fu2 = (fa + 2 * shift) ** 2
-    fd2 = fd * fd
-    return (fu2 - fd2 + 2 * c1) / (fu2 + fd2 + 2 * c1) * cs
-
-
 class _SSIMFunction(torch.autograd.Function):
     r"""Per-image mean SSIM with an analytic backward.
 
@@ -181,25 +156,33 @@ class _SSIMFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):  # type: ignore[override]
         x, y, kernel = ctx.saved_tensors
-        c1, c2, shift = ctx.constants
-        need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        k = kernel.numel()
-        channels, height, width = x.shape[1:]
-        count = channels * (height - k + 1) * (width - k + 1)
-        weight = (grad / count).view(-1, 1, 1, 1)
-        grad_x = torch.zeros_like(x) if need_x else None
-        grad_y = torch.zeros_like(y) if need_y else None
-        for top, bottom in _strips(x, k):
-            # Output rows [top, bottom - k + 1) depend on input rows [top, bottom); the adjoint
-            # filter spreads each strip's gradient over exactly those rows, and strips add up.
-            xs, ys = x[:, :, top:bottom], y[:, :, top:bottom]
-            terms = _ssim_terms(xs, ys, kernel, c1, c2, shift)
-            grad_a, grad_d = _ssim_map_backward(xs, ys, kernel, shift, weight, terms)
-            if grad_x is not None:
-                grad_x[:, :, top:bottom] += grad_a + grad_d
-            if grad_y is not None:
-                grad_y[:, :, top:bottom] += grad_a - grad_d
+        grad_x, grad_y = _ssim_backward(x, y, kernel, grad, *ctx.constants,
+                                        ctx.needs_input_grad[0], ctx.needs_input_grad[1])
         return grad_x, grad_y, None, None, None, None
+
+
+def _ssim_backward(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, grad: torch.Tensor,
+                   c1: float, c2: float, shift: float, need_x: bool,
+                   need_y: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Gradients of ``sum(grad * per-image SSIM)`` with respect to ``x`` and ``y`` (``None``
+    where not needed), strip by strip (see :class:`_SSIMFunction`)."""
+    k = kernel.numel()
+    channels, height, width = x.shape[1:]
+    count = channels * (height - k + 1) * (width - k + 1)
+    weight = (grad / count).view(-1, 1, 1, 1)
+    grad_x = torch.zeros_like(x) if need_x else None
+    grad_y = torch.zeros_like(y) if need_y else None
+    for top, bottom in _strips(x, k):
+        # Output rows [top, bottom - k + 1) depend on input rows [top, bottom); the adjoint
+        # filter spreads each strip's gradient over exactly those rows, and strips add up.
+        xs, ys = x[:, :, top:bottom], y[:, :, top:bottom]
+        terms = _ssim_terms(xs, ys, kernel, c1, c2, shift)
+        grad_a, grad_d = _ssim_map_backward(xs, ys, kernel, shift, weight, terms)
+        if grad_x is not None:
+            grad_x[:, :, top:bottom] += grad_a + grad_d
+        if grad_y is not None:
+            grad_y[:, :, top:bottom] += grad_a - grad_d
+    return grad_x, grad_y
 
 
 def _ssim_map_backward(
@@ -226,13 +209,62 @@ def _ssim_map_backward(
     return f_a.addcmul(a, f_sq_a, value=2), f_d.addcmul(d, f_sq_d, value=2)
 
 
+# The same strip computations as opaque operators, for torch.compile: dynamo cannot trace the
+# ``out=`` views of one buffer that the strips write (it failed with "IndexError: Dimension out
+# of range"), and a traceable rewrite (plain out-of-place ops, autograd's backward, inductor's
+# fusion) ran 1.1-2x slower than these (see benchmarks/README.md). As operators they keep their
+# speed and values inside compiled graphs, fullgraph=True included.
+@torch.library.custom_op("rainkit::ssim", mutates_args=())
+def _ssim_op(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float,
+             shift: float) -> torch.Tensor:
+    return _ssim_in_strips(x, y, kernel, c1, c2, shift)
+
+
+@_ssim_op.register_fake
+def _(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float,
+      shift: float) -> torch.Tensor:
+    return x.new_empty(x.shape[0])
+
+
+@torch.library.custom_op("rainkit::ssim_backward", mutates_args=())
+def _ssim_backward_op(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, grad: torch.Tensor,
+                      c1: float, c2: float, shift: float, need_x: bool,
+                      need_y: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    grad_x, grad_y = _ssim_backward(x, y, kernel, grad, c1, c2, shift, need_x, need_y)
+    return (x.new_empty(0) if grad_x is None else grad_x,
+            y.new_empty(0) if grad_y is None else grad_y)
+
+
+@_ssim_backward_op.register_fake
+def _(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, grad: torch.Tensor, c1: float,
+      c2: float, shift: float, need_x: bool, need_y: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.empty_like(x) if need_x else x.new_empty(0),
+            torch.empty_like(y) if need_y else y.new_empty(0))
+
+
+def _ssim_op_setup(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
+    x, y, kernel, c1, c2, shift = inputs
+    ctx.save_for_backward(x, y, kernel)
+    ctx.constants = (c1, c2, shift)
+
+
+def _ssim_op_backward(ctx, grad):  # type: ignore[no-untyped-def]
+    x, y, kernel = ctx.saved_tensors
+    need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    grad_x, grad_y = _ssim_backward_op(x, y, kernel, grad, *ctx.constants, need_x, need_y)
+    return (grad_x if need_x else None), (grad_y if need_y else None), None, None, None, None
+
+
+_ssim_op.register_autograd(_ssim_op_backward, setup_context=_ssim_op_setup)
+
+
 def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, window_size: int,
                     sigma: float, k1: float, k2: float) -> torch.Tensor:
     kernel = _gaussian(window_size, sigma, x.dtype, x.device)
     c1 = (k1 * data_range) ** 2
     c2 = (k2 * data_range) ** 2
     if torch.compiler.is_compiling():
-        return ssim_map_traceable(x, y, kernel, c1, c2, data_range / 2).mean(dim=(1, 2, 3))
+        return _ssim_op(x, y, kernel, c1, c2, data_range / 2)
     # Without inputs that need gradients, apply() records nothing and costs only the call.
     return _SSIMFunction.apply(x, y, kernel, c1, c2, data_range / 2)
 
@@ -307,10 +339,9 @@ def ssim(
     as :math:`\mu_x \mu_y` and :math:`\mu_x^2 + \mu_y^2`, the variances only as
     :math:`\sigma_x^2 + \sigma_y^2`).
 
-    It works under :func:`torch.compile` (``fullgraph=True`` too): while compiling, the same
-    formulas run as plain out-of-place ops with autograd's backward, which inductor fuses;
-    eagerly, row strips and an analytic backward keep memory small (see
-    ``benchmarks/README.md`` for both speeds).
+    It works under :func:`torch.compile` (``fullgraph=True`` too): compiled graphs call the
+    same strip computations and analytic backward as opaque operators (``rainkit::ssim``),
+    with the same values and speed.
 
     Args:
         input: the restored image(s): a tensor :math:`(B, C, H, W)` or :math:`(C, H, W)`
