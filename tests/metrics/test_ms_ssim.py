@@ -244,12 +244,14 @@ def test_bad_options(kwargs, error, match):
 @pytest.mark.parametrize(
     ("shape", "kwargs", "match"),
     [
-        ((1, 3, 160, 200), {}, r"at least 161 pixels on each side \(\(window_size - 1\) \* 2\*\*4"
-                               r" \+ 1\), got 160x200; pass fewer_scales=True"),
+        ((1, 3, 160, 200), {}, r"at least 161 pixels on each side for MS-SSIM with 5 scales "
+                               r"and window_size=11 \(\(window_size - 1\) \* 2\*\*4 \+ 1\), "
+                               r"got 160x200; pass fewer_scales=True"),
         ((1, 3, 170, 170), {"crop_border": 5}, "at least 161 pixels on each side after "
                                                "crop_border"),
         ((1, 3, 40, 40), {"window_size": 7, "weights": (0.5, 0.5, 0.5, 0.5)},
-         "4 scales and window_size=7 needs images of at least 49 pixels"),
+         "input and target must be at least 49 pixels on each side for MS-SSIM with 4 scales "
+         "and window_size=7"),
         ((1, 3, 10, 30), {"fewer_scales": True}, r"at least 161 .* got 10x30$"),
     ],
 )

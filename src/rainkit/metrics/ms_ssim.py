@@ -256,9 +256,9 @@ def _scales_for(height: int, width: int, window_size: int, weights: tuple[float,
     hint = ("" if fewer_scales else
             "; pass fewer_scales=True to score it with the scales that fit, or fewer weights")
     raise ValueError(
-        f"MS-SSIM with {len(weights)} scales and window_size={window_size} needs images of at "
-        f"least {needed} pixels on each side{after} ((window_size - 1) * 2**{len(weights) - 1}"
-        f" + 1), got {height}x{width}{hint}"
+        f"input and target must be at least {needed} pixels on each side{after} for MS-SSIM "
+        f"with {len(weights)} scales and window_size={window_size} ((window_size - 1) * "
+        f"2**{len(weights) - 1} + 1), got {height}x{width}{hint}"
     )
 
 
