@@ -634,6 +634,15 @@ def _loss_metric_specs() -> list[Spec]:
              input_args=SSIM_ARGS),
         Spec("rainkit.metrics.SSIM", "pair", _cls(M.SSIM), out=lambda m: _scalar,
              numpy_ok=True, input_args=SSIM_ARGS),
+        # fewer_scales: the fuzz images (16 px) are smaller than five scales need (161 px)
+        Spec("rainkit.metrics.ms_ssim", "pair", _fn(M.ms_ssim, fewer_scales=True),
+             out=lambda m: _scalar, numpy_ok=True, input_args=SSIM_ARGS),
+        Spec("rainkit.metrics.MS_SSIM", "pair", _cls(M.MS_SSIM, fewer_scales=True),
+             out=lambda m: _scalar, numpy_ok=True, input_args=SSIM_ARGS),
+        Spec("rainkit.loss.ms_ssim_loss", "pair", _fn(L.ms_ssim_loss, fewer_scales=True),
+             out=lambda m: _scalar, input_args=SSIM_ARGS),
+        Spec("rainkit.loss.MSSSIMLoss", "pair", _cls(L.MSSSIMLoss, fewer_scales=True),
+             out=lambda m: _scalar, input_args=SSIM_ARGS),
         Spec("rainkit.metrics.LPIPS", "pair", _cls(M.LPIPS, weights=None), size=32,
              out=lambda m: _scalar, options={"net": "alex", "reduction": "mean"}),
         Spec("rainkit.metrics.lpips", "pair", _lpips_fn, size=32, out=lambda m: _scalar,
@@ -745,6 +754,7 @@ NOT_FUZZED = {
     "rainkit.metrics.ScoringConvention": "a record of a paper's scoring rules (via score)",
     "rainkit.data.ImagePair": "a named tuple that find_pairs returns",
     "rainkit.data.Layout": "a record describing a dataset layout (via find_pairs)",
+    "rainkit.metrics.MS_SSIM_WEIGHTS": "a constant (the five scale weights of the paper)",
     "rainkit.loss.Features": "a type alias (dict of layer name to feature map)",
     "rainkit.loss.FeatureLoss": "abstract base class (its subclasses are fuzzed)",
 }

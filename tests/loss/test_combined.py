@@ -303,3 +303,26 @@ def test_device(device: torch.device) -> None:
                         torch.rand(1, 3, 8, 8, device=device))
     total.backward()
     assert x.grad is not None and x.grad.device.type == device.type
+
+
+def test_torch_compile_fullgraph_with_ssim_losses() -> None:
+    # SSIMLoss and MSSSIMLoss enter compiled graphs as opaque operators; with the shared VGG
+    # pass the whole CombinedLoss traces as one graph. aot_eager: no code generation (fast).
+    from rainkit.loss import MSSSIMLoss, SSIMLoss
+
+    vgg = VGGFeatures(("relu2_1",), weights=None)
+    combined = CombinedLoss({
+        "l1": (nn.L1Loss(), 1.0),
+        "ssim": (SSIMLoss(window_size=7), 0.5),
+        "ms_ssim": (MSSSIMLoss(window_size=3, fewer_scales=True), 0.2),
+        "perceptual": (PerceptualLoss(("relu2_1",), vgg=vgg), 0.1),
+        "contrastive": (ContrastiveLoss(("relu1_1", "relu2_1"), vgg=vgg), 0.1),
+    })
+    x = torch.rand(2, 3, 16, 16, requires_grad=True)
+    y, negative = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    compiled = torch.compile(combined, fullgraph=True, backend="aot_eager")
+    total, terms = compiled(x, y, negative)
+    expected_total, expected_terms = combined(x, y, negative)
+    torch.testing.assert_close(terms, expected_terms, rtol=0, atol=1e-6)
+    torch.testing.assert_close(torch.autograd.grad(total, x),
+                               torch.autograd.grad(expected_total, x), rtol=0, atol=1e-6)

@@ -1,4 +1,4 @@
-"""rainkit.loss: pixel, SSIM, perceptual, style and contrastive losses with one shared VGG pass."""
+"""rainkit.loss: pixel, SSIM, MS-SSIM, perceptual, style, contrastive losses; one VGG pass."""
 
 from rainkit.loss.combined import CombinedLoss
 from rainkit.loss.contrastive import (
@@ -8,6 +8,7 @@ from rainkit.loss.contrastive import (
     easy_contrastive_loss,
 )
 from rainkit.loss.feature import FeatureLoss, Features
+from rainkit.loss.ms_ssim_loss import MSSSIMLoss, ms_ssim_loss
 from rainkit.loss.perceptual import PerceptualLoss, perceptual_loss
 from rainkit.loss.pixel import CharbonnierLoss, charbonnier_loss
 from rainkit.loss.ssim_loss import SSIMLoss, ssim_loss
@@ -22,6 +23,7 @@ __all__ = [
     "EasyContrastiveLoss",
     "FeatureLoss",
     "Features",
+    "MSSSIMLoss",
     "PerceptualLoss",
     "SSIMLoss",
     "StyleLoss",
@@ -31,6 +33,7 @@ __all__ = [
     "easy_contrastive_loss",
     "gram_matrix",
     "min_input_size",
+    "ms_ssim_loss",
     "perceptual_loss",
     "ssim_loss",
     "style_loss",
