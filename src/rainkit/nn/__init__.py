@@ -7,25 +7,44 @@ table, the receptive field). Everything public is imported here.
 """
 
 from rainkit.nn.blocks import (
+    ConvGRUCell,
     ConvLSTMCell,
     DilatedResidualStack,
     MultiScaleBranches,
     PyramidPooling,
     ResidualBlock,
 )
-from rainkit.nn.models import BaselineNet, DerainNet, DilatedPyramidNet, PReNet, RainNet, UNet
+from rainkit.nn.models import (
+    PRN,
+    PRNR,
+    BaselineNet,
+    DerainNet,
+    DilatedPyramidNet,
+    PReNet,
+    PReNetGRU,
+    PReNetR,
+    PReNetReal,
+    RainNet,
+    UNet,
+)
 from rainkit.nn.receptive_field import receptive_field
 from rainkit.nn.registry import MODELS, build_model
 
 __all__ = [
     "MODELS",
+    "PRN",
+    "PRNR",
     "BaselineNet",
+    "ConvGRUCell",
     "ConvLSTMCell",
     "DerainNet",
     "DilatedPyramidNet",
     "DilatedResidualStack",
     "MultiScaleBranches",
     "PReNet",
+    "PReNetGRU",
+    "PReNetR",
+    "PReNetReal",
     "PyramidPooling",
     "RainNet",
     "ResidualBlock",

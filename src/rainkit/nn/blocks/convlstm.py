@@ -7,8 +7,77 @@ from torch import nn
 
 from rainkit._validation import check_int
 from rainkit.nn._common import check_kernel_size
+from rainkit.nn.blocks._fused_conv import conv2d_act, fused_inference
 
-__all__ = ["ConvLSTMCell"]
+__all__ = ["ConvLSTMCell", "conv_lstm_cell"]
+
+
+def conv_lstm_cell(
+    x: torch.Tensor,
+    state: tuple[torch.Tensor, torch.Tensor] | None,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of a convolutional LSTM with the gate weights ``weight`` (order i, f, g, o).
+
+    .. math::
+
+        i, f, o = \\sigma(W_{i,f,o} * [x, h_{t-1}] + b_{i,f,o}), \\qquad
+        g = \\tanh(W_g * [x, h_{t-1}] + b_g),
+
+        c_t = f \\odot c_{t-1} + i \\odot g, \\qquad h_t = o \\odot \\tanh(c_t).
+
+    ``state=None`` stands for :math:`h_{t-1} = c_{t-1} = 0`: then only the :math:`x` half of the
+    weights is applied (:math:`W_h * 0` and :math:`f \\odot 0` are skipped, not computed). Under
+    ``torch.no_grad()`` on a float32 CPU tensor the gates are computed by two oneDNN
+    convolutions with the sigmoid and tanh fused in, and the cell update works in place on its
+    own temporaries; elsewhere (training, other devices and dtypes) plain operators run. Both
+    give the same values up to float rounding.
+
+    Args:
+        x: input :math:`(B, C_x, H, W)`.
+        state: ``(h, c)``, each :math:`(B, C_h, H, W)`, or ``None`` for zeros.
+        weight: :math:`(4 C_h, C_x + C_h, k, k)`, the four gates stacked in the order
+            :math:`i, f, g, o` over the channels :math:`[x, h]`.
+        bias: :math:`(4 C_h,)` or ``None``.
+
+    Returns:
+        ``(h_t, c_t)``, each :math:`(B, C_h, H, W)`; :math:`h_t \\in (-1, 1)`.
+
+    Example:
+        >>> import torch
+        >>> from rainkit.nn.blocks.convlstm import conv_lstm_cell
+        >>> h, c = conv_lstm_cell(torch.rand(1, 2, 4, 4), None, torch.randn(12, 5, 3, 3), None)
+        >>> h.shape, bool(h.abs().max() < 1)
+        (torch.Size([1, 3, 4, 4]), True)
+    """
+    hidden = weight.shape[0] // 4
+    in_channels = weight.shape[1] - hidden
+    if state is None:
+        weight = weight[:, :in_channels]
+        inp = x
+    else:
+        inp = torch.cat([x, state[0].to(x.dtype)], dim=1)
+    if fused_inference(inp):
+        # i, f, o share the sigmoid: one convolution for them, one (tanh) for g.
+        w_i, w_f, w_g, w_o = weight.chunk(4, dim=0)
+        b_i, b_f, b_g, b_o = bias.chunk(4) if bias is not None else (None,) * 4
+        b_ifo = torch.cat([b_i, b_f, b_o]) if bias is not None else None
+        ifo = conv2d_act(inp, torch.cat([w_i, w_f, w_o]), b_ifo, "sigmoid", fused=True)
+        g = conv2d_act(inp, w_g, b_g, "tanh", fused=True)
+        i, f, o = ifo.chunk(3, dim=1)
+        if state is None:
+            c = g.mul_(i)
+        else:
+            c = f * state[1]
+            c.addcmul_(i, g)
+        return torch.tanh(c).mul_(o), c
+    i, f, g, o = conv2d_act(inp, weight, bias).chunk(4, dim=1)
+    if state is None:
+        c = torch.sigmoid(i) * torch.tanh(g)
+    else:
+        c = torch.sigmoid(f) * state[1] + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
 
 
 class ConvLSTMCell(nn.Module):
@@ -21,8 +90,10 @@ class ConvLSTMCell(nn.Module):
 
         c_t = f \\odot c_{t-1} + i \\odot g, \\qquad h_t = o \\odot \\tanh(c_t).
 
-    The four gates are computed by one convolution with :math:`4 C_h` outputs (the same
-    parameters as four separate ones).
+    The four gates are one parameter ``gates.weight`` of shape :math:`(4 C_h, C_x + C_h, k, k)`
+    (order :math:`i, f, g, o`; the same parameters as four separate convolutions). The forward is
+    :func:`conv_lstm_cell`: the first step (``state=None``) skips the :math:`h` half, and CPU
+    inference in float32 runs fused oneDNN convolutions.
 
     Args:
         in_channels: channels :math:`C_x` of the input.
@@ -60,14 +131,7 @@ class ConvLSTMCell(nn.Module):
     def forward(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if state is None:
-            zeros = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[-2:])
-            state = (zeros, zeros)
-        h, c = state
-        i, f, g, o = self.gates(torch.cat([x, h.to(x.dtype)], dim=1)).chunk(4, dim=1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
-        return h, c
+        return conv_lstm_cell(x, state, self.gates.weight, self.gates.bias)
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, hidden_channels={self.hidden_channels}, "
