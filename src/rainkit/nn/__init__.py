@@ -27,11 +27,19 @@ from rainkit.nn.models import (
     RainNet,
     UNet,
 )
+from rainkit.nn.pretrained import (
+    PRETRAINED,
+    PretrainedWeights,
+    PublishedScore,
+    download_pretrained,
+    load_pretrained,
+)
 from rainkit.nn.receptive_field import receptive_field
 from rainkit.nn.registry import MODELS, build_model
 
 __all__ = [
     "MODELS",
+    "PRETRAINED",
     "PRN",
     "PRNR",
     "BaselineNet",
@@ -45,10 +53,14 @@ __all__ = [
     "PReNetGRU",
     "PReNetR",
     "PReNetReal",
+    "PretrainedWeights",
+    "PublishedScore",
     "PyramidPooling",
     "RainNet",
     "ResidualBlock",
     "UNet",
     "build_model",
+    "download_pretrained",
+    "load_pretrained",
     "receptive_field",
 ]

@@ -302,7 +302,7 @@ class PReNetGRU(PReNet):
     other member of the family here.
 
     With the paper's settings: 150,499 parameters, about 0.91 M multiply-accumulates per pixel
-    and a receptive field of 169 x 169 pixels (measured on 385 x 385: the reset gate puts two
+    and a receptive field of 167 x 167 pixels (measured on 385 x 385: the reset gate puts two
     convolutions on the path from the stage input to the candidate state, 14 per stage).
 
     Args:
