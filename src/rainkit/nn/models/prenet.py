@@ -88,10 +88,10 @@ class PReNet(RainNet):
 
     With the paper's settings (``stages=6, channels=32, num_blocks=5``): 168,963 parameters
     (the paper quotes 0.17 M: 1,760 for :math:`W_{in}`, 73,856 for the LSTM gates, 92,480 for
-    the five residual blocks, 867 for :math:`W_{out}`), about 1.01 M multiply-accumulates per
-    pixel (six stages), and a receptive field of 157 x 157 pixels (measured with
-    :func:`~rainkit.nn.receptive_field` on a 385 x 385 input; each stage adds 26 pixels: 13 3x3
-    convolutions).
+    the five residual blocks, 867 for :math:`W_{out}`), 1.01 M multiply-accumulates per pixel
+    in six stages (0.97 M computed: the first stage skips :math:`W_h * h_0`), and a receptive
+    field of 157 x 157 pixels (measured with :func:`~rainkit.nn.receptive_field` on a 385 x 385
+    input; each stage adds 26 pixels: 13 3x3 convolutions).
 
     **Speed.** Under ``torch.no_grad()`` (or ``torch.inference_mode()``) on a float32 CPU
     tensor the forward runs in the NHWC layout with the activations fused into oneDNN
@@ -237,7 +237,7 @@ class PReNetR(PReNet):
     The intra-stage recursion of Ren et al. (section 3.2): the five residual blocks share their
     weights. Same as ``PReNet(recursive_blocks=True)``.
 
-    With the paper's settings: 94,979 parameters, the same 1.01 M multiply-accumulates per
+    With the paper's settings: 94,979 parameters, the same 0.97 M multiply-accumulates per
     pixel and 157 x 157 receptive field as :class:`PReNet` (measured on 385 x 385).
 
     Args:
@@ -301,7 +301,7 @@ class PReNetGRU(PReNet):
     :math:`y`; this one keeps PReNet's residual prediction :math:`x_t = y + \\dots`, like every
     other member of the family here.
 
-    With the paper's settings: 150,499 parameters, about 0.91 M multiply-accumulates per pixel
+    With the paper's settings: 150,499 parameters, 0.86 M multiply-accumulates per pixel
     and a receptive field of 167 x 167 pixels (measured on 385 x 385: the reset gate puts two
     convolutions on the path from the stage input to the candidate state, 14 per stage).
 
@@ -343,8 +343,8 @@ class PReNetReal(RainNet):
     :math:`R = y - x_T`. Its output convolution is called ``out_conv`` (not ``tail``), so a
     :class:`PReNet` state dict does not load into it, nor the converse.
 
-    With the default settings: 168,963 parameters (the same tensors as :class:`PReNet`), about
-    0.68 M multiply-accumulates per pixel (four stages) and a receptive field of 105 x 105
+    With the default settings: 168,963 parameters (the same tensors as :class:`PReNet`), 0.64 M
+    multiply-accumulates per pixel (four stages) and a receptive field of 105 x 105
     pixels (measured on 385 x 385; 13 3x3 convolutions per stage).
 
     Args:
