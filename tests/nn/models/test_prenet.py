@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -186,3 +188,15 @@ def test_flop_counter_sees_the_convolutions() -> None:
     # Per stage conv(6->32) + 10 conv(32->32) + conv(32->3), 9 MACs per weight per pixel.
     expected = 6 * 64 * (6 * 32 + 10 * 32 * 32 + 32 * 3) * 9
     assert counter.get_total_flops() == 2 * expected
+
+
+def test_tracing_sees_the_plain_operators() -> None:
+    # torch.jit.trace (used by the TorchScript ONNX exporter) must not record oneDNN-only ops.
+    net = PReNet(stages=2, channels=4, num_blocks=1).eval()
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # trace's deprecation and tracer warnings
+        traced = torch.jit.trace(net, x)
+    assert "mkldnn" not in str(traced.graph)
+    with torch.no_grad():
+        torch.testing.assert_close(traced(x), net(x), rtol=1e-5, atol=1e-6)

@@ -6,7 +6,13 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+try:
+    from torch.utils._python_dispatch import _get_current_dispatch_mode
+except ImportError:  # pragma: no cover - a torch without it: assume no mode is active
+
+    def _get_current_dispatch_mode() -> None:
+        return None
 
 __all__ = ["Activation", "conv2d_act", "conv2d_add", "fused_inference"]
 
@@ -32,8 +38,8 @@ def fused_inference(x: torch.Tensor) -> bool:
     """Whether the fused oneDNN path applies to ``x``.
 
     It does for a float32 CPU tensor when autograd is off (``torch.no_grad()`` or
-    ``torch.inference_mode()``), outside autocast, outside ``torch.compile``/``torch.export``
-    tracing and outside a Python dispatch mode such as
+    ``torch.inference_mode()``), outside autocast, outside ``torch.compile``, ``torch.export``
+    and ``torch.jit.trace`` (the ONNX exporters use them) and outside a Python dispatch mode such as
     :class:`~torch.utils.flop_counter.FlopCounterMode` (which all see only the plain operators).
     Everywhere else the plain operators run, so gradients, other devices and dtypes behave
     exactly as usual.
@@ -46,6 +52,7 @@ def fused_inference(x: torch.Tensor) -> bool:
         and not torch.is_autocast_enabled("cpu")
         and not torch.compiler.is_compiling()
         and not torch.compiler.is_exporting()
+        and not torch.jit.is_tracing()
         and _get_current_dispatch_mode() is None
     )
 
