@@ -22,6 +22,8 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.viewcode",
     "myst_parser",
+    # MathJax served from the built site (no CDN), so formulas render offline
+    "sphinx-mathjax-offline",
 ]
 
 autodoc_default_options = {
@@ -30,6 +32,10 @@ autodoc_default_options = {
     "member-order": "bysource",
 }
 autodoc_typehints = "description"
+# Show defaults as written in the source (``act_layer=nn.ReLU``), not as object reprs.
+autodoc_preserve_defaults = True
+# A method without a docstring of its own does not borrow torch.nn.Module's.
+autodoc_inherit_docstrings = False
 autodoc_mock_imports: list[str] = []
 autosummary_generate = False
 napoleon_google_docstring = True
@@ -74,3 +80,17 @@ myst_heading_anchors = 3
 # benchmarks/README.md is included below a page title, so its sections start at level 2.
 suppress_warnings = ["myst.header"]
 templates_path: list[str] = []
+
+
+def _skip_member(app, what, name, obj, skip, options):
+    """Hide torch plumbing on API pages: ``extra_repr`` and undocumented ``forward`` methods
+    (a module's behaviour is documented on its class and on its function)."""
+    if name == "extra_repr":
+        return True
+    if name == "forward" and not getattr(obj, "__doc__", None):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_member)

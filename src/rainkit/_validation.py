@@ -7,9 +7,12 @@ looks at tensor *values*, so none forces a device synchronisation.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Literal, get_args
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -20,6 +23,7 @@ __all__ = [
     "check_in_range",
     "check_int",
     "check_positive",
+    "check_real",
     "check_reduction",
     "check_same_shape",
     "check_tensor",
@@ -129,6 +133,31 @@ def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
+
+
+def check_real(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_minimum: bool = False,
+) -> float:
+    """Raise unless ``value`` is a finite real number in range; return it as a ``float``.
+
+    Python and NumPy numbers (``np.float32(1)``, ``np.int64(2)``) are accepted; ``bool``,
+    strings, NaN and infinities are not. ``minimum`` is exclusive when ``strict_minimum``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {_type_name(value)} {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {number}")
+    if minimum is not None and (number <= minimum if strict_minimum else number < minimum):
+        raise ValueError(f"{name} must be {'>' if strict_minimum else '>='} {minimum}, got {value}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return number
 
 
 def reduce(values: torch.Tensor, reduction: Reduction) -> torch.Tensor:

@@ -170,3 +170,49 @@ def test_dataset_bad_arguments() -> None:
         SyntheticRainDataset([torch.rand(3, 8, 8)], density=(0.5, 0.1))
     with pytest.raises(TypeError, match="length"):
         SyntheticRainDataset([torch.rand(3, 8, 8)], length="long")  # type: ignore[arg-type]
+
+
+def test_dataset_options_checked_at_construction() -> None:
+    """Issue 14: these were accepted and failed mid-training."""
+    images = [torch.rand(3, 8, 8)]
+    with pytest.raises(ValueError, match="length low must be > 0.0, got -1"):
+        SyntheticRainDataset(images, length=(-1, 10))
+    with pytest.raises(ValueError, match="density high must be <= 1.0, got 2.0"):
+        SyntheticRainDataset(images, density=(0.5, 2.0))
+    with pytest.raises(TypeError, match="augment must be a bool, got str 'yes'"):
+        SyntheticRainDataset(images, augment="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="width must be > 0.0, got 0"):
+        SyntheticRainDataset(images, width=0)
+    with pytest.raises(ValueError, match="brightness low must be >= 0.0"):
+        SyntheticRainDataset(images, brightness=(-0.1, 1.0))
+    with pytest.raises(ValueError, match="blur must be >= 0.0"):
+        SyntheticRainDataset(images, blur=-1.0)
+    with pytest.raises(ValueError, match="angle high must be a finite number, got inf"):
+        SyntheticRainDataset(images, angle=(0.0, float("inf")))
+    with pytest.raises(ValueError, match="density must be a finite number, got nan"):
+        SyntheticRainDataset(images, density=float("nan"))
+    with pytest.raises(ValueError, match="3 values"):
+        SyntheticRainDataset(images, length=(1, 2, 3))
+    with pytest.raises(TypeError, match="width low must be a real number, got str"):
+        SyntheticRainDataset(images, width=("1", 2))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"density must be a number or a \(low, high\) pair"):
+        SyntheticRainDataset(images, density=True)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="clean_images must be a sequence"):
+        SyntheticRainDataset(5)  # type: ignore[arg-type]
+
+
+def test_dataset_accepts_numpy_numbers() -> None:
+    dataset = SyntheticRainDataset(
+        [torch.rand(3, 12, 12)], patch_size=8, density=np.float32(0.01),
+        length=(np.float64(5), np.int64(9)), angle=np.array([-5.0, 5.0]), width=np.float32(1),
+    )
+    assert dataset.ranges["density"] == (pytest.approx(0.01), pytest.approx(0.01))
+    assert dataset.ranges["length"] == (5.0, 9.0) and dataset.ranges["angle"] == (-5.0, 5.0)
+    assert dataset[0][0].shape == (3, 8, 8)
+    rainy, _ = synthesize_rain(torch.zeros(3, 8, 8), density=np.float32(0.5),
+                               length=np.int64(3), angle=np.float32(0), seed=0)
+    assert rainy.max() > 0
+    with pytest.raises(ValueError, match="length must be a finite number"):
+        synthesize_rain(torch.zeros(3, 8, 8), length=float("inf"))
+    with pytest.raises(ValueError, match="angle must be a finite number"):
+        line_kernel(5, float("nan"))

@@ -13,10 +13,12 @@ import torch
 from PIL import Image
 
 import rainkit.nn.pretrained as pretrained_module
+from rainkit.checkpoint import save_checkpoint
 from rainkit.nn import (
     MODELS,
     PRETRAINED,
     PretrainedWeights,
+    describe_pretrained,
     download_pretrained,
     load_pretrained,
 )
@@ -223,8 +225,7 @@ def test_rainkit_format_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     kwargs = {"stages": 2, "channels": 4, "num_blocks": 1}
     source = MODELS["prenet_gru"](**kwargs)
     path = tmp_path / "gru.pth"
-    torch.save({"model_name": "prenet_gru", "model_kwargs": kwargs,
-                "model": source.state_dict()}, path)
+    save_checkpoint(path, source, model_name="prenet_gru", model_kwargs=kwargs)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     entry = PretrainedWeights(name="prenet_gru-mine", model="prenet_gru", url=path.as_uri(),
                               sha256=digest, training_set="none", num_params=0,
@@ -233,8 +234,7 @@ def test_rainkit_format_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     net = load_pretrained("prenet_gru-mine", path)
     for a, b in zip(net.state_dict().values(), source.state_dict().values(), strict=True):
         assert torch.equal(a, b)
-    torch.save({"model_name": "prenet", "model_kwargs": kwargs,
-                "model": MODELS["prenet"](**kwargs).state_dict()}, path)
+    save_checkpoint(path, MODELS["prenet"](**kwargs), model_name="prenet", model_kwargs=kwargs)
     with pytest.raises(ValueError, match="checkpoint of 'prenet'.*expected 'prenet_gru'"):
         load_pretrained("prenet_gru-mine", path, check_hash=False)
 
@@ -285,3 +285,13 @@ def test_entry_validation() -> None:
         base.url = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
         base.model_kwargs["stages"] = 2  # type: ignore[index]
+
+
+def test_describe_pretrained(prenet_dir: Path, hub: Path) -> None:
+    line = describe_pretrained("prenet-rain100h")
+    assert line.startswith("prenet-rain100h: prenet(stages=6), 168,963 parameters; trained on ")
+    assert "Rain100H 29.46 dB / 0.899 (matlab-y)" in line and line.endswith(
+        "not downloaded (prenet-rain100h-127c0098.pth)")
+    download_pretrained("prenet-rain100h", url=(prenet_dir / "Rain100H-PReNet6.pth").as_uri())
+    assert "in the hub cache" in describe_pretrained("prenet-rain100h")
+    assert "no published scores" in describe_pretrained("prenet_real-1")

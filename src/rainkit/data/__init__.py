@@ -5,15 +5,18 @@ from rainkit.data.io import (
     decode_image,
     read_image,
     save_image,
+    split_alpha,
     to_float_tensor,
 )
-from rainkit.data.paired import LAYOUTS, PairedRainDataset, find_pairs
+from rainkit.data.paired import LAYOUTS, ImagePair, Layout, PairedRainDataset, find_pairs
 from rainkit.data.synthetic import SyntheticRainDataset, line_kernel, synthesize_rain
 from rainkit.data.transforms import pad_to_size, paired_random_crop, paired_random_flip
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "LAYOUTS",
+    "ImagePair",
+    "Layout",
     "PairedRainDataset",
     "SyntheticRainDataset",
     "decode_image",
@@ -24,6 +27,7 @@ __all__ = [
     "paired_random_flip",
     "read_image",
     "save_image",
+    "split_alpha",
     "synthesize_rain",
     "to_float_tensor",
 ]

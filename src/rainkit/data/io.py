@@ -1,18 +1,36 @@
-"""Reading image files into float tensors in [0, 1]."""
+"""Reading image files into tensors and writing tensors to image files, exactly."""
 
 from __future__ import annotations
 
 import os
+import struct
+import warnings
+import zlib
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["IMAGE_EXTENSIONS", "decode_image", "read_image", "save_image", "to_float_tensor"]
+from rainkit._validation import check_choice
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "decode_image",
+    "read_image",
+    "save_image",
+    "split_alpha",
+    "to_float_tensor",
+]
 
 #: File name suffixes treated as images by the datasets (lower case).
 IMAGE_EXTENSIONS: tuple[str, ...] = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+
+ReadMode = Literal["RGB", "keep"]
+_READ_MODES: tuple[str, ...] = ("RGB", "keep")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_EXIF_ORIENTATION = 0x0112
 
 
 def to_float_tensor(image: torch.Tensor) -> torch.Tensor:
@@ -40,24 +58,186 @@ def to_float_tensor(image: torch.Tensor) -> torch.Tensor:
     return image.float().clamp(0.0, 1.0)
 
 
-def decode_image(path: str | os.PathLike[str]) -> torch.Tensor:
-    """Decode an image file to a 3-channel ``(3, H, W)`` tensor in its stored integer type.
+def _cannot_read(path: Path, why: object) -> ValueError:
+    return ValueError(f"cannot read image file {path}: {why}")
+
+
+def _png_header(path: Path) -> tuple[int, int] | None:
+    """``(bit depth, colour type)`` from a PNG's IHDR chunk, or ``None`` for other files."""
+    with open(path, "rb") as file:
+        head = file.read(26)
+    if len(head) < 26 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
+        return None
+    return head[24], head[25]
+
+
+def _decode_png16(path: Path) -> np.ndarray:
+    """Decode a 16-bit colour PNG (which PIL reduces to 8 bits) to an ``(H, W, C)`` int32 array.
+
+    The file's structure is checked first (every chunk's CRC, the zlib stream and its size):
+    torchvision's libpng decoder can crash the process on a corrupt file. The pixels then come
+    from torchvision when it returns 16-bit samples (torchvision >= 0.21), else from
+    :func:`_unfilter_rows`.
+    """
+    data = path.read_bytes()
+    width, height, channels, raw = _parse_png16(data, path)
+    try:
+        from torchvision.io import ImageReadMode, decode_png
+    except ImportError:  # pragma: no cover - torchvision without its image extension
+        decode_png = None
+    if decode_png is not None:
+        with warnings.catch_warnings():  # torchvision >= 0.29 flags its decoders as deprecated
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                decoded = decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8),
+                                     mode=ImageReadMode.UNCHANGED)
+            except RuntimeError as err:
+                raise _cannot_read(path, f"it is corrupt or not a PNG ({err})") from err
+        if decoded.dtype == torch.uint16 and tuple(decoded.shape) == (channels, height, width):
+            return decoded.to(torch.int32).permute(1, 2, 0).numpy()
+    try:
+        samples = _unfilter_rows(raw, channels * 2)
+    except ValueError as err:
+        raise _cannot_read(path, f"it is corrupt ({err})") from err
+    return samples.view(">u2").reshape(height, width, channels).astype(np.int32)
+
+
+def _unfilter_rows(rows: np.ndarray, bpp: int) -> np.ndarray:
+    """Undo the PNG row filters (PNG spec section 9) of ``(H, 1 + stride)`` filtered bytes."""
+    height, stride = rows.shape[0], rows.shape[1] - 1
+    out = np.zeros((height, stride), np.uint8)
+    prior = np.zeros(stride, np.uint8)
+    for y in range(height):
+        kind, line = int(rows[y, 0]), rows[y, 1:]
+        if kind == 0:  # None
+            current = line.copy()
+        elif kind == 1:  # Sub: a running sum along each byte lane, modulo 256
+            current = np.cumsum(line.reshape(-1, bpp), axis=0, dtype=np.uint8).reshape(-1)
+        elif kind == 2:  # Up
+            current = line + prior
+        elif kind in (3, 4):  # Average, Paeth: sequential along the row
+            filt, up = line.tolist(), prior.tolist()
+            rec = [0] * stride
+            for i in range(stride):
+                a = rec[i - bpp] if i >= bpp else 0
+                b = up[i]
+                if kind == 3:
+                    rec[i] = (filt[i] + ((a + b) >> 1)) & 255
+                    continue
+                c = up[i - bpp] if i >= bpp else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                rec[i] = (filt[i] + pred) & 255
+            current = np.array(rec, np.uint8)
+        else:
+            raise ValueError(f"unknown PNG filter type {kind} in row {y}")
+        out[y] = current
+        prior = current
+    return out
+
+
+def _parse_png16(data: bytes, path: Path) -> tuple[int, int, int, np.ndarray]:
+    """Check a 16-bit PNG's structure; return its width, height, channels and the
+    ``(H, 1 + stride)`` filtered rows (non-interlaced files)."""
+    pos, header, idat, last = 8, None, [], b""
+    try:
+        while pos + 12 <= len(data):
+            (length,) = struct.unpack(">I", data[pos:pos + 4])
+            kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+            (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+            if len(body) != length or zlib.crc32(kind + body) != crc:
+                raise ValueError(f"chunk {kind!r} is truncated or its CRC is wrong")
+            if kind == b"IHDR":
+                header = struct.unpack(">IIBBBBB", body)
+            elif kind == b"IDAT":
+                if idat and last != b"IDAT":
+                    raise ValueError("its IDAT chunks are not consecutive")
+                idat.append(body)
+            elif kind == b"IEND":
+                break
+            last = kind
+            pos += 12 + length
+        else:
+            raise ValueError("the file ends before its IEND chunk")
+        if header is None or not idat:
+            raise ValueError("no IHDR or IDAT chunk")
+        width, height, depth, color_type, compression, filtering, interlace = header
+        channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(color_type)
+        if depth != 16 or channels is None:
+            raise ValueError(f"bit depth {depth}, colour type {color_type} is not 16-bit")
+        if width == 0 or height == 0 or compression or filtering:
+            raise ValueError(f"invalid IHDR {header}")
+        if interlace:
+            raise ValueError("interlaced 16-bit PNGs are not supported; save it without "
+                             "interlacing")
+        raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8)
+        stride = width * channels * 2
+        if raw.size != height * (stride + 1):
+            raise ValueError(f"{raw.size} bytes of image data, expected {height * (stride + 1)}")
+        kinds = raw[:: stride + 1]
+        if int(kinds.max()) > 4:
+            raise ValueError(f"unknown row filter type {int(kinds.max())}")
+    except (ValueError, struct.error, zlib.error) as err:
+        raise _cannot_read(path, f"it is corrupt or not a 16-bit PNG ({err})") from err
+    return width, height, channels, raw.reshape(height, stride + 1)
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag (1 to 8), or 1 when absent or unreadable (the pixels may
+    still be fine: a broken EXIF block must not make the image unreadable)."""
+    try:
+        value = img.getexif().get(_EXIF_ORIENTATION, 1)
+        return int(value) if int(value) in range(1, 9) else 1
+    except Exception:  # any EXIF parsing failure means "no orientation"
+        return 1
+
+
+def _orient(image: torch.Tensor, orientation: int) -> torch.Tensor:
+    """Apply an EXIF orientation tag (1-8) to a ``(C, H, W)`` tensor, as PIL's exif_transpose."""
+    if orientation == 2:  # mirrored left-right
+        return image.flip(-1)
+    if orientation == 3:  # rotated 180
+        return image.flip(-2, -1)
+    if orientation == 4:  # mirrored top-bottom
+        return image.flip(-2)
+    if orientation == 5:  # transposed
+        return image.transpose(-2, -1)
+    if orientation == 6:  # rotate 90 clockwise to display
+        return torch.rot90(image, -1, dims=(-2, -1))
+    if orientation == 7:  # transversed
+        return torch.rot90(image.transpose(-2, -1), 2, dims=(-2, -1))
+    if orientation == 8:  # rotate 90 counter-clockwise to display
+        return torch.rot90(image, 1, dims=(-2, -1))
+    return image
+
+
+def decode_image(path: str | os.PathLike[str], mode: ReadMode = "RGB") -> torch.Tensor:
+    """Decode an image file to a ``(C, H, W)`` tensor in its stored integer type.
 
     The compact form that :class:`~rainkit.data.PairedRainDataset` keeps in memory when asked
     to cache: a quarter of the float32 size for 8-bit files. :func:`read_image` is this
-    followed by :func:`to_float_tensor`. The tensor is a channels-first view of the decoded
-    ``(H, W, 3)`` array (no copy).
+    followed by :func:`to_float_tensor`.
+
+    Pixels are exact: 16-bit PNGs (grayscale and colour, with or without alpha) keep all 16
+    bits, and the EXIF orientation tag of camera and phone photos is applied, so the image
+    comes out the way viewers show it. 16-bit colour TIFFs, which PIL can only reduce to 8
+    bits, raise instead of losing their low byte (16-bit grayscale TIFFs are exact).
 
     Args:
         path: the image file (PNG, JPEG, BMP, TIFF, WebP: anything PIL decodes).
+        mode: ``"RGB"`` for 3 channels (grayscale repeated, alpha dropped, palette and CMYK
+            converted); ``"keep"`` for the stored channels: 1 (grayscale), 2 (grayscale and
+            alpha), 3 (RGB) or 4 (RGBA); palette images become RGB, or RGBA when they have
+            transparency.
 
     Returns:
-        A tensor of shape :math:`(3, H, W)`: ``uint8`` for 8-bit files, ``int32`` holding
+        A tensor of shape :math:`(C, H, W)`: ``uint8`` for 8-bit files, ``int32`` holding
         values in :math:`[0, 65535]` for 16-bit PNGs, ``float32`` for floating-point TIFFs.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file exists but cannot be decoded; the message names it.
+        ValueError: the file is empty, corrupt or not an image; the message names it.
 
     Example:
         >>> import tempfile, numpy as np
@@ -68,49 +248,79 @@ def decode_image(path: str | os.PathLike[str]) -> torch.Tensor:
         >>> image.shape, image.dtype
         (torch.Size([3, 4, 5]), torch.uint8)
     """
+    check_choice(mode, _READ_MODES, "mode")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
+    if path.stat().st_size == 0:
+        raise _cannot_read(path, "the file is empty (0 bytes)")
     try:
+        header = _png_header(path)
         with Image.open(path) as img:
-            img.load()
-            if img.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
-                img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-            if img.mode == "I;16" or img.mode.startswith("I;16"):
-                array = np.array(img, dtype=np.uint16).astype(np.int32)
+            orientation = _orientation(img)
+            if header is not None and header[0] == 16 and header[1] in (2, 4, 6):
+                array = _decode_png16(path)
             else:
-                array = np.array(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ValueError(
-            f"cannot read image file {path}: it is corrupt or not an image ({err})"
-        ) from err
+                bits = img.tag_v2.get(258) if img.format == "TIFF" else None
+                if isinstance(bits, tuple) and len(bits) > 1 and max(bits) > 8:
+                    raise _cannot_read(
+                        path, f"a {max(bits)}-bit colour TIFF, which PIL reduces to 8 bits; "
+                        "save it as a 16-bit PNG to read it exactly"
+                    )
+                img.load()
+                if img.mode == "1":
+                    img = img.convert("L")
+                elif img.mode in ("P", "PA"):
+                    has_alpha = img.mode == "PA" or "transparency" in img.info
+                    img = img.convert("RGBA" if has_alpha else "RGB")
+                elif img.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+                    img = img.convert("RGB")
+                if img.mode.startswith("I;16"):
+                    array = np.array(img, dtype=np.uint16).astype(np.int32)
+                else:
+                    array = np.array(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as err:
+        if isinstance(err, ValueError) and str(err).startswith("cannot read image file"):
+            raise
+        raise _cannot_read(path, f"it is corrupt or not an image ({err})") from err
     if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    elif array.ndim == 3 and array.shape[2] == 2:  # gray + alpha
-        array = np.repeat(array[:, :, :1], 3, axis=2)
-    elif array.ndim == 3 and array.shape[2] == 4:  # RGBA
-        array = array[:, :, :3]
-    elif array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"cannot read image file {path}: unsupported array shape {array.shape}")
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
+        raise _cannot_read(path, f"unsupported array shape {array.shape}")
+    if mode == "RGB":
+        if array.shape[2] in (1, 2):  # gray (+ alpha)
+            array = np.repeat(array[:, :, :1], 3, axis=2)
+        else:
+            array = array[:, :, :3]
+    image = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
+    return _orient(image, orientation)
 
 
-def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
-    """Read an image file as a 3-channel float tensor in [0, 1].
+def read_image(path: str | os.PathLike[str], mode: ReadMode = "RGB") -> torch.Tensor:
+    """Read an image file as a float tensor in [0, 1].
 
-    Grayscale images are repeated to 3 channels, an alpha channel is dropped, palette images
-    are converted to RGB, and 16-bit PNGs are scaled by :math:`1 / 65535` (8-bit by
-    :math:`1 / 255`).
+    8-bit files are scaled by :math:`1 / 255`, 16-bit PNGs by :math:`1 / 65535` (all 16 bits
+    kept, colour included), and the EXIF orientation is applied (see :func:`decode_image`).
+
+    With the default ``mode="RGB"`` every file gives 3 channels: grayscale is repeated, an
+    alpha channel is dropped and palette images are converted. With ``mode="keep"`` the
+    stored channels come back (1, 2, 3 or 4), so a tool can process the colour and write the
+    image back in its own format: split the alpha off with :func:`split_alpha`, run the
+    network on the colour (grayscale repeated to RGB with ``expand(3, -1, -1)``), and give
+    :func:`save_image` the result with the alpha concatenated back, or its channel mean for
+    a grayscale input.
 
     Args:
         path: the image file (PNG, JPEG, BMP, TIFF, WebP: anything PIL decodes).
+        mode: ``"RGB"`` (3 channels) or ``"keep"`` (the stored channels).
 
     Returns:
-        A ``float32`` tensor of shape :math:`(3, H, W)` with values in :math:`[0, 1]`.
+        A ``float32`` tensor of shape :math:`(C, H, W)` with values in :math:`[0, 1]`;
+        :math:`C = 3` for ``"RGB"``, :math:`C \\in \\{1, 2, 3, 4\\}` for ``"keep"``.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file exists but cannot be decoded; the message names it.
+        ValueError: the file is empty, corrupt or not an image; the message names it.
 
     Example:
         >>> import tempfile, numpy as np
@@ -120,33 +330,132 @@ def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
         >>> image = read_image(path)
         >>> image.shape, image.dtype, image.max().item()
         (torch.Size([3, 4, 5]), torch.float32, 1.0)
+        >>> read_image(path, mode="keep").shape
+        torch.Size([1, 4, 5])
     """
-    return to_float_tensor(decode_image(path)).contiguous()
+    return to_float_tensor(decode_image(path, mode)).contiguous()
 
 
-def save_image(image: torch.Tensor, path: str | os.PathLike[str]) -> None:
-    """Save a :math:`(3, H, W)` or :math:`(1, H, W)` tensor in [0, 1] as an 8-bit image file.
-
-    Values are clamped to :math:`[0, 1]` and rounded; the format follows the suffix.
+def split_alpha(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Split an image read with ``mode="keep"`` into its colour and its alpha channel.
 
     Args:
-        image: a tensor of shape :math:`(C, H, W)` with :math:`C \\in \\{1, 3\\}`.
-        path: the output file; its parent directory is created.
+        image: a tensor of shape :math:`(C, H, W)` with :math:`C \\in \\{1, 2, 3, 4\\}`.
+
+    Returns:
+        ``(color, alpha)``: the first 1 or 3 channels, and the last channel of shape
+        :math:`(1, H, W)` for 2- and 4-channel images, ``None`` otherwise.
+
+    Example:
+        >>> color, alpha = split_alpha(torch.rand(4, 2, 2))
+        >>> color.shape, alpha.shape
+        (torch.Size([3, 2, 2]), torch.Size([1, 2, 2]))
+        >>> split_alpha(torch.rand(1, 2, 2))[1] is None
+        True
+    """
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[0] not in (1, 2, 3, 4):
+        raise ValueError(f"image must have shape (1, 2, 3 or 4, H, W), got {tuple(image.shape)}")
+    if image.shape[0] in (2, 4):
+        return image[:-1], image[-1:]
+    return image, None
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _write_png16(array: np.ndarray, path: Path) -> None:
+    """Write an ``(H, W, C)`` uint16 array as a 16-bit PNG (PIL writes 16-bit grayscale only)."""
+    height, width, channels = array.shape
+    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    rows = array.astype(">u2").reshape(height, width * channels).view(np.uint8)
+    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1)  # filter type 0
+    header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
+    path.write_bytes(
+        _PNG_SIGNATURE + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + _png_chunk(b"IEND", b"")
+    )
+
+
+def save_image(
+    image: torch.Tensor, path: str | os.PathLike[str], *, bit_depth: Literal[8, 16] = 8
+) -> None:
+    """Save a :math:`(C, H, W)` tensor as an image file, exactly.
+
+    ``uint8`` tensors are written as they are; ``uint16`` tensors hold 16-bit values; floating
+    tensors must hold values in :math:`[0, 1]` and are scaled by 255 (or 65535) and rounded.
+    The channels give the kind of image: 1 grayscale, 2 grayscale and alpha, 3 RGB, 4 RGBA.
+    The format follows the suffix; the parent folder is created.
+
+    Args:
+        image: a tensor of shape :math:`(C, H, W)` with :math:`C \\in \\{1, 2, 3, 4\\}`:
+            ``uint8`` in :math:`[0, 255]`, ``uint16`` in :math:`[0, 65535]`, or floating in
+            :math:`[0, 1]` (clamp network outputs first: ``output.clamp(0, 1)``).
+        path: the output file.
+        bit_depth: 8, or 16 for a 16-bit PNG (``path`` must end in ``.png``). An 8-bit tensor
+            saved at 16 bits is scaled by 257, so 255 becomes 65535.
+
+    Raises:
+        TypeError: ``image`` is not a tensor, or has another dtype (``int32``, ``int64``,
+            ``bool``: convert to ``uint8`` or to float in [0, 1] first).
+        ValueError: a bad shape, a floating value outside :math:`[0, 1]` (or NaN), a
+            ``uint16`` tensor saved at 8 bits, a 16-bit file that is not a PNG, or an alpha
+            channel for a format without one (JPEG).
 
     Example:
         >>> import tempfile, torch
         >>> path = tempfile.mkdtemp() + "/x.png"
-        >>> save_image(torch.ones(3, 2, 2), path)
-        >>> read_image(path).min().item()
-        1.0
+        >>> save_image(torch.tensor([[[0, 128, 255]]], dtype=torch.uint8), path)
+        >>> decode_image(path, mode="keep").tolist()
+        [[[0, 128, 255]]]
     """
     if not isinstance(image, torch.Tensor):
         raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[0] not in (1, 3):
-        raise ValueError(f"image must have shape (1 or 3, H, W), got {tuple(image.shape)}")
-    array = (image.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8).cpu().numpy()
-    array = array.transpose(1, 2, 0)
-    if array.shape[2] == 1:
-        array = array[:, :, 0]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path)
+    if image.ndim != 3 or image.shape[0] not in (1, 2, 3, 4):
+        raise ValueError(
+            f"image must have shape (C, H, W) with C in 1, 2, 3, 4, got {tuple(image.shape)}"
+        )
+    if isinstance(bit_depth, bool) or bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
+    path = Path(path)
+    if bit_depth == 16 and path.suffix.lower() != ".png":
+        raise ValueError(f"16-bit output needs a .png file, got {path.name!r}")
+    image = image.detach().cpu()
+    peak = 65535 if bit_depth == 16 else 255
+    if image.dtype == torch.uint8:
+        array = image.numpy().astype(np.uint16) * 257 if bit_depth == 16 else image.numpy()
+    elif image.dtype == torch.uint16:
+        if bit_depth != 16:
+            raise ValueError("a uint16 image needs bit_depth=16 (or convert it to float / 65535)")
+        array = image.to(torch.int32).numpy().astype(np.uint16)
+    elif image.is_floating_point():
+        values = image.double()
+        if values.numel() and not bool(((values >= 0) & (values <= 1)).all()):
+            finite = values[torch.isfinite(values)]
+            span = (f"[{finite.min().item():.4g}, {finite.max().item():.4g}]" if finite.numel()
+                    else "no finite values")
+            nan = ", with NaN or inf" if finite.numel() < values.numel() else ""
+            raise ValueError(
+                f"a floating image must hold values in [0, 1], got {span}{nan}; clamp it with "
+                ".clamp(0, 1), or divide a 0..255 image by 255"
+            )
+        array = (values * peak).round().numpy().astype(np.uint16 if bit_depth == 16 else np.uint8)
+    else:
+        raise TypeError(
+            f"image must be uint8 (0..255), uint16 (0..65535) or floating (0..1), got "
+            f"{image.dtype}"
+        )
+    array = np.ascontiguousarray(array.transpose(1, 2, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if bit_depth == 16:
+        _write_png16(array, path)
+        return
+    channels = array.shape[2]
+    if channels in (2, 4) and path.suffix.lower() in (".jpg", ".jpeg"):
+        raise ValueError(f"JPEG cannot store an alpha channel: save {path.name!r} as .png")
+    try:  # uint8 arrays with 1, 2, 3, 4 channels become L, LA, RGB, RGBA images
+        Image.fromarray(array[:, :, 0] if channels == 1 else array).save(path)
+    except (KeyError, ValueError, OSError) as err:
+        raise ValueError(f"cannot write image file {path}: {err}") from err

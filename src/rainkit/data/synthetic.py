@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from rainkit._validation import check_image_tensor, check_in_range, check_int, check_positive
+from rainkit._validation import check_image_tensor, check_int, check_real
 from rainkit.data.io import read_image
 from rainkit.data.transforms import paired_random_crop, paired_random_flip
 
@@ -39,8 +39,9 @@ def line_kernel(length: float, angle: float, width: float = 1.0) -> np.ndarray:
         >>> kernel.shape, kernel[2:7, 4].tolist(), bool(kernel[0, 0] < 1e-6)
         ((9, 9), [1.0, 1.0, 1.0, 1.0, 1.0], True)
     """
-    check_positive(length, "length")
-    check_positive(width, "width")
+    length = check_real(length, "length", minimum=0.0, strict_minimum=True)
+    width = check_real(width, "width", minimum=0.0, strict_minimum=True)
+    angle = check_real(angle, "angle")
     theta = math.radians(angle)
     dx, dy = math.sin(theta), math.cos(theta)
     half = length / 2.0
@@ -121,13 +122,12 @@ def synthesize_rain(
         SIGGRAPH 2006.
     """
     check_image_tensor(image, "image", ndims=(3, 4), channels=3)
-    check_in_range(density, "density", 0.0, 1.0)
-    check_positive(length, "length")
-    check_positive(width, "width")
-    check_positive(brightness, "brightness", strict=False)
-    check_positive(blur, "blur", strict=False)
-    if isinstance(angle, bool) or not isinstance(angle, (int, float)):
-        raise TypeError(f"angle must be a number, got {type(angle).__name__}")
+    density = check_real(density, "density", minimum=0.0, maximum=1.0)
+    length = check_real(length, "length", minimum=0.0, strict_minimum=True)
+    width = check_real(width, "width", minimum=0.0, strict_minimum=True)
+    brightness = check_real(brightness, "brightness", minimum=0.0)
+    blur = check_real(blur, "blur", minimum=0.0)
+    angle = check_real(angle, "angle")
     if seed is not None:
         check_int(seed, "seed", minimum=0)
     batch = image if image.ndim == 4 else image[None]
@@ -149,15 +149,36 @@ def synthesize_rain(
     return rainy, rain.contiguous()
 
 
-def _as_range(value: float | Sequence[float], name: str) -> tuple[float, float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value), float(value)
-    if isinstance(value, Sequence) and len(value) == 2:
-        low, high = float(value[0]), float(value[1])
-        if low > high:
-            raise ValueError(f"{name} range must have low <= high, got {tuple(value)}")
-        return low, high
-    raise TypeError(f"{name} must be a number or a (low, high) pair, got {value!r}")
+#: The domain of each rain parameter: (minimum, maximum, minimum exclusive).
+_DOMAINS: dict[str, tuple[float | None, float | None, bool]] = {
+    "density": (0.0, 1.0, False),
+    "length": (0.0, None, True),
+    "angle": (None, None, False),
+    "width": (0.0, None, True),
+    "brightness": (0.0, None, False),
+    "blur": (0.0, None, False),
+}
+
+
+def _as_range(value: object, name: str) -> tuple[float, float]:
+    """A number or a ``(low, high)`` pair -> a checked ``(low, high)`` inside the domain."""
+    minimum, maximum, strict = _DOMAINS[name]
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        try:
+            number = check_real(value, name, minimum=minimum, maximum=maximum,
+                                strict_minimum=strict)
+        except TypeError:
+            raise TypeError(
+                f"{name} must be a number or a (low, high) pair, got {value!r}"
+            ) from None
+        return number, number
+    if len(value) != 2:
+        raise ValueError(f"{name} must be a number or a (low, high) pair, got {len(value)} values")
+    low, high = (check_real(v, f"{name} {side}", minimum=minimum, maximum=maximum,
+                            strict_minimum=strict) for v, side in zip(value, ("low", "high")))
+    if low > high:
+        raise ValueError(f"{name} range must have low <= high, got {tuple(value)}")
+    return low, high
 
 
 class SyntheticRainDataset(Dataset):
@@ -177,6 +198,13 @@ class SyntheticRainDataset(Dataset):
         density, length, angle, width, brightness, blur: a number or a ``(low, high)`` range
             for the :func:`synthesize_rain` argument of the same name.
         seed: base seed.
+
+    Raises:
+        TypeError: an option of the wrong type (``augment="yes"``, a string range).
+        ValueError: a value outside its domain, checked here rather than mid-training:
+            ``density`` in :math:`[0, 1]`, ``length`` and ``width`` :math:`> 0`,
+            ``brightness`` and ``blur`` :math:`\\geq 0`, every bound finite, ``low <= high``.
+            NumPy numbers (``np.float32(1)``) are accepted.
 
     Returns:
         Items ``(rainy, clean, name)``: two :math:`(3, H, W)` ``float32`` tensors and
@@ -204,12 +232,26 @@ class SyntheticRainDataset(Dataset):
         blur: float | Sequence[float] = (0.0, 1.0),
         seed: int = 0,
     ) -> None:
-        if isinstance(clean_images, (str, os.PathLike, torch.Tensor)) or not clean_images:
+        if isinstance(clean_images, (str, os.PathLike, torch.Tensor)) or not isinstance(
+                clean_images, Sequence):
+            raise TypeError(f"clean_images must be a sequence of tensors or paths, got "
+                            f"{type(clean_images).__name__}")
+        if not clean_images:
             raise ValueError("clean_images must be a non-empty sequence of tensors or paths")
         if patch_size is not None:
             check_int(patch_size, "patch_size", minimum=1)
         check_int(samples_per_image, "samples_per_image", minimum=1)
         check_int(seed, "seed", minimum=0)
+        if not isinstance(augment, bool):
+            raise TypeError(f"augment must be a bool, got {type(augment).__name__} {augment!r}")
+        ranges = {
+            "density": _as_range(density, "density"),
+            "length": _as_range(length, "length"),
+            "angle": _as_range(angle, "angle"),
+            "width": _as_range(width, "width"),
+            "brightness": _as_range(brightness, "brightness"),
+            "blur": _as_range(blur, "blur"),
+        }
         images = []
         for index, item in enumerate(clean_images):
             if isinstance(item, torch.Tensor):
@@ -221,14 +263,7 @@ class SyntheticRainDataset(Dataset):
         self.patch_size = patch_size
         self.samples_per_image = samples_per_image
         self.augment = augment
-        self.ranges = {
-            "density": _as_range(density, "density"),
-            "length": _as_range(length, "length"),
-            "angle": _as_range(angle, "angle"),
-            "width": _as_range(width, "width"),
-            "brightness": _as_range(brightness, "brightness"),
-            "blur": _as_range(blur, "blur"),
-        }
+        self.ranges = ranges
         self.seed = seed
         self.epoch = 0
 

@@ -16,8 +16,9 @@ from rainkit._validation import (
     reduce,
 )
 from rainkit.metrics.color import rgb_to_y
+from rainkit.metrics.conventions import QUANTIZE_MODES, ScoringConvention, resolve_convention
 
-__all__ = ["Prepared", "check_options", "finish", "prepare"]
+__all__ = ["Options", "Prepared", "check_options", "finish", "prepare"]
 
 _INT_RANGES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
@@ -32,15 +33,92 @@ class Prepared:
     numpy: bool
 
 
+@dataclass(frozen=True)
+class Options:
+    """The options of a metric call after a convention (if any) has been applied."""
+
+    data_range: float | None
+    crop_border: int
+    y_channel: bool
+    round_y: bool
+    quantize: str | None
+    convention: ScoringConvention | None
+
+
+def _conflict(option: str, value: object, convention: ScoringConvention, fixed: object,
+              what: str) -> ValueError:
+    return ValueError(
+        f"{option}={value!r} contradicts convention {convention.name!r}, which {what} "
+        f"({option}={fixed!r}); leave {option} unset or use convention=None"
+    )
+
+
 def check_options(data_range: object, crop_border: object, y_channel: object,
-                  reduction: object) -> None:
-    """Validate the options shared by every metric (no input needed)."""
-    if data_range is not None:
-        check_positive(data_range, "data_range")
-    check_int(crop_border, "crop_border", minimum=0)
-    if not isinstance(y_channel, bool):
+                  reduction: object, *, convention: object = None, quantize: object = None,
+                  window: tuple[object, object, object, object] | None = None) -> Options:
+    """Validate the options shared by every metric (no input needed) and apply a convention.
+
+    ``crop_border`` and ``y_channel`` may be ``None`` ("not given"): they then take the
+    convention's value, or ``0`` and ``False`` without one. An explicit value that contradicts
+    the convention raises :class:`ValueError`, as does an SSIM ``window`` (``(window_size,
+    sigma, k1, k2)``) other than the convention's.
+    """
+    scale = None if data_range is None else check_positive(data_range, "data_range")
+    border = None if crop_border is None else check_int(crop_border, "crop_border", minimum=0)
+    if y_channel is not None and not isinstance(y_channel, bool):
         raise TypeError(f"y_channel must be a bool, got {type(y_channel).__name__}")
     check_reduction(reduction)
+    if quantize is not None and quantize not in QUANTIZE_MODES:
+        listed = ", ".join(repr(m) for m in QUANTIZE_MODES)
+        raise ValueError(f"quantize must be None or one of {listed}, got {quantize!r}")
+    if convention is None:
+        return Options(scale, border or 0, bool(y_channel), False, quantize, None)
+    conv = resolve_convention(convention)
+    if y_channel is not None and y_channel != conv.y_channel:
+        what = "scores the Y channel" if conv.y_channel else "scores the RGB channels"
+        raise _conflict("y_channel", y_channel, conv, conv.y_channel, what)
+    if conv.crop_border is not None and border is not None and border != conv.crop_border:
+        raise _conflict("crop_border", border, conv, conv.crop_border, "uses a fixed border")
+    if window is not None:
+        names = ("window_size", "sigma", "k1", "k2")
+        fixed = (conv.window_size, conv.sigma, conv.k1, conv.k2)
+        for name, value, want in zip(names, window, fixed):
+            if value != want:
+                raise _conflict(name, value, conv, want, "uses Wang et al.'s SSIM settings")
+    if border is None:
+        border = conv.crop_border or 0
+    return Options(scale, border, conv.y_channel, conv.round_y, quantize, conv)
+
+
+def _quantize(x: torch.Tensor, scale: float, mode: str) -> torch.Tensor:
+    """Snap ``x`` (on the scale ``[0, scale]``) to the 256 levels of an 8-bit file."""
+    steps = x.clamp(0.0, scale) * (255.0 / scale)
+    steps = torch.round(steps) if mode == "round" else torch.floor(steps)
+    return steps * (scale / 255.0)
+
+
+# MATLAB's rgb2ycbcr for uint8 images: T = (1/255) * [65.481 128.553 24.966], offset 16, each
+# pixel computed by imlincomb as T(1) R + T(2) G + T(3) B + 16 in double, then converted to uint8.
+_MATLAB_Y = ((1 / 255) * 65.481, (1 / 255) * 128.553, (1 / 255) * 24.966)
+
+
+def _matlab_y_uint8(rgb: torch.Tensor, scale: float) -> torch.Tensor:
+    """Luma of 8-bit RGB as MATLAB's ``rgb2ycbcr`` returns it for a ``uint8`` image.
+
+    ``rgb`` holds values on the 8-bit grid of ``[0, scale]``; they are mapped to integers
+    0-255, :math:`Y = T_1 R + T_2 G + T_3 B + 16` is evaluated in float64 in MATLAB's order and
+    rounded half away from zero (MATLAB's ``uint8`` conversion; ``Y`` lies in ``[16, 235]``, so
+    nothing saturates). The result is returned on the input's scale and dtype.
+    """
+    # float64 keeps luma exact to ~1e-13, so only true half-integers can round either way
+    # (MPS has no float64: float32 there, still exact for the integer RGB of 8-bit data to
+    # ~1e-5, which can misround a luma within 1e-5 of a half-integer)
+    wide = torch.float32 if rgb.device.type == "mps" else torch.float64
+    r, g, b = torch.round(rgb.to(wide) * (255.0 / scale)).unbind(1)
+    y255 = r * _MATLAB_Y[0] + g * _MATLAB_Y[1] + b * _MATLAB_Y[2] + 16.0
+    low = torch.floor(y255)
+    y255 = torch.where(y255 - low >= 0.5, low + 1.0, low)
+    return (y255 * (scale / 255.0)).unsqueeze(1).to(rgb.dtype)
 
 
 def _numpy_to_tensor(array: np.ndarray, name: str) -> tuple[torch.Tensor, float]:
@@ -62,10 +140,20 @@ def _numpy_to_tensor(array: np.ndarray, name: str) -> tuple[torch.Tensor, float]
     return tensor.unsqueeze(0), default_range
 
 
-def prepare(input: object, target: object, *, data_range: float | None, crop_border: int,
-            y_channel: bool, reduction: str) -> Prepared:
-    """Check and convert ``(input, target)`` for a metric; see :func:`rainkit.metrics.psnr`."""
-    check_options(data_range, crop_border, y_channel, reduction)
+def prepare(input: object, target: object, *, data_range: float | None,
+            crop_border: int | None, y_channel: bool | None, reduction: str,
+            convention: str | ScoringConvention | None = None, quantize: str | None = None,
+            window: tuple[object, object, object, object] | None = None) -> Prepared:
+    """Check and convert ``(input, target)`` for a metric; see :func:`rainkit.metrics.psnr`.
+
+    In order: type and shape checks, conversion to ``(B, C, H, W)`` floating tensors, the data
+    range, ``quantize`` (``input`` only), luma (rounded if the convention says so), border crop.
+    ``convention``, ``crop_border=None``, ``y_channel=None`` and ``window``: see
+    :func:`check_options`.
+    """
+    opts = check_options(data_range, crop_border, y_channel, reduction, convention=convention,
+                         quantize=quantize, window=window)
+    crop_border, y_channel = opts.crop_border, opts.y_channel
     if isinstance(input, np.ndarray) and isinstance(target, np.ndarray):
         if input.shape != target.shape:
             raise ValueError(
@@ -102,13 +190,25 @@ def prepare(input: object, target: object, *, data_range: float | None, crop_bor
             f"{type(input).__name__} and {type(target).__name__}"
         )
     scale = default_range if data_range is None else float(data_range)
+    if opts.round_y:
+        # The script reads 8-bit files: snap both images to the 8-bit grid (exact for data
+        # that came from 8-bit files; the input by ``quantize`` when given).
+        x = _quantize(x, scale, opts.quantize or "round")
+        y = _quantize(y, scale, "round")
+    elif opts.quantize is not None:
+        x = _quantize(x, scale, opts.quantize)
     if y_channel:
         if x.shape[1] != 3:
+            source = "y_channel=True" if opts.convention is None else \
+                f"convention {opts.convention.name!r} (Y channel)"
             raise ValueError(
-                f"y_channel=True expects 3 RGB channels, got {x.shape[1]} channels "
+                f"{source} expects 3 RGB channels, got {x.shape[1]} channels "
                 f"(input shape {tuple(input.shape)})"  # type: ignore[union-attr]
             )
-        x, y = rgb_to_y(x, scale), rgb_to_y(y, scale)
+        if opts.round_y:
+            x, y = _matlab_y_uint8(x, scale), _matlab_y_uint8(y, scale)
+        else:
+            x, y = rgb_to_y(x, scale), rgb_to_y(y, scale)
     if crop_border:
         height, width = x.shape[-2:]
         if 2 * crop_border >= min(height, width):

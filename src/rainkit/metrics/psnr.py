@@ -8,6 +8,7 @@ from torch import nn
 
 from rainkit._validation import Reduction
 from rainkit.metrics._prepare import check_options, finish, prepare
+from rainkit.metrics.conventions import Quantize, ScoringConvention
 
 __all__ = ["PSNR", "psnr"]
 
@@ -17,8 +18,10 @@ def psnr(
     target: torch.Tensor | np.ndarray,
     *,
     data_range: float | None = None,
-    crop_border: int = 0,
-    y_channel: bool = False,
+    crop_border: int | None = None,
+    y_channel: bool | None = None,
+    convention: str | ScoringConvention | None = None,
+    quantize: Quantize | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor | float | np.ndarray:
     r"""Peak signal-to-noise ratio in decibels, one value per image.
@@ -45,9 +48,24 @@ def psnr(
             ``65535`` for uint16 arrays. It is never guessed from the values; an explicit
             value always wins.
         crop_border: pixels dropped on each side before scoring (as in super-resolution and
-            deraining benchmarks).
+            deraining benchmarks). ``None`` (default): the convention's border, else 0.
         y_channel: score the luma ``Y`` of BT.601 limited-range YCbCr (see
-            :func:`rgb_to_y`) instead of the RGB channels; needs 3 channels.
+            :func:`rgb_to_y`) instead of the RGB channels; needs 3 channels. ``None``
+            (default): what the convention says, else ``False``.
+        convention: the name of a published evaluation script's convention (a key of
+            :data:`CONVENTIONS`: ``"matlab-y"``, ``"matlab-y-uint8"``, ``"basicsr-y"``,
+            ``"rgb"``) or a :class:`ScoringConvention`. It sets ``y_channel``, whether luma is
+            rounded to 8 bits, and the border where the script fixes one; an explicit
+            ``y_channel`` or ``crop_border`` that contradicts it raises :class:`ValueError`.
+            ``None`` (default): only the options above. See :doc:`/guides/reproducing_tables`.
+        quantize: snap ``input`` to the 256 levels of an 8-bit file before scoring, as a test
+            script does when it saves the network's output: ``"round"``
+            (:math:`\mathrm{round}(255\,\mathrm{clamp}(x, 0, 1))`, half to even) or
+            ``"floor"`` (truncation), on the scale of ``data_range``. Not differentiable.
+            ``None`` (default): score the values as given. ``target`` is not quantized (it
+            comes from 8-bit files in every pipeline), except that ``"matlab-y-uint8"``, whose
+            script reads only 8-bit files, snaps both images to 8 bits (``input`` by
+            ``quantize``, default ``"round"``; ``target`` by rounding, exact for 8-bit data).
         reduction: ``"none"`` (one value per image), ``"mean"`` or ``"sum"`` over images.
 
     Returns:
@@ -70,13 +88,21 @@ def psnr(
         48.13
         >>> psnr(x, x).item()
         inf
+        >>> clean = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+        >>> clean = clean.mul(255).round().div(255)  # an image read from an 8-bit file
+        >>> out = (clean + 0.004).clamp(0, 1)
+        >>> round(psnr(out, clean, convention="matlab-y").item(), 2)  # PReNet's scripts
+        49.33
+        >>> round(psnr(out, clean, convention="matlab-y-uint8").item(), 2)  # MPRNet, Restormer
+        48.81
 
     References:
         Z. Wang and A. C. Bovik, "Mean squared error: Love it or leave it?", IEEE Signal
         Processing Magazine 26(1), 2009.
     """
     p = prepare(input, target, data_range=data_range, crop_border=crop_border,
-                y_channel=y_channel, reduction=reduction)
+                y_channel=y_channel, reduction=reduction, convention=convention,
+                quantize=quantize)
     mse = (p.input - p.target).square().mean(dim=(1, 2, 3))
     values = 10.0 * (2.0 * torch.log10(mse.new_tensor(p.data_range)) - torch.log10(mse))
     return finish(values, reduction, p.numpy)
@@ -95,19 +121,27 @@ class PSNR(nn.Module):
         torch.Size([])
     """
 
-    def __init__(self, *, data_range: float | None = None, crop_border: int = 0,
-                 y_channel: bool = False, reduction: Reduction = "mean") -> None:
+    def __init__(self, *, data_range: float | None = None, crop_border: int | None = None,
+                 y_channel: bool | None = None,
+                 convention: str | ScoringConvention | None = None,
+                 quantize: Quantize | None = None, reduction: Reduction = "mean") -> None:
         super().__init__()
-        check_options(data_range, crop_border, y_channel, reduction)
+        check_options(data_range, crop_border, y_channel, reduction, convention=convention,
+                      quantize=quantize)
         self.data_range = data_range
         self.crop_border = crop_border
         self.y_channel = y_channel
+        self.convention = convention
+        self.quantize = quantize
         self.reduction = reduction
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return psnr(input, target, data_range=self.data_range, crop_border=self.crop_border,
-                    y_channel=self.y_channel, reduction=self.reduction)  # type: ignore[return-value]
+                    y_channel=self.y_channel, convention=self.convention,
+                    quantize=self.quantize, reduction=self.reduction)  # type: ignore[return-value]
 
     def extra_repr(self) -> str:
+        name = getattr(self.convention, "name", self.convention)
         return (f"data_range={self.data_range}, crop_border={self.crop_border}, "
-                f"y_channel={self.y_channel}, reduction={self.reduction!r}")
+                f"y_channel={self.y_channel}, convention={name!r}, quantize={self.quantize!r}, "
+                f"reduction={self.reduction!r}")

@@ -10,6 +10,7 @@ from torch.autograd.function import once_differentiable
 
 from rainkit._validation import Reduction, check_int, check_positive
 from rainkit.metrics._prepare import check_options, finish, prepare
+from rainkit.metrics.conventions import Quantize, ScoringConvention
 
 __all__ = ["SSIM", "ssim"]
 
@@ -238,8 +239,10 @@ def ssim(
     target: torch.Tensor | np.ndarray,
     *,
     data_range: float | None = None,
-    crop_border: int = 0,
-    y_channel: bool = False,
+    crop_border: int | None = None,
+    y_channel: bool | None = None,
+    convention: str | ScoringConvention | None = None,
+    quantize: Quantize | None = None,
     window_size: int = 11,
     sigma: float = 1.5,
     k1: float = 0.01,
@@ -278,9 +281,17 @@ def ssim(
             ``1.0`` for floating inputs (images in :math:`[0, 1]`), ``255`` for uint8 and
             ``65535`` for uint16 arrays. It is never guessed from the values; an explicit
             value always wins.
-        crop_border: pixels dropped on each side before scoring.
+        crop_border: pixels dropped on each side before scoring. ``None`` (default): the
+            convention's border, else 0.
         y_channel: score the luma ``Y`` of BT.601 limited-range YCbCr (see
-            :func:`rgb_to_y`); needs 3 channels.
+            :func:`rgb_to_y`); needs 3 channels. ``None`` (default): what the convention
+            says, else ``False``.
+        convention: a published evaluation script's convention (a key of
+            :data:`CONVENTIONS` or a :class:`ScoringConvention`); see :func:`psnr`. Every
+            convention uses the window below with its defaults; other values raise
+            :class:`ValueError` when a convention is given.
+        quantize: ``"round"`` or ``"floor"``: snap ``input`` to 8 bits first, as a test script
+            saving the output did; see :func:`psnr`. ``None`` (default): as given.
         window_size: odd side of the Gaussian window (11 in the paper).
         sigma: standard deviation of the Gaussian window (1.5 in the paper).
         k1: stabilising constant for the luminance term.
@@ -313,7 +324,8 @@ def ssim(
     """
     check_window_options(window_size, sigma, k1, k2)
     p = prepare(input, target, data_range=data_range, crop_border=crop_border,
-                y_channel=y_channel, reduction=reduction)
+                y_channel=y_channel, reduction=reduction, convention=convention,
+                quantize=quantize, window=(window_size, sigma, k1, k2))
     height, width = p.input.shape[-2:]
     if min(height, width) < window_size:
         raise ValueError(
@@ -338,15 +350,20 @@ class SSIM(nn.Module):
         tensor([1., 1.])
     """
 
-    def __init__(self, *, data_range: float | None = None, crop_border: int = 0,
-                 y_channel: bool = False, window_size: int = 11, sigma: float = 1.5,
+    def __init__(self, *, data_range: float | None = None, crop_border: int | None = None,
+                 y_channel: bool | None = None,
+                 convention: str | ScoringConvention | None = None,
+                 quantize: Quantize | None = None, window_size: int = 11, sigma: float = 1.5,
                  k1: float = 0.01, k2: float = 0.03, reduction: Reduction = "mean") -> None:
         super().__init__()
-        check_options(data_range, crop_border, y_channel, reduction)
         check_window_options(window_size, sigma, k1, k2)
+        check_options(data_range, crop_border, y_channel, reduction, convention=convention,
+                      quantize=quantize, window=(window_size, sigma, k1, k2))
         self.data_range = data_range
         self.crop_border = crop_border
         self.y_channel = y_channel
+        self.convention = convention
+        self.quantize = quantize
         self.window_size = window_size
         self.sigma = sigma
         self.k1 = k1
@@ -355,10 +372,13 @@ class SSIM(nn.Module):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return ssim(input, target, data_range=self.data_range, crop_border=self.crop_border,
-                    y_channel=self.y_channel, window_size=self.window_size, sigma=self.sigma,
+                    y_channel=self.y_channel, convention=self.convention,
+                    quantize=self.quantize, window_size=self.window_size, sigma=self.sigma,
                     k1=self.k1, k2=self.k2, reduction=self.reduction)  # type: ignore[return-value]
 
     def extra_repr(self) -> str:
+        name = getattr(self.convention, "name", self.convention)
         return (f"data_range={self.data_range}, crop_border={self.crop_border}, "
-                f"y_channel={self.y_channel}, window_size={self.window_size}, "
+                f"y_channel={self.y_channel}, convention={name!r}, quantize={self.quantize!r}, "
+                f"window_size={self.window_size}, "
                 f"sigma={self.sigma}, k1={self.k1}, k2={self.k2}, reduction={self.reduction!r}")

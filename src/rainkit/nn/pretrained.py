@@ -21,12 +21,14 @@ __all__ = [
     "PRETRAINED",
     "PretrainedWeights",
     "PublishedScore",
+    "describe_pretrained",
     "download_pretrained",
     "load_pretrained",
 ]
 
 #: How a checkpoint file is laid out: the PReNet authors' state dicts, or rainkit's own
-#: checkpoints (``rainkit.checkpoint``: a dict with ``model_name``, ``model_kwargs``, ``model``).
+#: checkpoints (:func:`rainkit.checkpoint.save_checkpoint`: a dict with ``model_name``,
+#: ``model_kwargs``, ``model``, checked by :func:`rainkit.checkpoint.load_checkpoint`).
 WeightsFormat = Literal["prenet-authors", "rainkit"]
 _FORMATS = ("prenet-authors", "rainkit")
 
@@ -246,12 +248,9 @@ def _convert_prenet_authors(state: Mapping[str, Any], model: str) -> dict[str, A
 def _read_rainkit_checkpoint(path: Path, entry: PretrainedWeights,
                              map_location: Any) -> Mapping[str, Any]:
     """The state dict of a rainkit checkpoint, after checking it is this entry's network."""
-    try:  # the project's reader, when this rainkit has it
-        from rainkit.checkpoint import load_checkpoint  # type: ignore[import-not-found]
-    except ImportError:
-        checkpoint = _read_file(path, entry, map_location)
-    else:
-        checkpoint = load_checkpoint(path)
+    from rainkit.checkpoint import load_checkpoint  # imports rainkit.nn: not at module level
+
+    checkpoint = load_checkpoint(path, map_location=map_location)
     if not isinstance(checkpoint, Mapping) or not {"model_name", "model"} <= set(checkpoint):
         raise ValueError(
             f"{_what(entry)}: {str(path)!r} is not a rainkit checkpoint (a dict with "
@@ -403,3 +402,21 @@ def download_pretrained(
     folder = hub_checkpoint_dir() if directory is None else Path(os.fspath(directory))
     return download_file(url or entry.url, folder / entry.file_name, entry.sha256,
                          what=_what(entry), progress=progress, overwrite=overwrite)
+
+
+def describe_pretrained(name: str) -> str:
+    """One line about the checkpoint ``name``: network, size, training set, published scores,
+    and whether its file is in the hub cache (``rainkit models`` prints these).
+
+    Example:
+        >>> print(describe_pretrained("prn_r-rain100h").split(";")[0])
+        prn_r-rain100h: prn_r(stages=6), 21,123 parameters
+    """
+    entry = _entry(name)
+    kwargs = ", ".join(f"{k}={v!r}" for k, v in entry.model_kwargs.items())
+    scores = ", ".join(f"{s.test_set} {s.psnr:.2f} dB / {s.ssim:.3f} ({s.convention})"
+                       for s in entry.published) or "no published scores"
+    cached = (hub_checkpoint_dir() / entry.file_name).is_file()
+    return (f"{entry.name}: {entry.model}({kwargs}), {entry.num_params:,} parameters; trained on "
+            f"{entry.training_set}; published {scores}; "
+            f"{'in the hub cache' if cached else 'not downloaded'} ({entry.file_name})")

@@ -1,0 +1,79 @@
+"""Shared parts of the commands: device choice, loading a model by name or path, errors."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = ["CommandError", "add_device_argument", "load_network", "pick_device"]
+
+
+class CommandError(Exception):
+    """A failure the user can act on; ``rainkit`` prints it and exits with status 1."""
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto",
+                        help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (default: torch's choice)")
+
+
+def pick_device(flag: str, threads: int | None = None) -> torch.device:
+    """The device named by ``--device`` (``auto``: cuda, then mps, then cpu)."""
+    if threads is not None:
+        if threads < 1:
+            raise CommandError(f"--threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+    if flag == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(flag)
+    except RuntimeError as err:
+        raise CommandError(f"--device: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CommandError(f"--device {flag}: CUDA is not available on this machine")
+    return device
+
+
+def published_names() -> list[str]:
+    """Names of the published checkpoints rainkit knows (empty if the table is unavailable)."""
+    import rainkit.nn
+
+    return sorted(getattr(rainkit.nn, "PRETRAINED", {}))
+
+
+def load_network(spec: str, device: torch.device) -> tuple[nn.Module, str, object | None]:
+    """Load a published model by name, or a rainkit checkpoint by path, in eval mode.
+
+    Returns:
+        ``(model, description, published entry or None)``.
+    """
+    import rainkit.nn
+    from rainkit.checkpoint import load_model
+
+    names = published_names()
+    if spec in names:
+        try:
+            model = rainkit.nn.load_pretrained(spec)
+        except (FileNotFoundError, ValueError) as err:
+            raise CommandError(str(err)) from None
+        return model.to(device).eval(), spec, rainkit.nn.PRETRAINED[spec]
+    path = Path(spec)
+    if not path.exists():
+        known = ", ".join(names) if names else "none"
+        raise CommandError(f"{spec!r} is neither a checkpoint file nor a published model name "
+                           f"(published models: {known}; 'rainkit models' lists them)")
+    try:
+        model = load_model(path)
+    except (FileNotFoundError, ValueError) as err:
+        raise CommandError(str(err)) from None
+    return model.to(device).eval(), str(path), None

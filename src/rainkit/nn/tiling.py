@@ -1,0 +1,124 @@
+"""Run a network on a large image in tiles, with enough context that the tiles do not show."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from rainkit._validation import check_image_tensor, check_int
+from rainkit.nn.receptive_field import receptive_field
+
+__all__ = ["context_margin", "tiled_forward"]
+
+
+def context_margin(model: nn.Module, *, in_channels: int = 3, max_size: int = 257) -> int | None:
+    """Pixels of context a tile needs on each side so that its centre sees what the whole image
+    gives it: half the measured receptive field, :math:`\\lceil (r - 1) / 2 \\rceil`.
+
+    The receptive field :math:`r` is measured with :func:`~rainkit.nn.receptive_field` on inputs
+    of growing size (65, 129, 257, up to ``max_size``) until it is smaller than the input.
+
+    Args:
+        model: the network.
+        in_channels: its input channels.
+        max_size: the largest probe; a receptive field that reaches it is reported as global.
+
+    Returns:
+        The margin in pixels, or ``None`` when every output pixel depends on the whole image
+        (a global pooling branch), so that no finite margin makes tiles exact.
+
+    Example:
+        >>> from rainkit.nn import BaselineNet, context_margin
+        >>> context_margin(BaselineNet(channels=4))  # receptive field 21 x 21
+        10
+    """
+    check_int(max_size, "max_size", minimum=3)
+    size = 65
+    while True:
+        size = min(size, max_size)
+        height, width = receptive_field(model, in_channels=in_channels, size=size)
+        if max(height, width) < size:
+            return math.ceil((max(height, width) - 1) / 2)
+        if size >= max_size:
+            return None
+        size = 2 * size - 1
+
+
+def _windows(length: int, tile: int, margin: int, align: int) -> list[tuple[int, int, int, int]]:
+    """(window start, window end, core start, core end) along one axis; cores partition it."""
+    spans = []
+    for core_start in range(0, length, tile):
+        core_end = min(core_start + tile, length)
+        start = max(0, (core_start - margin) // align * align)
+        end = min(length, -(-(core_end + margin) // align) * align)
+        spans.append((start, end, core_start, core_end))
+    return spans
+
+
+@torch.no_grad()
+def tiled_forward(
+    model: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+    image: torch.Tensor,
+    *,
+    tile: int = 512,
+    margin: int = 64,
+    align: int = 32,
+) -> torch.Tensor:
+    """Apply ``model`` to ``image`` tile by tile, each tile computed with ``margin`` pixels of
+    context on every side, and stitch the tiles' centres ("overlap-tile", Ronneberger et al.).
+
+    The image is cut into ``tile x tile`` cores that partition it; each core is computed from a
+    window that extends it by at least ``margin`` pixels (less at the image border, where the
+    whole-image run sees the same zero padding) and starts and ends on multiples of ``align``
+    (so networks that pool by up to ``align`` see the same pooling grid as on the whole
+    image). Only the core of each window's output is kept, so no blending is needed. Peak memory
+    is that of one window.
+
+    The result equals the whole-image output exactly (to float rounding) when ``margin`` is at
+    least :func:`context_margin` of the network and the network commutes with shifts by
+    multiples of ``align`` (stride-1 convolutional networks such as
+    :class:`~rainkit.nn.BaselineNet` and the PReNet family; pooling networks on sizes that are
+    multiples of their total stride). Networks that resize feature maps to odd sizes or pool
+    globally (:class:`~rainkit.nn.DilatedPyramidNet`) give slightly different values near tile
+    borders; the deployment guide lists the measured differences.
+
+    Args:
+        model: maps :math:`(B, C, h, w)` to :math:`(B, C', h, w)`; called under
+            :func:`torch.no_grad`.
+        image: :math:`(B, C, H, W)` floating-point tensor.
+        tile: core side in pixels (``>= 1``).
+        margin: context pixels on each side (``>= 0``); see :func:`context_margin`.
+        align: window starts are multiples of this (``>= 1``).
+
+    Returns:
+        :math:`(B, C', H, W)`, the model's output for the whole image.
+
+    Example:
+        >>> import torch
+        >>> from rainkit.nn import BaselineNet, tiled_forward
+        >>> net = BaselineNet(channels=4).eval()
+        >>> x = torch.rand(1, 3, 70, 50)
+        >>> tiled = tiled_forward(net, x, tile=32, margin=10)
+        >>> bool(torch.allclose(tiled, net(x), atol=1e-6))
+        True
+    """
+    check_image_tensor(image, "image", ndims=(4,))
+    tile = check_int(tile, "tile", minimum=1)
+    margin = check_int(margin, "margin", minimum=0)
+    align = check_int(align, "align", minimum=1)
+    height, width = image.shape[-2:]
+    if height <= tile and width <= tile:
+        return model(image)
+    output: torch.Tensor | None = None
+    for top, bottom, core_top, core_bottom in _windows(height, tile, margin, align):
+        for left, right, core_left, core_right in _windows(width, tile, margin, align):
+            result = model(image[..., top:bottom, left:right])
+            if output is None:
+                output = result.new_empty(*result.shape[:-2], height, width)
+            output[..., core_top:core_bottom, core_left:core_right] = result[
+                ..., core_top - top:core_bottom - top, core_left - left:core_right - left]
+    assert output is not None  # at least one window: height and width are >= 1
+    return output

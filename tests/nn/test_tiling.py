@@ -1,0 +1,99 @@
+"""Overlap-tile inference: equal to the whole-image output where the network allows it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rainkit.nn import (
+    BaselineNet,
+    DerainNet,
+    DilatedPyramidNet,
+    PReNet,
+    UNet,
+    context_margin,
+    receptive_field,
+    tiled_forward,
+)
+
+SMALL = {
+    "baseline": lambda: BaselineNet(channels=4, num_blocks=2),
+    "prenet": lambda: PReNet(channels=4, stages=2, num_blocks=1),
+    "unet": lambda: UNet(base_channels=4, depth=3),
+    "derainnet": lambda: DerainNet(base_channels=4, num_blocks=1),
+}
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.mark.parametrize("name", ["baseline", "prenet"])
+@pytest.mark.parametrize(("height", "width"), [(75, 41), (64, 96)])
+def test_stride_one_networks_tile_exactly_at_any_size(name: str, height: int, width: int) -> None:
+    net = SMALL[name]().eval()
+    margin = context_margin(net)
+    x = torch.rand(2, 3, height, width)
+    with torch.no_grad():
+        whole = net(x)
+    tiled = tiled_forward(net, x, tile=16, margin=margin)
+    assert torch.allclose(tiled, whole, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["unet", "derainnet"])
+def test_pooling_networks_tile_exactly_on_aligned_sizes(name: str) -> None:
+    net = SMALL[name]().eval()
+    x = torch.rand(1, 3, 96, 64)
+    with torch.no_grad():
+        whole = net(x)
+    tiled = tiled_forward(net, x, tile=32, margin=context_margin(net), align=32)
+    assert torch.allclose(tiled, whole, atol=1e-5)
+
+
+def test_a_margin_below_the_receptive_field_is_not_exact() -> None:
+    # the test above could pass with any margin if tiling ignored it: too little context shows
+    net = SMALL["baseline"]().eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        whole = net(x)
+    assert not torch.allclose(tiled_forward(net, x, tile=16, margin=1, align=1), whole, atol=1e-5)
+
+
+def test_context_margin_is_half_the_receptive_field() -> None:
+    net = SMALL["prenet"]()
+    height, _ = receptive_field(net, size=65)
+    # PReNet with one residual block: 5 3x3 convolutions per stage (10 px), 2 stages -> 21 px
+    assert height == 21
+    assert context_margin(net) == 10
+
+
+def test_global_pooling_has_no_finite_margin() -> None:
+    net = DilatedPyramidNet(channels=4)
+    assert context_margin(net, max_size=65) is None
+
+
+def test_small_images_go_through_in_one_piece() -> None:
+    calls = []
+
+    def model(x: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(x.shape))
+        return x * 2
+
+    out = tiled_forward(model, torch.ones(1, 3, 10, 12), tile=16, margin=4)
+    assert calls == [(1, 3, 10, 12)] and torch.equal(out, torch.full((1, 3, 10, 12), 2.0))
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"tile": 0}, ValueError, "tile must be >= 1"),
+    ({"margin": -1}, ValueError, "margin must be >= 0"),
+    ({"align": 1.5}, TypeError, "align must be an int"),
+])
+def test_bad_options_are_named(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        tiled_forward(lambda x: x, torch.rand(1, 3, 40, 40), **kwargs)
+
+
+def test_image_must_be_a_batch() -> None:
+    with pytest.raises(ValueError, match="image must have shape"):
+        tiled_forward(lambda x: x, torch.rand(3, 40, 40))
