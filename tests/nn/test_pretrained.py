@@ -131,8 +131,10 @@ def test_wrong_hash(prenet_dir: Path, tmp_path: Path) -> None:
     path = copy_of(prenet_dir, "Rain100H-PReNet6", tmp_path)
     with path.open("ab") as handle:
         handle.write(b"\0")
-    with pytest.raises(ValueError, match="SHA-256.*expected 127c0098.*download it"):
+    with pytest.raises(ValueError, match="SHA-256.*expected 127c0098.*download it") as info:
         load_pretrained("prenet-rain100h", path)
+    assert "rainkit download prenet-rain100h" in str(info.value)
+    assert "check_hash=False" in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -344,7 +344,11 @@ def load_pretrained(
         hint=f"Download it with `rainkit download {entry.name}`.",
     )
     if check_hash:
-        verify_sha256(file, entry.sha256, what=_what(entry))
+        verify_sha256(
+            file, entry.sha256, what=_what(entry),
+            hint=f"Download it with `rainkit download {entry.name}`; for a file you trained "
+                 "yourself from this checkpoint, pass check_hash=False.",
+        )
     if entry.format == "rainkit":
         state = _read_rainkit_checkpoint(file, entry, map_location)
     else:
