@@ -28,7 +28,8 @@ def conv_lstm_cell(
         c_t = f \\odot c_{t-1} + i \\odot g, \\qquad h_t = o \\odot \\tanh(c_t).
 
     ``state=None`` stands for :math:`h_{t-1} = c_{t-1} = 0`: then only the :math:`x` half of the
-    weights is applied (:math:`W_h * 0` and :math:`f \\odot 0` are skipped, not computed). Under
+    weights is applied (:math:`W_h * 0` and, on the fused path, the forget gate that multiplies
+    :math:`c_{t-1} = 0` are skipped, not computed). Under
     ``torch.no_grad()`` on a float32 CPU tensor the gates are computed by two oneDNN
     convolutions with the sigmoid and tanh fused in, and the cell update works in place on its
     own temporaries; elsewhere (training, other devices and dtypes) plain operators run. Both
@@ -59,16 +60,19 @@ def conv_lstm_cell(
     else:
         inp = torch.cat([x, state[0].to(x.dtype)], dim=1)
     if fused_inference(inp):
-        # i, f, o share the sigmoid: one convolution for them, one (tanh) for g.
+        # The sigmoid gates share one convolution, g (tanh) has its own; f is not computed
+        # when c_{t-1} = 0.
         w_i, w_f, w_g, w_o = weight.chunk(4, dim=0)
         b_i, b_f, b_g, b_o = bias.chunk(4) if bias is not None else (None,) * 4
-        b_ifo = torch.cat([b_i, b_f, b_o]) if bias is not None else None
-        ifo = conv2d_act(inp, torch.cat([w_i, w_f, w_o]), b_ifo, "sigmoid", fused=True)
+        w_s = [w_i, w_o] if state is None else [w_i, w_f, w_o]
+        b_s = None if bias is None else torch.cat([b_i, b_o] if state is None else [b_i, b_f, b_o])
+        sig = conv2d_act(inp, torch.cat(w_s), b_s, "sigmoid", fused=True).chunk(len(w_s), dim=1)
         g = conv2d_act(inp, w_g, b_g, "tanh", fused=True)
-        i, f, o = ifo.chunk(3, dim=1)
         if state is None:
+            i, o = sig
             c = g.mul_(i)
         else:
+            i, f, o = sig
             c = f * state[1]
             c.addcmul_(i, g)
         return torch.tanh(c).mul_(o), c
