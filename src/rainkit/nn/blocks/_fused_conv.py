@@ -14,7 +14,7 @@ except ImportError:  # pragma: no cover - a torch without it: assume no mode is 
     def _get_current_dispatch_mode() -> None:
         return None
 
-__all__ = ["Activation", "conv2d_act", "conv2d_add", "fused_inference"]
+__all__ = ["Activation", "conv2d_accumulate_", "conv2d_act", "conv2d_add", "fused_inference"]
 
 Activation = Literal["relu", "sigmoid", "tanh"] | None
 
@@ -32,6 +32,8 @@ def _pointwise_op() -> object | None:
 
 
 _OP = _pointwise_op()
+_OP_INPLACE = (getattr(torch.ops.mkldnn, "_convolution_pointwise_", None)
+               if _OP is not None else None)
 
 
 def fused_inference(x: torch.Tensor) -> bool:
@@ -46,6 +48,7 @@ def fused_inference(x: torch.Tensor) -> bool:
     """
     return (
         _OP is not None
+        and _OP_INPLACE is not None
         and x.device.type == "cpu"
         and x.dtype == torch.float32
         and not torch.is_grad_enabled()
@@ -94,3 +97,14 @@ def conv2d_add(
                           [1, 1], [1, 1], 1, "add", None, act, [], None)
     y = F.conv2d(x, weight, bias, padding=padding) + other
     return y if act is None else torch.relu(y)
+
+
+def conv2d_accumulate_(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``out += W * x`` in place, written by the oneDNN convolution itself (fused path only).
+
+    ``out`` must be a dense buffer of the convolution's output shape, in the layout of ``x``.
+    """
+    padding = weight.shape[-1] // 2
+    _OP_INPLACE.binary(out, x, weight, None, [padding, padding], [1, 1],  # type: ignore[union-attr]
+                       [1, 1], 1, "add", None, None, [], None)
+    return out

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
 from rainkit._validation import check_int
 from rainkit.nn._common import check_kernel_size
-from rainkit.nn.blocks._fused_conv import conv2d_act, fused_inference
+from rainkit.nn.blocks._fused_conv import conv2d_accumulate_, conv2d_act, fused_inference
 
 __all__ = ["ConvLSTMCell", "conv_lstm_cell"]
 
@@ -29,11 +31,11 @@ def conv_lstm_cell(
 
     ``state=None`` stands for :math:`h_{t-1} = c_{t-1} = 0`: then only the :math:`x` half of the
     weights is applied (:math:`W_h * 0` and, on the fused path, the forget gate that multiplies
-    :math:`c_{t-1} = 0` are skipped, not computed). Under
-    ``torch.no_grad()`` on a float32 CPU tensor the gates are computed by two oneDNN
-    convolutions with the sigmoid and tanh fused in, and the cell update works in place on its
-    own temporaries; elsewhere (training, other devices and dtypes) plain operators run. Both
-    give the same values up to float rounding.
+    :math:`c_{t-1} = 0` are skipped, not computed). Under ``torch.no_grad()`` on a float32 CPU
+    tensor each gate is computed by oneDNN convolutions writing into one buffer, the activation
+    fused in or applied in place, and the cell update works in place on its own temporaries;
+    elsewhere (training, other devices and dtypes) plain operators run. Both give the same
+    values up to float rounding.
 
     Args:
         x: input :math:`(B, C_x, H, W)`.
@@ -54,34 +56,50 @@ def conv_lstm_cell(
     """
     hidden = weight.shape[0] // 4
     in_channels = weight.shape[1] - hidden
+    if fused_inference(x):
+        return _fused_step(x, state, weight, bias, hidden, in_channels)
     if state is None:
         weight = weight[:, :in_channels]
         inp = x
     else:
         inp = torch.cat([x, state[0].to(x.dtype)], dim=1)
-    if fused_inference(inp):
-        # The sigmoid gates share one convolution, g (tanh) has its own; f is not computed
-        # when c_{t-1} = 0.
-        w_i, w_f, w_g, w_o = weight.chunk(4, dim=0)
-        b_i, b_f, b_g, b_o = bias.chunk(4) if bias is not None else (None,) * 4
-        w_s = [w_i, w_o] if state is None else [w_i, w_f, w_o]
-        b_s = None if bias is None else torch.cat([b_i, b_o] if state is None else [b_i, b_f, b_o])
-        sig = conv2d_act(inp, torch.cat(w_s), b_s, "sigmoid", fused=True).chunk(len(w_s), dim=1)
-        g = conv2d_act(inp, w_g, b_g, "tanh", fused=True)
-        if state is None:
-            i, o = sig
-            c = g.mul_(i)
-        else:
-            i, f, o = sig
-            c = f * state[1]
-            c.addcmul_(i, g)
-        return torch.tanh(c).mul_(o), c
     i, f, g, o = conv2d_act(inp, weight, bias).chunk(4, dim=1)
     if state is None:
         c = torch.sigmoid(i) * torch.tanh(g)
     else:
         c = torch.sigmoid(f) * state[1] + torch.sigmoid(i) * torch.tanh(g)
     return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def _fused_step(
+    x: torch.Tensor,
+    state: tuple[torch.Tensor, torch.Tensor] | None,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    hidden: int,
+    in_channels: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CPU inference step: each gate is ``act(W_x * x + b)`` with the activation fused into the
+    oneDNN convolution, or, when there is a state, ``W_x * x + b`` with ``W_h * h`` accumulated
+    in place into the same buffer and the activation applied in place: no ``cat([x, h])``, one
+    :math:`C_h`-channel buffer per gate, and no forget gate at the first step (:math:`c = 0`)."""
+
+    def gate(k: int, act: Literal["sigmoid", "tanh"]) -> torch.Tensor:
+        rows = slice(k * hidden, (k + 1) * hidden)
+        b = None if bias is None else bias[rows]
+        if state is None:
+            return conv2d_act(x, weight[rows, :in_channels], b, act, fused=True)
+        out = conv2d_act(x, weight[rows, :in_channels], b, fused=True)
+        conv2d_accumulate_(out, state[0], weight[rows, in_channels:])
+        return out.sigmoid_() if act == "sigmoid" else out.tanh_()
+
+    i, g, o = gate(0, "sigmoid"), gate(2, "tanh"), gate(3, "sigmoid")
+    if state is None:
+        c = g.mul_(i)
+    else:
+        c = gate(1, "sigmoid").mul_(state[1])
+        c.addcmul_(i, g)
+    return torch.tanh(c).mul_(o), c
 
 
 class ConvLSTMCell(nn.Module):
