@@ -96,8 +96,9 @@ class PReNet(RainNet):
     **Speed.** Under ``torch.no_grad()`` (or ``torch.inference_mode()``) on a float32 CPU
     tensor the forward runs in the NHWC layout with the activations fused into oneDNN
     convolutions, the first stage skips the LSTM's :math:`W_h * h_0` (:math:`h_0 = 0`) and the
-    element-wise updates work in place: about 1.7 times faster than the authors' formulation
-    (``benchmarks/bench_prenet.py``), same output to float rounding. Training, other devices,
+    element-wise updates work in place: about 1.5 times faster than the authors' formulation
+    with four separate gate convolutions in NCHW (``benchmarks/bench_prenet.py``; 1.45-1.53x
+    on a 2-core CPU), same output to float rounding. Training, other devices,
     dtypes, autocast and ``torch.compile`` run the plain operators.
 
     Args:
