@@ -86,17 +86,21 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def verify_sha256(path: str | os.PathLike[str], expected: str, *, what: str) -> None:
+def verify_sha256(
+    path: str | os.PathLike[str], expected: str, *, what: str, hint: str = ""
+) -> None:
     """Raise :class:`ValueError` unless the file's SHA-256 equals ``expected``.
 
-    The message names the file, both digests and what to do (download the file again).
+    The message names the file, both digests and what to do (download the file again), then
+    ``hint`` (for example the download command).
     """
     actual = sha256_file(path)
     if actual != expected.lower():
+        extra = f" {hint}" if hint else ""
         raise ValueError(
             f"{what}: {os.fspath(path)!r} has SHA-256 {actual}, expected {expected.lower()}; "
             "the file is damaged, truncated or a different file. Delete it and download it "
-            "again."
+            f"again.{extra}"
         )
 
 

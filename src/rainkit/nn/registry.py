@@ -8,7 +8,7 @@ from rainkit.nn.models.base import RainNet
 from rainkit.nn.models.baseline import BaselineNet
 from rainkit.nn.models.derain_net import DerainNet
 from rainkit.nn.models.dilated_pyramid_net import DilatedPyramidNet
-from rainkit.nn.models.prenet import PReNet
+from rainkit.nn.models.prenet import PRN, PRNR, PReNet, PReNetGRU, PReNetR, PReNetReal
 from rainkit.nn.models.unet import UNet
 
 __all__ = ["MODELS", "build_model", "register_model"]
@@ -19,6 +19,11 @@ MODELS: dict[str, type[nn.Module]] = {
     "derainnet": DerainNet,
     "dilatedpyramidnet": DilatedPyramidNet,
     "prenet": PReNet,
+    "prenet_gru": PReNetGRU,
+    "prenet_r": PReNetR,
+    "prenet_real": PReNetReal,
+    "prn": PRN,
+    "prn_r": PRNR,
     "unet": UNet,
 }
 
@@ -28,7 +33,8 @@ def build_model(name: str, **kwargs: object) -> nn.Module:
 
     Args:
         name: one of the keys of :data:`MODELS` (``"baseline"``, ``"derainnet"``,
-            ``"dilatedpyramidnet"``, ``"prenet"``, ``"unet"``).
+            ``"dilatedpyramidnet"``, ``"prenet"``, ``"prenet_gru"``, ``"prenet_r"``,
+            ``"prenet_real"``, ``"prn"``, ``"prn_r"``, ``"unet"``).
         **kwargs: passed to the class.
 
     Returns:

@@ -1,0 +1,110 @@
+"""Private convolution helpers with a oneDNN fast path for CPU inference (activation fused in)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+try:
+    from torch.utils._python_dispatch import _get_current_dispatch_mode
+except ImportError:  # pragma: no cover - a torch without it: assume no mode is active
+
+    def _get_current_dispatch_mode() -> None:
+        return None
+
+__all__ = ["Activation", "conv2d_accumulate_", "conv2d_act", "conv2d_add", "fused_inference"]
+
+Activation = Literal["relu", "sigmoid", "tanh"] | None
+
+_ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
+
+
+def _pointwise_op() -> object | None:
+    """``torch.ops.mkldnn._convolution_pointwise`` (what inductor fuses CPU convolutions into)."""
+    if not torch.backends.mkldnn.is_available():
+        return None
+    try:
+        return torch.ops.mkldnn._convolution_pointwise
+    except (AttributeError, RuntimeError):  # pragma: no cover - a build without the op
+        return None
+
+
+_OP = _pointwise_op()
+_OP_INPLACE = (getattr(torch.ops.mkldnn, "_convolution_pointwise_", None)
+               if _OP is not None else None)
+
+
+def fused_inference(x: torch.Tensor) -> bool:
+    """Whether the fused oneDNN path applies to ``x``.
+
+    It does for a float32 CPU tensor when autograd is off (``torch.no_grad()`` or
+    ``torch.inference_mode()``), outside autocast, outside ``torch.compile``, ``torch.export``
+    and ``torch.jit.trace`` (the ONNX exporters use them) and outside a Python dispatch mode such as
+    :class:`~torch.utils.flop_counter.FlopCounterMode` (which all see only the plain operators).
+    Everywhere else the plain operators run, so gradients, other devices and dtypes behave
+    exactly as usual.
+    """
+    return (
+        _OP is not None
+        and _OP_INPLACE is not None
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and not torch.is_grad_enabled()
+        and not torch.is_autocast_enabled("cpu")
+        and not torch.compiler.is_compiling()
+        and not torch.compiler.is_exporting()
+        and not torch.jit.is_tracing()
+        and _get_current_dispatch_mode() is None
+    )
+
+
+def conv2d_act(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    act: Activation = None,
+    *,
+    fused: bool = False,
+) -> torch.Tensor:
+    """:math:`\\operatorname{act}(W * x + b)`, stride 1, 'same' zero padding (odd kernels).
+
+    With ``fused=True`` (only valid where :func:`fused_inference` holds) one oneDNN call
+    computes the convolution and applies the activation while the output is in cache.
+    """
+    padding = weight.shape[-1] // 2
+    if fused:
+        return _OP(x, weight, bias, [padding, padding], [1, 1], [1, 1], 1,  # type: ignore[operator]
+                   act or "none", [], None)
+    y = F.conv2d(x, weight, bias, padding=padding)
+    return y if act is None else _ACTIVATIONS[act](y)
+
+
+def conv2d_add(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    other: torch.Tensor,
+    act: Literal["relu"] | None = None,
+    *,
+    fused: bool = False,
+) -> torch.Tensor:
+    """:math:`\\operatorname{act}(W * x + b + \\text{other})`; fused as in :func:`conv2d_act`."""
+    padding = weight.shape[-1] // 2
+    if fused:
+        return _OP.binary(x, other, weight, bias, [padding, padding],  # type: ignore[attr-defined]
+                          [1, 1], [1, 1], 1, "add", None, act, [], None)
+    y = F.conv2d(x, weight, bias, padding=padding) + other
+    return y if act is None else torch.relu(y)
+
+
+def conv2d_accumulate_(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``out += W * x`` in place, written by the oneDNN convolution itself (fused path only).
+
+    ``out`` must be a dense buffer of the convolution's output shape, in the layout of ``x``.
+    """
+    padding = weight.shape[-1] // 2
+    _OP_INPLACE.binary(out, x, weight, None, [padding, padding], [1, 1],  # type: ignore[union-attr]
+                       [1, 1], 1, "add", None, None, [], None)
+    return out
