@@ -58,9 +58,8 @@ RAINKIT_DIR = Path(rainkit.__file__).resolve().parent
 OUTCOMES = ("clear", "correct", "crash", "silent", "rejected")
 
 # Public names whose failing cases are left to other engineers: name -> (who, what). "branch X"
-# is fixing them now (remove the entry after its merge); "open" has no owner yet (the files are
-# outside branch robust's scope). Their failing cases are xfail; passing ones pass.
-_TRANSFORMS = "open (data/transforms.py: input checks)"
+# is fixing them now (remove the entry after its merge). Their failing cases are xfail; passing
+# ones pass. Everything else must give a clear error or a correct result.
 _VGG = ("branch loss", "VGG feature losses: >= 16 px, option checks")
 KNOWN_FAILURES: dict[str, tuple[str, str]] = {
     "rainkit.loss.PerceptualLoss": _VGG,
@@ -74,30 +73,12 @@ KNOWN_FAILURES: dict[str, tuple[str, str]] = {
     "rainkit.loss.contrastive_loss": ("branch loss", "empty feature dicts, no negatives"),
     "rainkit.loss.easy_contrastive_loss": ("branch loss", "empty feature dicts"),
     "rainkit.loss.gram_matrix": ("branch loss", "style.py input checks"),
-    "rainkit.data.save_image": ("branch data", "save_image input checks"),
-    "rainkit.data.read_image": ("branch data", "read_image input checks"),
-    "rainkit.data.decode_image": ("branch data", "image IO input checks"),
-    "rainkit.data.SyntheticRainDataset": ("branch data", "SyntheticRainDataset option checks"),
-    "rainkit.data.to_float_tensor": ("open (data/io.py)", "non-tensor, complex, empty images"),
-    "rainkit.data.pad_to_size": (_TRANSFORMS, "rank, dtype, empty images; size type"),
-    "rainkit.data.paired_random_crop": (_TRANSFORMS, "rank, empty images, pairs; size type"),
-    "rainkit.data.paired_random_flip": (_TRANSFORMS, "rank, empty images, mismatched pairs"),
-    "rainkit.data.synthesize_rain": ("branch data", "synthetic rain option checks"),
-    "rainkit.data.line_kernel": ("branch data", "synthetic rain option checks"),
-    "rainkit.data.find_pairs": ("branch data", "dataset folder checks"),
-    "rainkit.data.PairedRainDataset": ("branch data", "dataset folder checks"),
 }
-if hasattr(rainkit.data, "split_alpha"):  # added on main (branch data) after this file
-    KNOWN_FAILURES["rainkit.data.split_alpha"] = ("open (data/io.py)", "complex, empty images")
-# Single cases left open, outside every branch's files at the time of writing: case id -> why.
-OPEN_CASES: dict[str, str] = {
-    "nn.receptive_field[size=np.int64]": "receptive_field.py checks size with isinstance(int)",
-}
-# Cases not run until fixed: on main they ask for tens of GB of memory.
-UNSAFE_CASES: dict[str, str] = {
-    "data.pad_to_size[size=inf]": _TRANSFORMS,
-    "data.paired_random_crop[size=inf]": _TRANSFORMS,
-}
+# Single failing cases kept open on purpose: case id -> why (none at present).
+OPEN_CASES: dict[str, str] = {}
+# Cases not run until fixed because they would exhaust memory: case id -> why (none at present;
+# pad_to_size / paired_random_crop with size=inf asked for ~45 GB before size was checked).
+UNSAFE_CASES: dict[str, str] = {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -519,7 +500,7 @@ def _data_specs() -> list[Spec]:
         path_spec("find_pairs", d.find_pairs, "root"),
         path_spec("PairedRainDataset", d.PairedRainDataset, "root"),
         Spec("rainkit.data.save_image", "image",
-             lambda **o: lambda x: d.save_image(x, tmp / "out.png"), input_args=("image",),
+             lambda **o: lambda x: d.save_image(x, tmp / "out.png", **o), input_args=("image",),
              ndim=3, int_images="either"),
         Spec("rainkit.data.to_float_tensor", "image", _fn(d.to_float_tensor),
              input_args=("image",), int_images="either", ndim=3),
