@@ -458,6 +458,18 @@ def _cls(cls: type, *args: object, **fixed: object) -> Callable[..., Callable[..
     return make
 
 
+def _mirror(x: object) -> object:
+    """``x`` flipped left to right (a negative for the contrastive losses), or ``x`` itself."""
+    return x.flip(-1) if isinstance(x, torch.Tensor) and x.ndim >= 1 else x
+
+
+def _cls_with_negative(cls: type, **fixed: object) -> Callable[..., Callable[..., object]]:
+    def make(**options: object) -> Callable[..., object]:
+        module = cls(**{**fixed, **options})
+        return lambda x, y: module(x, y, _mirror(y))
+    return make
+
+
 def _shallow_vgg_losses() -> dict[str, dict[str, object]]:
     return {
         "PerceptualLoss": {"layers": ("relu2_1",)},
@@ -618,7 +630,10 @@ def _loss_metric_specs() -> list[Spec]:
     ]
     for name, fixed in _shallow_vgg_losses().items():
         cls = getattr(L, name)
-        specs.append(Spec(f"rainkit.loss.{name}", "pair", _cls(cls, weights=None, **fixed),
+        # the contrastive losses need a negative: the positive mirrored (the bad value itself
+        # when it is not a tensor), so every case reaches the check it is about
+        make = (_cls_with_negative if "Contrastive" in name else _cls)(cls, weights=None, **fixed)
+        specs.append(Spec(f"rainkit.loss.{name}", "pair", make,
                           input_args=("output", "positive"), out=lambda m: _scalar))
     for name in ("perceptual_loss", "style_loss"):
         func = getattr(L, name)
@@ -631,7 +646,7 @@ def _loss_metric_specs() -> list[Spec]:
         specs.append(Spec(
             f"rainkit.loss.{name}", "pair",
             lambda f=func, **o: lambda x, y: f(_features(x), _features(y),
-                                               o.pop("negatives", [_features(y.flip(-1))]), **o),
+                                               o.pop("negatives", [_features(_mirror(y))]), **o),
             input_args=("output_features", "positive_features", "negative_features",
                         "features"),
             out=lambda m: _scalar, size=8,
@@ -659,7 +674,10 @@ def _generic_spec(name: str) -> Spec | None:
         fixed = {"weights": None} if "weights" in init else {}
         return Spec(name, "pair", _cls(obj, **fixed))
     if callable(obj):
-        params = inspect.signature(obj).parameters
+        try:
+            params = inspect.signature(obj).parameters
+        except (TypeError, ValueError):  # a type alias such as dict[str, Tensor]
+            return None
         required = [n for n, p in params.items() if p.default is p.empty
                     and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         if required == ["input", "target"]:
@@ -678,6 +696,13 @@ def _later_specs() -> list[Spec]:
     if hasattr(rainkit.data, "split_alpha"):
         specs.append(Spec("rainkit.data.split_alpha", "image", _fn(rainkit.data.split_alpha),
                           channels=4, ndim=3, input_args=("image",), int_images="either"))
+    if hasattr(rainkit.loss, "min_input_size"):  # branch loss
+        specs.append(Spec(
+            "rainkit.loss.min_input_size", "none",
+            lambda **o: lambda: rainkit.loss.min_input_size(o.get("layers", ("relu2_1",))),
+            introspect=False,
+            option_args={"layers": (("empty", ()), ("bogus", ("bogus",)), ("int", 3),
+                                    ("None", None), ("ints", (1,)))}))
     nnm = rainkit.nn
     if hasattr(nnm, "tiled_forward"):
         specs.append(Spec(
@@ -711,6 +736,9 @@ NOT_FUZZED = {
     "rainkit.metrics.ScoringConvention": "a record of a paper's scoring rules (via score)",
     "rainkit.data.ImagePair": "a named tuple that find_pairs returns",
     "rainkit.data.Layout": "a record describing a dataset layout (via find_pairs)",
+    # branch loss
+    "rainkit.loss.Features": "a type alias, dict[str, Tensor] of feature maps",
+    "rainkit.loss.FeatureLoss": "abstract base class (its subclasses are fuzzed)",
 }
 
 
