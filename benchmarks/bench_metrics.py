@@ -1,4 +1,4 @@
-"""SSIM speed: rainkit against pytorch-msssim, piq, torchmetrics and kornia, matched settings.
+"""SSIM and MS-SSIM speed: rainkit against pytorch-msssim, piq, torchmetrics and kornia.
 
 Every peer is set up to compute scikit-image's SSIM (Gaussian window 11, sigma 1.5, data range 1,
 population covariance, valid region): msssim ``data_range=1, win_size=11, win_sigma=1.5,
@@ -8,10 +8,23 @@ images by reflection, then crops the padded border off the map); kornia ``paddin
 Each peer's value is first compared with rainkit's, then forward and forward+backward are timed,
 all methods round-robin within each repeat so that the machine's slow spells hit them alike.
 
+MS-SSIM (``--metric ms-ssim``): every peer at its own MS-SSIM with the paper's 5 weights, window
+11, sigma 1.5, data range 1: msssim ``ms_ssim(data_range=1, size_average=False)``; piq
+``multi_scale_ssim(data_range=1., reduction="none")``; torchmetrics
+``multiscale_structural_similarity_index_measure(data_range=1.0, reduction="none")`` (it
+reflect-pads and scores all channels at once). kornia has no dyadic MS-SSIM; ``--kornia`` adds
+its ``MS_SSIMLoss(alpha=1, compensation=1, reduction="none")`` (Zhao et al.'s five Gaussians, up
+to 33x33, at full resolution: a different quantity, and much slower), marked ``kornia*``.
+
+``--compile`` times rainkit's SSIM eager against ``torch.compile(ssim)`` (after warm-up).
+
 Run by hand (never in CI), alone on the machine::
 
     flock /tmp/rainkit-cpu.lock .venv/bin/python benchmarks/bench_metrics.py
+    flock /tmp/rainkit-cpu.lock .venv/bin/python benchmarks/bench_metrics.py --metric ms-ssim
+    flock /tmp/rainkit-cpu.lock .venv/bin/python benchmarks/bench_metrics.py --compile
     .venv/bin/python benchmarks/bench_metrics.py --accuracy   # agreement with scikit-image
+    .venv/bin/python benchmarks/bench_metrics.py --accuracy --metric ms-ssim   # with the peers
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ from collections.abc import Callable
 
 import torch
 
-from rainkit.metrics import ssim
+from rainkit.metrics import ms_ssim, ssim
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -60,6 +73,38 @@ def _peers() -> dict[str, Metric]:
             x, y, window_size=11, max_val=1.0, padding="valid").mean(dim=(1, 2, 3))
     except ImportError:
         pass
+    return peers
+
+
+def _ms_peers(kornia_loss: bool = False) -> dict[str, Metric]:
+    peers: dict[str, Metric] = {}
+    try:
+        import pytorch_msssim
+
+        peers["pytorch-msssim"] = lambda x, y: pytorch_msssim.ms_ssim(
+            x, y, data_range=1, win_size=11, win_sigma=1.5, size_average=False)
+    except ImportError:
+        pass
+    try:
+        import piq
+
+        peers["piq"] = lambda x, y: piq.multi_scale_ssim(
+            x, y, kernel_size=11, kernel_sigma=1.5, data_range=1.0, reduction="none")
+    except ImportError:
+        pass
+    try:
+        from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
+
+        peers["torchmetrics"] = lambda x, y: multiscale_structural_similarity_index_measure(
+            x, y, gaussian_kernel=True, sigma=1.5, kernel_size=11, data_range=1.0,
+            reduction="none")
+    except ImportError:
+        pass
+    if kornia_loss:
+        import kornia
+
+        loss = kornia.losses.MS_SSIMLoss(alpha=1.0, compensation=1.0, reduction="none")
+        peers["kornia*"] = lambda x, y: 1 - loss(x, y).mean(dim=(1, 2))
     return peers
 
 
@@ -154,44 +199,93 @@ def accuracy() -> None:
         print(f"  {metric:10s} {dtype:8s} {space:4s} max |rainkit - skimage| = {v:.2e}")
 
 
+def ms_accuracy() -> None:
+    """Print |peer - rainkit| MS-SSIM on real photos, at sizes with and without odd scales."""
+    import numpy as np
+    from scipy import ndimage
+    from skimage import data
+
+    peers = _ms_peers(kornia_loss=True)
+    rng = np.random.default_rng(0)
+    worst: dict[tuple[str, str, str], float] = {}
+    for name in ["astronaut", "chelsea", "coffee"]:
+        c = getattr(data, name)() / 255.0
+        for _kind, d in [("noise", np.clip(c + rng.normal(0, 0.05, c.shape), 0, 1)),
+                         ("blur", ndimage.gaussian_filter(c, (1.5, 1.5, 0)))]:
+            for size_name, (h, w) in [("256x288", (256, 288)), ("odd 299x283", (299, 283))]:
+                for dt, dt_name in [(torch.float64, "float64"), (torch.float32, "float32")]:
+                    x = torch.from_numpy(d[:h, :w]).permute(2, 0, 1)[None].to(dt)
+                    y = torch.from_numpy(c[:h, :w]).permute(2, 0, 1)[None].to(dt)
+                    ref = ms_ssim(x, y, reduction="none")
+                    for peer, fn in peers.items():
+                        diff = (fn(x, y).reshape(-1) - ref).abs().max().item()
+                        key = (peer, size_name, dt_name)
+                        worst[key] = max(worst.get(key, 0.0), diff)
+    print("6 real pairs (astronaut, chelsea, coffee; noise sigma 0.05 and blur sigma 1.5), "
+          "MS-SSIM at the defaults; kornia* is a different quantity")
+    for (peer, size_name, dt_name), v in sorted(worst.items()):
+        print(f"  {peer:16s} {size_name:12s} {dt_name:8s} max |peer - rainkit| = {v:.2e}")
+
+
+def _table(metrics: dict[str, Metric], x: torch.Tensor, clean: torch.Tensor,
+           repeats: int) -> None:
+    fwd = _interleaved_medians({n: _forward(m, x, clean) for n, m in metrics.items()}, repeats)
+    bwd = _interleaved_medians({n: _forward_backward(m, x, clean) for n, m in metrics.items()},
+                               repeats)
+    results = {name: (fwd[name], bwd[name]) for name in metrics}
+    print(f"{'':16s} {'forward':>10s} {'fwd+bwd':>10s}")
+    for name, (f, b) in results.items():
+        print(f"{name:16s} {f:10.2f} {b:10.2f}", flush=True)
+    first = next(iter(results))
+    others = [v for n, v in results.items() if n != first]
+    best_fwd = min(v[0] for v in others)
+    best_bwd = min(v[1] for v in others)
+    print(f"{'fastest other / ' + first:16s} {best_fwd / results[first][0]:9.2f}x "
+          f"{best_bwd / results[first][1]:9.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--metric", choices=["ssim", "ms-ssim"], default="ssim")
+    parser.add_argument("--kornia", action="store_true",
+                        help="with --metric ms-ssim: also time kornia's MS_SSIMLoss")
+    parser.add_argument("--compile", action="store_true",
+                        help="time rainkit's eager SSIM against torch.compile(ssim) instead")
     parser.add_argument("--accuracy", action="store_true",
-                        help="print the agreement with scikit-image on real photos instead")
+                        help="print the agreement with scikit-image (SSIM) or the peers "
+                        "(MS-SSIM) on real photos instead")
     args = parser.parse_args()
     if args.accuracy:
-        accuracy()
+        if args.metric == "ssim":
+            accuracy()
+        else:
+            ms_accuracy()
         return
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    rainkit: Metric = lambda x, y: ssim(x, y, reduction="none")  # noqa: E731
-    peers = _peers()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32 RGB, "
-          f"median of {args.repeats} round-robin runs (ms)")
+    fn = ssim if args.metric == "ssim" else ms_ssim
+    rainkit: Metric = lambda x, y: fn(x, y, reduction="none")  # noqa: E731
+    if args.compile:
+        compiled = torch.compile(rainkit)
+        peers = {"compiled": compiled}
+    else:
+        peers = _peers() if args.metric == "ssim" else _ms_peers(args.kornia)
+    print(f"{args.metric}: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"float32 RGB, median of {args.repeats} round-robin runs (ms)")
     for batch, size in [(8, 256), (2, 512), (2, 1024)]:
         clean = torch.rand(batch, 3, size, size)
         # A realistic pair: the clean image plus noise and a blur-like shift.
         x = (0.7 * clean + 0.3 * clean.roll(1, -1) + 0.05 * torch.randn_like(clean)).clamp(0, 1)
         reference = rainkit(x, clean)
+        if args.compile:  # compile (and recompile for gradients) before timing
+            _forward_backward(compiled, x, clean)()
         diffs = {name: (peer(x, clean).reshape(-1) - reference).abs().max().item()
                  for name, peer in peers.items()}
-        print(f"\n{batch}x3x{size}x{size}: max |peer - rainkit| "
+        print(f"\n{batch}x3x{size}x{size}: max |other - rainkit| "
               + ", ".join(f"{n} {d:.1e}" for n, d in diffs.items()))
-        print(f"{'':16s} {'forward':>10s} {'fwd+bwd':>10s}")
-        metrics = {"rainkit": rainkit, **peers}
-        fwd = _interleaved_medians({n: _forward(m, x, clean) for n, m in metrics.items()},
-                                   args.repeats)
-        bwd = _interleaved_medians({n: _forward_backward(m, x, clean)
-                                    for n, m in metrics.items()}, args.repeats)
-        results = {name: (fwd[name], bwd[name]) for name in metrics}
-        for name, (f, b) in results.items():
-            print(f"{name:16s} {f:10.2f} {b:10.2f}", flush=True)
-        best_fwd = min(v[0] for n, v in results.items() if n != "rainkit")
-        best_bwd = min(v[1] for n, v in results.items() if n != "rainkit")
-        print(f"{'fastest peer / rainkit':16s} {best_fwd / results['rainkit'][0]:9.2f}x "
-              f"{best_bwd / results['rainkit'][1]:9.2f}x")
+        _table({"rainkit": rainkit, **peers}, x, clean, args.repeats)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,6 @@ rules that keep your work:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
-import gc
 import json
 import math
 import os
@@ -40,15 +37,13 @@ import random
 import runpy
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from PIL import Image
-from skimage import data as skdata
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
@@ -59,6 +54,7 @@ import rainkit.data
 import rainkit.loss
 import rainkit.metrics
 import rainkit.nn
+import rainkit.training
 
 # The default recipe, tuned on rain-dev (examples/README.md has the runs it came from).
 RECIPE: dict[str, Any] = {
@@ -188,13 +184,12 @@ def resume_args(parser: argparse.ArgumentParser, argv: Sequence[str], stored: di
     """Parse again with the stored run's settings as defaults; refuse flags that change them."""
     parser.set_defaults(**{k: v for k, v in stored.items() if k not in NOT_RESUMED})
     args = parser.parse_args(argv)
-    given = settings(args)
-    changed = [f"--{k} {given[k]} (stored: {stored[k]})" for k in FIXED
-               if k in stored and given[k] != stored[k]]
-    if changed:
-        parser.error(f"--resume continues the run in {path} with its stored settings; these "
-                     f"flags change them: {', '.join(changed)}. Drop them to resume, or start a "
-                     f"new run from its weights with --init_from {path}")
+    try:
+        rainkit.training.merge_settings(stored, settings(args), FIXED, label="--{}")
+    except ValueError as err:
+        parser.error(f"--resume continues the run in {path} with its stored settings; {err}. "
+                     f"Drop those flags to resume, or start a new run from its weights with "
+                     f"--init_from {path}")
     return args
 
 
@@ -240,54 +235,14 @@ def make_model(args: argparse.Namespace, checkpoint: dict[str, Any] | None, wher
     return model, name, kwargs
 
 
-# --------------------------------------------------------------------------- processes
-def start_processes(args: argparse.Namespace) -> tuple[int, int, torch.device]:
-    """Join torchrun's process group if there is one; return (rank, world size, device)."""
-    world, local_rank, rank = int(os.environ.get("WORLD_SIZE", "1")), 0, 0
-    cuda = torch.cuda.is_available() and args.device in ("auto", "cuda")
-    if world > 1:
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
-        rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    mps = getattr(torch.backends, "mps", None)
-    name = args.device if args.device != "auto" else "cuda" if cuda else \
-        "mps" if mps is not None and mps.is_available() else "cpu"
-    device = torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    return rank, world, device
-
-
-def all_reduce_sum(values: dict[str, float], device: torch.device) -> dict[str, float]:
-    if not dist.is_initialized():
-        return values
-    buffer = torch.tensor(list(values.values()), dtype=torch.float64,
-                          device=device if device.type == "cuda" else "cpu")
-    dist.all_reduce(buffer)  # every rank built ``values`` in the same order
-    return dict(zip(values, buffer.tolist()))
-
-
 # --------------------------------------------------------------------------- data
-def skimage_photos(names: Sequence[str]) -> list[torch.Tensor]:
-    """Photos shipped inside scikit-image, as (3, H, W) float tensors (no download)."""
-    photos = []
-    for name in names:
-        array = np.asarray(getattr(skdata, name)())
-        array = np.repeat(array[:, :, None], 3, axis=2) if array.ndim == 2 else array[:, :, :3]
-        array = array.astype(np.float32) / (65535.0 if array.dtype == np.uint16 else 255.0)
-        photos.append(torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))))
-    return photos
-
-
 def decide_cache(mode: str, folders: Sequence[Path]) -> tuple[bool, str]:
     """Whether to keep decoded images in memory, and a note saying so. auto: the size of the
     decoded images, from the file headers (16-bit PNG and float TIFF decode to 4 bytes)."""
     if mode != "auto":
         return mode == "on", f"image cache {mode}"
-    size = 0.0
-    for path in (p for folder in folders for _, *pair in rainkit.data.find_pairs(folder)
-                 for p in pair):
-        with contextlib.suppress(OSError, ValueError), Image.open(path) as img:
-            size += 3 * img.size[0] * img.size[1] * (4 if img.mode[0] in "IF" else 1) / 2**30
+    paths = [p for folder in folders for _, *pair in rainkit.data.find_pairs(folder) for p in pair]
+    size = rainkit.data.estimate_decoded_bytes(paths) / 2**30
     cache = size <= CACHE_AUTO_GIB
     return cache, (f"image cache {'on' if cache else 'off'} (auto: {size:.2f} GiB decoded, "
                    f"limit {CACHE_AUTO_GIB} GiB)")
@@ -298,12 +253,12 @@ def build_datasets(args: argparse.Namespace) -> tuple[Any, Sequence[Any], str, A
     pairs = rainkit.data.PairedRainDataset
     if args.data_dir is None and (args.mode == "train" or args.val_dir is None):
         train = rainkit.data.SyntheticRainDataset(
-            skimage_photos(DEMO_TRAIN_PHOTOS), patch_size=args.patch_size,
+            rainkit.data.sample_photos(DEMO_TRAIN_PHOTOS), patch_size=args.patch_size,
             samples_per_image=args.repeat, augment=True, seed=args.seed)
         val = [(rainkit.data.synthesize_rain(
             photo, density=0.004, length=15.0, angle=10.0 - 20.0 * i, width=1.2, brightness=0.8,
             blur=0.5, seed=args.seed + 1000 + i)[0], photo, name)
-            for i, (photo, name) in enumerate(zip(skimage_photos(DEMO_VAL_PHOTOS),
+            for i, (photo, name) in enumerate(zip(rainkit.data.sample_photos(DEMO_VAL_PHOTOS),
                                                   DEMO_VAL_PHOTOS))]
         return train, val, (f"synthetic rain on scikit-image photos: train {DEMO_TRAIN_PHOTOS}, "
                             f"validation {DEMO_VAL_PHOTOS}"), train
@@ -356,66 +311,25 @@ def build_criterion(args: argparse.Namespace) -> rainkit.loss.CombinedLoss:
     return rainkit.loss.CombinedLoss(terms)
 
 
-class Validator:
-    """Scores on the validation pairs, shared out across processes: PSNR and SSIM on RGB and on
-    Y (BT.601), and LPIPS when its weights load. It scores the rainy inputs once, which reads
-    every pair, so a broken or too small one stops the run before the first step."""
-
-    def __init__(self, pairs: Sequence[Any], args: argparse.Namespace, device: torch.device,
-                 rank: int, world: int) -> None:
-        self.pairs, self.max_size, self.device, self.rank, self.world, self.lpips = \
-            pairs, args.max_val_size, device, rank, world, None
-        try:
-            if args.lpips_weights is not None:
-                self.lpips = rainkit.metrics.LPIPS(weights=args.lpips_weights).to(device).eval()
-        except FileNotFoundError as err:
-            if rank == 0:
-                print(f"notice: LPIPS skipped, AlexNet weights not found: "
-                      f"{str(err).splitlines()[0] if str(err) else 'file missing'}", flush=True)
-        self.names = ["psnr", "ssim", "psnr_y", "ssim_y"] + ["lpips"] * (self.lpips is not None)
-        try:
-            self.inputs = self.score(lambda rainy: rainy)[0]
-        except (FileNotFoundError, ValueError, RuntimeError) as err:
-            raise SystemExit(f"error: validation data: {err}") from None
-
-    @torch.no_grad()
-    def metrics(self, output: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
-        output, scores = output.clamp(0, 1), {}
-        for suffix in ("", "_y"):
-            for metric in (rainkit.metrics.psnr, rainkit.metrics.ssim):
-                scores[metric.__name__ + suffix] = metric(output, clean, data_range=1.0,
-                                                          y_channel=bool(suffix)).item()
-        if self.lpips is not None:
-            scores["lpips"] = self.lpips(output, clean).mean().item()
-        return scores
-
-    @torch.no_grad()
-    def score(self, derain: Callable[[torch.Tensor], torch.Tensor], keep: int = 0
-              ) -> tuple[dict[str, float], list[tuple[str, torch.Tensor]]]:
-        """Mean scores of derain(rainy), and ``keep`` grids rainy | derained | clean."""
-        totals, grids, count = dict.fromkeys(self.names, 0.0), [], 0
-        for index in range(self.rank, len(self.pairs), self.world):
-            rainy, clean, name = self.pairs[index]
-            rainy, clean = (centre_crop(t, self.max_size)[None].to(self.device)
-                            for t in (rainy, clean))
-            if min(clean.shape[-2:]) < SSIM_WINDOW:
-                raise ValueError(f"validation pair {name!r} is {tuple(clean.shape[-2:])} "
-                                 f"pixels, smaller than the SSIM window ({SSIM_WINDOW})")
-            output = derain(rainy).float().clamp(0, 1)
-            for key, value in self.metrics(output, clean).items():
-                totals[key] += value
-            count += 1
-            if len(grids) < keep:
-                grids.append((name, torch.cat([rainy[0], output[0], clean[0]], dim=-1).cpu()))
-        totals = all_reduce_sum({**totals, "_count": float(count)}, self.device)
-        n = max(totals.pop("_count"), 1.0)
-        return {k: v / n for k, v in totals.items()}, grids
-
-
-def centre_crop(image: torch.Tensor, size: int | None) -> torch.Tensor:
-    h, w = image.shape[-2:]
-    top, left = max(0, (h - (size or h)) // 2), max(0, (w - (size or w)) // 2)
-    return image[..., top:top + (size or h), left:left + (size or w)]
+def build_validator(pairs: Sequence[Any], args: argparse.Namespace, device: torch.device,
+                    rank: int, world: int) -> tuple[rainkit.training.Validator, dict[str, float]]:
+    """PSNR and SSIM on RGB and Y, and LPIPS when its weights load, shared out across processes;
+    and the scores of the rainy inputs, which reads every pair: a broken or too small one stops
+    the run before the first step."""
+    lpips = None
+    try:
+        if args.lpips_weights is not None:
+            lpips = rainkit.metrics.LPIPS(weights=args.lpips_weights).to(device).eval()
+    except FileNotFoundError as err:
+        if rank == 0:
+            print(f"notice: LPIPS skipped, AlexNet weights not found: "
+                  f"{str(err).splitlines()[0] if str(err) else 'file missing'}", flush=True)
+    validator = rainkit.training.Validator(pairs, device, max_size=args.max_val_size,
+                                           lpips=lpips, rank=rank, world=world)
+    try:
+        return validator, validator.score(lambda rainy: rainy)[0]
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        raise SystemExit(f"error: validation data: {err}") from None
 
 
 def format_scores(scores: dict[str, float]) -> str:
@@ -425,48 +339,6 @@ def format_scores(scores: dict[str, float]) -> str:
 
 
 # --------------------------------------------------------------------------- run outputs
-def claim_out_dir(out: Path, overwrite: bool, rank: int) -> None:
-    """Refuse to start a new run over an earlier one unless told to replace it."""
-    found = [name for name in OUTPUTS if (out / name).exists()]
-    if found and not overwrite:
-        raise SystemExit(f"error: {out} holds {', '.join(found)} of an earlier run: pass "
-                         "--resume to continue it, --overwrite to replace it, or another "
-                         "--out_dir")
-    if overwrite and rank == 0:
-        for path in [out / name for name in found] + sorted(out.glob("samples/epoch*.png")):
-            path.unlink()
-
-
-def append_log(path: Path, row: dict[str, Any]) -> None:
-    new = not path.exists()
-    with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def truncate_log(path: Path, epoch: int, columns: list[str]) -> None:
-    """Keep the complete rows up to ``epoch`` (a run killed after an epoch's log row but before
-    its checkpoint does that epoch again); refuse a log whose columns this run cannot extend."""
-    if path.exists():
-        with open(path, newline="") as handle:
-            reader = csv.DictReader(handle)
-            rows = [r for r in reader if None not in r.values() and r["epoch"].isdigit()
-                    and int(r["epoch"]) <= epoch]
-        if reader.fieldnames not in (None, columns):
-            raise SystemExit(f"error: {path} has the columns {', '.join(reader.fieldnames)}, "
-                             f"this run would add {', '.join(columns)}: give the run's own "
-                             "--lpips_weights (LPIPS found or lost)")
-        with open(path.with_name(".log.csv.tmp"), "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(path.with_name(".log.csv.tmp"), path)
-
-
 def write_checkpoint(path: Path, model: nn.Module, name: str, kwargs: dict[str, Any],
                      training: dict[str, Any] | None, metadata: dict[str, Any]) -> None:
     try:
@@ -498,7 +370,9 @@ def train_one_epoch(net: nn.Module, loader: DataLoader, criterion: nn.Module,
             output = net(rainy)
         total, terms = criterion(output.float(), clean, rainy if contrastive else None)
         values = {"loss": total.item(), **{k: v.item() for k, v in terms.items()}}
-        if all_reduce_sum({"bad": float(not math.isfinite(values["loss"]))}, device)["bad"]:
+        bad = rainkit.training.all_reduce_sum({"bad": float(not math.isfinite(values["loss"]))},
+                                              device)["bad"]
+        if bad:
             kept = f"{args.out_dir}/last.pt keeps epoch {epoch}" if epoch else "no epoch ended"
             raise SystemExit(
                 f"error: the loss became {values['loss']} at epoch {epoch + 1}, step {step + 1}: "
@@ -513,7 +387,7 @@ def train_one_epoch(net: nn.Module, loader: DataLoader, criterion: nn.Module,
             sums[key] = sums.get(key, 0.0) + value
         bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()}, refresh=False)
     bar.close()
-    sums = all_reduce_sum({**sums, "_n": float(len(loader))}, device)
+    sums = rainkit.training.all_reduce_sum({**sums, "_n": float(len(loader))}, device)
     steps = max(sums.pop("_n"), 1.0)
     return {k: v / steps for k, v in sums.items()}
 
@@ -522,7 +396,12 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
               rank: int, world: int) -> None:
     out = args.out_dir
     if resumed is None:
-        claim_out_dir(out, args.overwrite, rank)
+        try:
+            rainkit.training.claim_run_dir(out, OUTPUTS, overwrite=args.overwrite,
+                                           clear=["samples/epoch*.png"], remove=rank == 0)
+        except FileExistsError as err:
+            raise SystemExit(f"error: {err}: pass --resume to continue it, --overwrite to "
+                             "replace it, or another --out_dir") from None
     random.seed(args.seed)
     np.random.seed(args.seed)  # noqa: NPY002 - the legacy global state is what libraries use
     torch.manual_seed(args.seed)
@@ -542,7 +421,7 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=steps, eta_min=args.lr * args.min_lr_ratio)
     scaler = torch.amp.GradScaler("cuda", enabled=args.amp and device.type == "cuda")
-    validator = Validator(val_set, args, device, rank, world)
+    validator, inputs = build_validator(val_set, args, device, rank, world)
     start_epoch, best_psnr = 0, -math.inf
     if resumed is not None:
         state = resumed["training"]
@@ -556,14 +435,19 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
             scaler.load_state_dict(state["scaler"])
         start_epoch, best_psnr = state["epoch"], state["best_psnr"]
         if rank == 0:
-            truncate_log(out / "log.csv", start_epoch, ["epoch", "lr", "seconds", *(
-                f"train_{k}" for k in ("loss", *criterion.losses)), *(
-                f"val_{k}" for k in validator.names)])
+            terms = ("loss", *criterion.losses)
+            columns = ["epoch", "lr", "seconds", *(f"train_{k}" for k in terms),
+                       *(f"val_{k}" for k in validator.names)]
+            try:
+                rainkit.training.truncate_log(out / "log.csv", start_epoch, columns)
+            except ValueError as err:
+                raise SystemExit(f"error: {err}: give the run's own --lpips_weights (LPIPS found "
+                                 "or lost)") from None
     if rank == 0:
         print(f"data: {where}\nmodel: {name} {kwargs} ("
               f"{sum(p.numel() for p in model.parameters()):,} parameters) on {device}, {world} "
               f"process(es); losses: {', '.join(criterion.losses)}; {args.epochs} epochs x "
-              f"{len(loader)} steps\nvalidation input: {format_scores(validator.inputs)}",
+              f"{len(loader)} steps\nvalidation input: {format_scores(inputs)}",
               flush=True)
         if start_epoch:
             print(f"resumed from epoch {start_epoch} (best PSNR {best_psnr:.2f} dB)", flush=True)
@@ -582,12 +466,12 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
         if rank == 0:  # samples and log row first: a kill before last.pt redoes the epoch
             for pair, grid in grids:
                 rainkit.data.save_image(grid, out / "samples" / f"epoch{epoch + 1:03d}_{pair}.png")
-            append_log(out / "log.csv", {
+            rainkit.training.append_log_row(out / "log.csv", {
                 "epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                 "seconds": round(seconds, 2), **{f"train_{k}": round(v, 6)
                                                  for k, v in losses.items()},
                 **{f"val_{k}": round(v, 6) for k, v in scores.items()}})
-            metadata = {"epoch": epoch + 1, "scores": scores, "input_scores": validator.inputs,
+            metadata = {"epoch": epoch + 1, "scores": scores, "input_scores": inputs,
                         "settings": settings(args), "rainkit_version": rainkit.__version__}
             if improved:
                 write_checkpoint(out / "best.pt", model, name, kwargs, None, metadata)
@@ -598,7 +482,7 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
             print(f"epoch {epoch + 1}/{args.epochs} [{seconds:.1f}s] "
                   + " ".join(f"{k} {v:.4f}" for k, v in losses.items())
                   + f" | val {format_scores(scores)} (input "
-                  f"{validator.inputs['psnr_y']:.2f} dB Y)" + " *best*" * improved, flush=True)
+                  f"{inputs['psnr_y']:.2f} dB Y)" + " *best*" * improved, flush=True)
         if world > 1:
             dist.barrier()
     if rank == 0:
@@ -608,7 +492,7 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
             demo_report(model.eval(), validator, out)
 
 
-def demo_report(model: nn.Module, validator: Validator, out: Path) -> None:
+def demo_report(model: nn.Module, validator: rainkit.training.Validator, out: Path) -> None:
     """Print input and output scores on the held-out photos and save a before/after PNG."""
     rows = []
     print("held-out photos (full size):")
@@ -631,16 +515,17 @@ def run_test(args: argparse.Namespace, device: torch.device, rank: int, world: i
     model, name, _ = make_model(args, checkpoint, args.checkpoint)
     model = model.to(device).eval()
     _, val, where, _ = build_datasets(args)
-    validator = Validator(val, args, device, rank, world)
+    validator, inputs = build_validator(val, args, device, rank, world)
     scores, _ = validator.score(model)
     if rank == 0:
         epoch = checkpoint["metadata"].get("epoch", checkpoint["training"].get("epoch", "?"))
         print(f"test on {where} ({len(val)} pairs) with {args.checkpoint} ({name}, epoch "
-              f"{epoch})\n  input : {format_scores(validator.inputs)}\n"
+              f"{epoch})\n  input : {format_scores(inputs)}\n"
               f"  output: {format_scores(scores)}")
         for rainy, _, pair in (val[i] for i in range(len(val))):
+            rainy = rainkit.training.centre_crop(rainy, args.max_val_size)
             with torch.no_grad():
-                output = model(centre_crop(rainy, args.max_val_size)[None].to(device))
+                output = model(rainy[None].to(device))
             rainkit.data.save_image(output[0].float().clamp(0, 1).cpu(),
                                     args.out_dir / "test" / f"{pair}.png")
         print(f"  derained images written to {args.out_dir / 'test'}")
@@ -671,23 +556,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         check_args(args, parser)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    rank, world, device = start_processes(args)
     try:
+        device = rainkit.training.pick_device(args.device, int(os.environ.get("LOCAL_RANK", "0")))
+    except ValueError as err:
+        raise SystemExit(f"error: --device: {err}") from None
+    with rainkit.training.distributed_session(device) as (rank, world):
         if args.mode == "test":
             run_test(args, device, rank, world)
         else:
             run_train(args, resumed, device, rank, world)
-        if world > 1:
-            dist.barrier()  # every rank finishes its work before the group is torn down
-    finally:
-        if dist.is_initialized():
-            # DDP's reducer holds the process group, and DDP objects sit in reference cycles:
-            # collect them first, so that gloo's worker threads are joined here, not during
-            # interpreter shutdown (where a rank can abort with "terminate called without an
-            # active exception" after all its work is done).
-            gc.collect()
-            dist.destroy_process_group()
-
 
 if __name__ == "__main__":
     main()

@@ -57,23 +57,11 @@ PACKAGES = ("rainkit.nn", "rainkit.loss", "rainkit.metrics", "rainkit.data", "ra
 RAINKIT_DIR = Path(rainkit.__file__).resolve().parent
 OUTCOMES = ("clear", "correct", "crash", "silent", "rejected")
 
-# Public names whose failing cases are left to other engineers: name -> (who, what). "branch X"
-# is fixing them now (remove the entry after its merge). Their failing cases are xfail; passing
-# ones pass. Everything else must give a clear error or a correct result.
-_VGG = ("branch loss", "VGG feature losses: >= 16 px, option checks")
-KNOWN_FAILURES: dict[str, tuple[str, str]] = {
-    "rainkit.loss.PerceptualLoss": _VGG,
-    "rainkit.loss.StyleLoss": _VGG,
-    "rainkit.loss.ContrastiveLoss": _VGG,
-    "rainkit.loss.EasyContrastiveLoss": _VGG,
-    "rainkit.loss.VGGFeatures": _VGG,
-    "rainkit.loss.CombinedLoss": ("branch loss", "combined.py: weights and inputs"),
-    "rainkit.loss.perceptual_loss": ("branch loss", "empty feature dicts"),
-    "rainkit.loss.style_loss": ("branch loss", "empty feature dicts"),
-    "rainkit.loss.contrastive_loss": ("branch loss", "empty feature dicts, no negatives"),
-    "rainkit.loss.easy_contrastive_loss": ("branch loss", "empty feature dicts"),
-    "rainkit.loss.gram_matrix": ("branch loss", "style.py input checks"),
-}
+# Public names whose failing cases are left to other engineers: name -> (who, what), e.g.
+# ("branch X", "what it fixes"); remove the entry after that branch is merged. Their failing
+# cases are xfail; passing ones pass. Empty: every public name must give a clear error or a
+# correct result.
+KNOWN_FAILURES: dict[str, tuple[str, str]] = {}
 # Single failing cases kept open on purpose: case id -> why (none at present).
 OPEN_CASES: dict[str, str] = {}
 # Cases not run until fixed because they would exhaust memory: case id -> why (none at present;
@@ -532,6 +520,13 @@ def _data_specs() -> list[Spec]:
              overrides={("angle", "-1.0"): "accept", ("angle", "0.0"): "accept"}),
         Spec("rainkit.data.SyntheticRainDataset", "none",
              lambda **o: lambda: d.SyntheticRainDataset([_rand(3, 16, 16)], **o)[0]),
+        Spec("rainkit.data.sample_photos", "none",
+             lambda **o: lambda: d.sample_photos(o.get("names", ["camera"])),
+             option_args={"names": (("str", "camera"), ("int", 3), ("None", None),
+                                    ("unknown", ["bogus"]))}),
+        Spec("rainkit.data.estimate_decoded_bytes", "none",
+             lambda **o: lambda: d.estimate_decoded_bytes(o.get("paths", [])),
+             option_args={"paths": (("str", "a.png"), ("int", 3), ("None", None))}),
     ]
 
 
@@ -620,6 +615,15 @@ def _loss_metric_specs() -> list[Spec]:
              input_args=SSIM_ARGS),
         Spec("rainkit.metrics.SSIM", "pair", _cls(M.SSIM), out=lambda m: _scalar,
              numpy_ok=True, input_args=SSIM_ARGS),
+        # fewer_scales: the fuzz images (16 px) are smaller than five scales need (161 px)
+        Spec("rainkit.metrics.ms_ssim", "pair", _fn(M.ms_ssim, fewer_scales=True),
+             out=lambda m: _scalar, numpy_ok=True, input_args=SSIM_ARGS),
+        Spec("rainkit.metrics.MS_SSIM", "pair", _cls(M.MS_SSIM, fewer_scales=True),
+             out=lambda m: _scalar, numpy_ok=True, input_args=SSIM_ARGS),
+        Spec("rainkit.loss.ms_ssim_loss", "pair", _fn(L.ms_ssim_loss, fewer_scales=True),
+             out=lambda m: _scalar, input_args=SSIM_ARGS),
+        Spec("rainkit.loss.MSSSIMLoss", "pair", _cls(L.MSSSIMLoss, fewer_scales=True),
+             out=lambda m: _scalar, input_args=SSIM_ARGS),
         Spec("rainkit.metrics.LPIPS", "pair", _cls(M.LPIPS, weights=None), size=32,
              out=lambda m: _scalar, options={"net": "alex", "reduction": "mean"}),
         Spec("rainkit.metrics.lpips", "pair", _lpips_fn, size=32, out=lambda m: _scalar,
@@ -696,13 +700,6 @@ def _later_specs() -> list[Spec]:
     if hasattr(rainkit.data, "split_alpha"):
         specs.append(Spec("rainkit.data.split_alpha", "image", _fn(rainkit.data.split_alpha),
                           channels=4, ndim=3, input_args=("image",), int_images="either"))
-    if hasattr(rainkit.loss, "min_input_size"):  # branch loss
-        specs.append(Spec(
-            "rainkit.loss.min_input_size", "none",
-            lambda **o: lambda: rainkit.loss.min_input_size(o.get("layers", ("relu2_1",))),
-            introspect=False,
-            option_args={"layers": (("empty", ()), ("bogus", ("bogus",)), ("int", 3),
-                                    ("None", None), ("ints", (1,)))}))
     nnm = rainkit.nn
     if hasattr(nnm, "tiled_forward"):
         specs.append(Spec(
@@ -717,6 +714,14 @@ def _later_specs() -> list[Spec]:
             lambda **o: lambda: nnm.context_margin(o.pop("model", nn.Conv2d(3, 3, 3)), **o),
             options={"in_channels": 3, "max_size": 65},
             option_args={"model": (("str", "conv"), ("None", None))}))
+    lossm = rainkit.loss
+    if hasattr(lossm, "min_input_size"):
+        specs.append(Spec(
+            "rainkit.loss.min_input_size", "none",
+            lambda **o: lambda: lossm.min_input_size(o.get("layers", ("relu1_1",))),
+            introspect=False,
+            option_args={"layers": (("unknown", "relu9_9"), ("int", 3), ("None", None),
+                                    ("empty", ()), ("list_of_int", [1, 2]))}))
     if hasattr(nnm, "register_model"):
         # only bad calls: a good one would change the global MODELS table
         specs.append(Spec(
@@ -736,8 +741,8 @@ NOT_FUZZED = {
     "rainkit.metrics.ScoringConvention": "a record of a paper's scoring rules (via score)",
     "rainkit.data.ImagePair": "a named tuple that find_pairs returns",
     "rainkit.data.Layout": "a record describing a dataset layout (via find_pairs)",
-    # branch loss
-    "rainkit.loss.Features": "a type alias, dict[str, Tensor] of feature maps",
+    "rainkit.metrics.MS_SSIM_WEIGHTS": "a constant (the five scale weights of the paper)",
+    "rainkit.loss.Features": "a type alias (dict of layer name to feature map)",
     "rainkit.loss.FeatureLoss": "abstract base class (its subclasses are fuzzed)",
 }
 

@@ -441,6 +441,14 @@ def test_impossible_settings_rejected_before_the_first_step(
     assert not (out / "log.csv").exists() and not (out / "last.pt").exists()
 
 
+def test_bad_device_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    said = _fails(capsys, [*TINY, "--device", "gpu"])
+    assert "error: --device: flag must be 'auto' or a device" in said and "'gpu'" in said
+    if not torch.cuda.is_available():
+        said = _fails(capsys, [*TINY, "--device", "cuda"])
+        assert "CUDA is not available on this machine" in said
+
+
 def test_other_flag_errors(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "--epochs must be >= 1, got 0" in _fails(capsys, [*TINY, "--epochs", "0"])
     assert "--mode test needs --checkpoint" in _fails(capsys, ["--mode", "test"])

@@ -8,7 +8,13 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rainkit.loss import ContrastiveLoss, EasyContrastiveLoss, VGGFeatures
+from rainkit.loss import (
+    ContrastiveLoss,
+    EasyContrastiveLoss,
+    VGGFeatures,
+    contrastive_loss,
+    easy_contrastive_loss,
+)
 
 
 def seed_contrastive(vgg: VGGFeatures, input, generated, ground_truth) -> torch.Tensor:
@@ -99,8 +105,14 @@ def test_errors(shallow_vgg) -> None:
         EasyContrastiveLoss(("relu1_1",), vgg=shallow_vgg)(x, x)
     with pytest.raises(ValueError, match="negative and positive must have the same shape"):
         loss(x, x, torch.rand(2, 3, 8, 8))
-    with pytest.raises(TypeError, match="negative must be"):
+    with pytest.raises(ValueError, match="negative must hold at least one"):
         loss(x, x, [])
+    with pytest.raises(ValueError, match="K = 0"):
+        loss(x, x, torch.rand(1, 0, 3, 8, 8))
+    with pytest.raises(TypeError, match="negative must be"):
+        loss(x, x, "rainy.png")
+    with pytest.raises(ValueError, match="must not be empty"):
+        loss(torch.rand(0, 3, 8, 8), torch.rand(0, 3, 8, 8), torch.rand(0, 3, 8, 8))
     with pytest.raises(ValueError, match="expected 1, got 5"):
         ContrastiveLoss(("relu1_1",), (1, 1, 1, 1, 1), vgg=shallow_vgg)
     with pytest.raises(ValueError, match="eps"):
@@ -117,3 +129,20 @@ def test_negatives_order_and_weight_scale(order: list[int], scale: float) -> Non
     base = ContrastiveLoss(("relu1_1",), (1.0,), vgg=vgg)(out, pos, negs)
     shuffled = ContrastiveLoss(("relu1_1",), (scale,), vgg=vgg)(out, pos, [negs[i] for i in order])
     torch.testing.assert_close(shuffled, scale * base, rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("fn", [contrastive_loss, easy_contrastive_loss])
+def test_functional_errors(fn) -> None:
+    f = {"relu1_1": torch.rand(2, 4, 3, 3)}
+    with pytest.raises(ValueError, match="negative_features must hold at least one dict"):
+        fn(f, f, [])
+    with pytest.raises(TypeError, match="negative_features must be a sequence"):
+        fn(f, f, f)
+    with pytest.raises(ValueError, match="output_features must hold at least one layer"):
+        fn({}, {}, [{}])
+    with pytest.raises(ValueError, match=r"negative_features\[1\] lacks the layers"):
+        fn(f, f, [f, {"relu2_1": torch.rand(2, 4, 3, 3)}])
+    with pytest.raises(ValueError, match=r"negative_features\[0\]\['relu1_1'\] must have"):
+        fn(f, f, [{"relu1_1": torch.rand(1, 4, 3, 3)}])
+    with pytest.raises(ValueError, match="positive_features lacks"):
+        fn(f, {"relu2_1": torch.rand(2, 4, 3, 3)}, [f])

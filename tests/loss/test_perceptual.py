@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rainkit.loss import PerceptualLoss, StyleLoss, VGGFeatures
+from rainkit.loss import PerceptualLoss, StyleLoss, VGGFeatures, perceptual_loss, style_loss
 
 
 def by_hand_layers(vgg: VGGFeatures, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -85,3 +85,41 @@ def test_errors(shallow_vgg) -> None:
         loss(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
     with pytest.raises(ValueError, match="3 channels"):
         loss(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8))
+
+
+@pytest.mark.parametrize("fn", [perceptual_loss, style_loss])
+def test_functional_feature_dict_errors(fn) -> None:
+    f = {"relu1_1": torch.rand(2, 4, 3, 3)}
+    with pytest.raises(ValueError, match="output_features must hold at least one layer"):
+        fn({}, {})
+    with pytest.raises(ValueError, match=r"target_features lacks the layers \['relu1_1'\]"):
+        fn(f, {"relu2_1": torch.rand(2, 4, 3, 3)})
+    with pytest.raises(ValueError, match="must have the same shape"):
+        fn(f, {"relu1_1": torch.rand(2, 4, 3, 2)})
+    with pytest.raises(ValueError, match="must not be empty"):
+        fn({"relu1_1": torch.rand(0, 4, 3, 3)}, {"relu1_1": torch.rand(0, 4, 3, 3)})
+    with pytest.raises(TypeError, match="must be a dict"):
+        fn([torch.rand(2, 4, 3, 3)], f)  # type: ignore[arg-type]
+    # extra target layers are ignored
+    g = {"relu1_1": torch.rand(2, 4, 3, 3), "relu2_1": torch.rand(2, 8, 2, 2)}
+    torch.testing.assert_close(fn(f, g), fn(f, {"relu1_1": g["relu1_1"]}))
+
+
+def test_input_checks_of_the_modules(shallow_vgg) -> None:
+    loss = PerceptualLoss(("relu2_1",), vgg=shallow_vgg)
+    with pytest.raises(ValueError, match="must not be empty"):
+        loss(torch.rand(0, 3, 8, 8), torch.rand(0, 3, 8, 8))
+    with pytest.raises(ValueError, match="output must be at least 2x2 pixels"):
+        loss(torch.rand(1, 3, 1, 8), torch.rand(1, 3, 1, 8))
+    with pytest.raises(ValueError, match="at least 16x16 pixels for the VGG19 layer 'conv5_4'"):
+        PerceptualLoss(weights=None)(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
+    # float16 and float64 images go through the float32 trunk; float64 gradients come back
+    x = torch.rand(2, 3, 8, 8)
+    y = torch.rand(2, 3, 8, 8)
+    expected = loss(x, y)
+    torch.testing.assert_close(loss(x.double(), y.double()), expected)
+    x16 = x.half()
+    torch.testing.assert_close(loss(x16, y), loss(x16.float(), y))
+    x64 = x.double().requires_grad_()
+    loss(x64, y).backward()
+    assert x64.grad is not None and x64.grad.dtype == torch.float64

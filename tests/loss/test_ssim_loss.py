@@ -40,3 +40,31 @@ def test_errors() -> None:
         SSIMLoss(sigma=-1.0)
     with pytest.raises(ValueError, match="same shape"):
         ssim_loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 17))
+
+
+def test_holds_an_ssim_metric() -> None:
+    from rainkit.metrics import SSIM
+
+    loss = SSIMLoss(window_size=7, sigma=1.0, k2=0.05, data_range=2.0, reduction="sum")
+    assert isinstance(loss.ssim, SSIM) and loss.ssim.reduction == "none"
+    assert (loss.data_range, loss.window_size, loss.sigma, loss.k1, loss.k2) == (2.0, 7, 1.0,
+                                                                                0.01, 0.05)
+    x, y = torch.rand(3, 3, 16, 16), torch.rand(3, 3, 16, 16)
+    expected = ssim_loss(x, y, window_size=7, sigma=1.0, k2=0.05, data_range=2.0,
+                         reduction="sum")
+    assert torch.equal(loss(x, y), expected)
+    assert "window_size=7" in repr(loss) and "reduction='sum'" in repr(loss)
+    with pytest.raises(TypeError, match="input must be a torch.Tensor, got ndarray"):
+        loss(x.numpy(), y.numpy())
+
+
+def test_torch_compile_fullgraph_same_values_and_gradients() -> None:
+    # aot_eager: the traced forward and backward graphs, no code generation (fast)
+    x = torch.rand(2, 3, 16, 16, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(2, 3, 16, 16, dtype=torch.float64)
+    loss = SSIMLoss(window_size=7)
+    compiled = torch.compile(loss, fullgraph=True, backend="aot_eager")
+    value, expected = compiled(x, y), loss(x, y)
+    torch.testing.assert_close(value, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(torch.autograd.grad(value, x), torch.autograd.grad(expected, x),
+                               rtol=0, atol=1e-12)

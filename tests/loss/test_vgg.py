@@ -1,4 +1,4 @@
-"""VGGFeatures: taps against torchvision's trunk, weight loading, freezing, errors."""
+"""VGGFeatures: taps against torchvision's trunk, weight loading, state dict, freezing, errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.vgg import cfgs, make_layers
 
-from rainkit.loss import VGG19_LAYERS, EasyContrastiveLoss, PerceptualLoss, VGGFeatures
+from rainkit.loss import (
+    VGG19_LAYERS,
+    EasyContrastiveLoss,
+    PerceptualLoss,
+    VGGFeatures,
+    min_input_size,
+)
 
 
 def torchvision_trunk() -> torch.nn.Sequential:
@@ -33,7 +39,7 @@ def test_layer_names_follow_torchvision_indices() -> None:
     assert VGG19_LAYERS[34] == "conv5_4" and VGG19_LAYERS[35] == "relu5_4"
 
 
-def test_default_seed_tap_equals_torchvision_features_35(tmp_path, monkeypatch) -> None:
+def test_default_tap_equals_torchvision_features_35(tmp_path, monkeypatch) -> None:
     trunk = torchvision_trunk().eval()
     path = tmp_path / "vgg.pth"
     torch.save(torchvision_state_dict(trunk), path)
@@ -46,16 +52,16 @@ def test_default_seed_tap_equals_torchvision_features_35(tmp_path, monkeypatch) 
     torch.testing.assert_close(feats["conv5_4"], ref35)
     torch.testing.assert_close(feats["relu5_4"], ref36)
     assert (feats["conv5_4"] < 0).any()  # the ReLU after it did not overwrite the conv tap
-    # the losses' defaults are the seed's: features[:35], raw input, L1 / pooled cosine
+    # the losses' defaults: features[:35] (ESRGAN's conv5_4), raw input, L1 / pooled cosine
     y, z = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         fx, fy, fz = trunk[:35](x), trunk[:35](y), trunk[:35](z)
-        seed_perceptual = F.l1_loss(fx, fy)
+        ref_perceptual = F.l1_loss(fx, fy)
         px, py, pz = (F.adaptive_avg_pool2d(f, 1).flatten(1) for f in (fx, fy, fz))
-        seed_contrastive = ((1 - F.cosine_similarity(px, py)).mean()
-                            + F.cosine_similarity(px, pz).mean())
-        torch.testing.assert_close(PerceptualLoss(weights=path)(x, y), seed_perceptual)
-        torch.testing.assert_close(EasyContrastiveLoss(weights=path)(x, y, z), seed_contrastive)
+        ref_contrastive = ((1 - F.cosine_similarity(px, py)).mean()
+                           + F.cosine_similarity(px, pz).mean())
+        torch.testing.assert_close(PerceptualLoss(weights=path)(x, y), ref_perceptual)
+        torch.testing.assert_close(EasyContrastiveLoss(weights=path)(x, y, z), ref_contrastive)
 
 
 def test_imagenet_weights_from_torch_home(tmp_path, monkeypatch) -> None:
@@ -78,8 +84,23 @@ def test_missing_weights_message(tmp_path, monkeypatch) -> None:
     assert "vgg19-dcbb9e9d.pth" in message
     assert os.path.join(str(tmp_path), "hub", "checkpoints") in message
     assert "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth" in message
-    with pytest.raises(FileNotFoundError, match="nowhere.pth"):
+    with pytest.raises(FileNotFoundError, match="nowhere.pth") as info:
         VGGFeatures(weights=tmp_path / "nowhere.pth")
+    assert "vgg19-dcbb9e9d.pth" in str(info.value)
+    assert "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth" in str(info.value)
+
+
+@pytest.mark.parametrize("zipped", [True, False], ids=["zip", "legacy"])
+def test_both_checkpoint_formats_load(tmp_path, zipped: bool) -> None:
+    # torch.save's zip format is memory-mapped, the legacy (pickle) format read whole
+    trunk = torchvision_trunk()
+    state = torchvision_state_dict(trunk)
+    path = tmp_path / "vgg.pth"
+    torch.save(state, path, _use_new_zipfile_serialization=zipped)
+    vgg = VGGFeatures(layers=("relu3_1",), weights=path)
+    assert vgg.weights_file == os.path.realpath(path)
+    for key, value in vgg.features.state_dict().items():
+        torch.testing.assert_close(value, state[f"features.{key}"], rtol=0, atol=0)
 
 
 def test_strict_loading_rejects_incomplete_state(tmp_path) -> None:
@@ -121,7 +142,29 @@ def test_normalization_by_hand() -> None:
     expected = F.conv2d((x - mean) / std, conv.weight, conv.bias, padding=1)
     torch.testing.assert_close(vgg(x)["conv1_1"], expected)
     torch.testing.assert_close(raw(x)["conv1_1"], F.conv2d(x, conv.weight, conv.bias, padding=1))
-    assert set(vgg.state_dict()) == {"features.0.weight", "features.0.bias"}
+
+
+def test_state_dict_leaves_the_frozen_trunk_out(tmp_path) -> None:
+    vgg = VGGFeatures(layers=("relu1_2",), weights=None)
+    assert vgg.state_dict() == {}
+    assert set(vgg.features.state_dict()) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    # inside a model: only the model's own entries
+    model = torch.nn.ModuleDict({"conv": torch.nn.Conv2d(3, 3, 1), "vgg": vgg})
+    assert set(model.state_dict()) == {"conv.weight", "conv.bias"}
+    before = {k: v.clone() for k, v in vgg.features.state_dict().items()}
+    model.load_state_dict(model.state_dict(), strict=True)  # without the trunk: kept as it is
+    for key, value in vgg.features.state_dict().items():
+        assert torch.equal(value, before[key])
+    # a state dict that has the trunk (an older rainkit wrote one) loads it, strictly
+    other = VGGFeatures(layers=("relu1_2",), weights=None)
+    full = {f"vgg.features.{k}": v for k, v in other.features.state_dict().items()}
+    full.update(model.state_dict())
+    model.load_state_dict(full, strict=True)
+    for key, value in vgg.features.state_dict().items():
+        assert torch.equal(value, other.features.state_dict()[key])
+    del full["vgg.features.2.bias"]
+    with pytest.raises(RuntimeError, match="2.bias"):
+        model.load_state_dict(full, strict=True)
 
 
 def test_tap_deeper_than_trunk_and_bad_input(shallow_vgg) -> None:
@@ -133,6 +176,65 @@ def test_tap_deeper_than_trunk_and_bad_input(shallow_vgg) -> None:
         shallow_vgg([1.0])  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("layer", ["relu1_2", "pool1", "relu2_1", "relu3_1", "conv5_4", "pool5"])
+def test_min_input_size_is_where_torchvision_stops_crashing(layer: str) -> None:
+    # independent reference: the smallest square input torchvision's features[:k + 1] accepts
+    trunk = torchvision_trunk()[: VGG19_LAYERS.index(layer) + 1]
+    smallest = None
+    with torch.no_grad():
+        for size in range(1, 40):
+            try:
+                trunk(torch.rand(1, 3, size, size))
+            except RuntimeError:
+                continue
+            smallest = size
+            break
+    assert min_input_size((layer,)) == smallest
+    vgg = VGGFeatures(layers=(layer,), weights=None)
+    assert vgg(torch.rand(1, 3, smallest, smallest + 3))[layer].shape[0] == 1
+    if smallest > 1:
+        with pytest.raises(ValueError, match=f"at least {smallest}x{smallest} pixels.*{layer}"):
+            vgg(torch.rand(1, 3, smallest + 3, smallest - 1))
+
+
+def test_empty_batch_and_dtypes() -> None:
+    vgg = VGGFeatures(layers=("relu1_1", "relu2_1"), weights=None)
+    with pytest.raises(ValueError, match="must not be empty"):
+        vgg(torch.rand(0, 3, 8, 8))
+    with pytest.raises(TypeError, match="floating-point"):
+        vgg(torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+    x = torch.rand(2, 3, 8, 8)
+    reference = vgg(x)
+    # float16 input to a float32 trunk: cast up (exactly representable values give equal taps)
+    half = x.half()
+    for name, value in vgg(half).items():
+        assert value.dtype == torch.float32
+        torch.testing.assert_close(value, vgg(half.float())[name], rtol=0, atol=0)
+    # float64 input: computed in float32, the gradient comes back in float64
+    x64 = x.double().requires_grad_()
+    feats = vgg(x64)
+    torch.testing.assert_close(feats["relu2_1"], reference["relu2_1"], rtol=0, atol=0)
+    feats["relu2_1"].sum().backward()
+    assert x64.grad is not None and x64.grad.dtype == torch.float64
+    # a float64 trunk keeps float64
+    assert vgg.double()(x64.detach())["relu1_1"].dtype == torch.float64
+
+
 def test_device(device: torch.device) -> None:
     vgg = VGGFeatures(layers=("relu1_1",), weights=None).to(device)
     assert vgg(torch.rand(1, 3, 8, 8, device=device))["relu1_1"].device.type == device.type
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_in_place_relus_keep_values_and_gradients(channels_last: bool) -> None:
+    # relu1_1 and relu1_2 run in place here (no conv tap is requested): gradcheck in float64,
+    # and the taps equal torchvision's NCHW trunk
+    vgg = VGGFeatures(layers=("relu1_2",), weights=None, normalize=False,
+                      channels_last=channels_last).double()
+    x = torch.rand(1, 3, 5, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: vgg(a, ("relu1_2",))["relu1_2"], (x,))
+    trunk = torchvision_trunk()[:4].double()
+    trunk.load_state_dict(vgg.features.state_dict())
+    torch.testing.assert_close(vgg(x)["relu1_2"], trunk(x))
+    assert vgg(x)["relu1_2"].is_contiguous(
+        memory_format=torch.channels_last if channels_last else torch.contiguous_format)

@@ -71,8 +71,12 @@ def test_missing_file_names_file_and_directory(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="vgg16-397923af.pth") as info:
         LPIPS("vgg")
     assert str(directory) in str(info.value)
-    with pytest.raises(FileNotFoundError, match="nope.pth"):
+    assert "https://download.pytorch.org/models/vgg16-397923af.pth" in str(info.value)
+    with pytest.raises(FileNotFoundError, match="nope.pth") as info:
         LPIPS(weights=tmp_path / "nope.pth")
+    # an explicit path names the file it should be a copy of, and where that comes from
+    assert "alexnet-owt-7be5be79.pth" in str(info.value)
+    assert "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth" in str(info.value)
 
 
 def test_wrong_state_dict_fails_strictly(tmp_path):

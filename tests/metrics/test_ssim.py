@@ -238,3 +238,41 @@ def test_strips_give_the_same_value_and_gradient(monkeypatch: pytest.MonkeyPatch
                                whole, rtol=0, atol=1e-12)
     assert torch.autograd.gradcheck(
         lambda a, b: ssim(a, b, window_size=5, reduction="none"), (x, y))
+
+
+def _value_and_grad(fn, x, y):
+    value = fn(x, y)
+    (grad,) = torch.autograd.grad(value.sum(), x)
+    return value.detach(), grad
+
+
+def test_torch_compile_fullgraph_same_values_and_gradients():
+    # Compiled graphs call the strips and the analytic backward as opaque operators
+    # (rainkit::ssim); fullgraph: the checks and prepare() trace into the same graph. aot_eager
+    # runs the traced forward and backward graphs without code generation (fast).
+    x = torch.rand(2, 3, 20, 22, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(2, 3, 20, 22, dtype=torch.float64)
+    for kwargs in [{}, {"window_size": 7, "y_channel": True, "crop_border": 1, "k2": 0.05}]:
+        def fn(a, b, kwargs=kwargs):
+            return ssim(a, b, reduction="none", **kwargs)
+
+        eager = _value_and_grad(fn, x, y)
+        compiled = _value_and_grad(torch.compile(fn, fullgraph=True, backend="aot_eager"), x, y)
+        torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-12)
+    module = SSIM(window_size=5, reduction="sum")
+    compiled_module = torch.compile(module, fullgraph=True, backend="aot_eager")
+    torch.testing.assert_close(_value_and_grad(compiled_module, x, y),
+                               _value_and_grad(module, x, y), rtol=0, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_torch_compile_inductor_same_values_and_gradients():
+    x = torch.rand(2, 3, 24, 24, requires_grad=True)
+    y = torch.rand(2, 3, 24, 24)
+
+    def fn(a, b):
+        return ssim(a, b, reduction="none")
+
+    eager = _value_and_grad(fn, x, y)
+    compiled = _value_and_grad(torch.compile(fn), x, y)
+    torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-6)

@@ -28,21 +28,12 @@ def pick_device(flag: str, threads: int | None = None) -> torch.device:
         if threads < 1:
             raise CommandError(f"--threads must be >= 1, got {threads}")
         torch.set_num_threads(threads)
-    if flag == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(flag)
-    except RuntimeError as err:
-        raise CommandError(f"--device: {err}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CommandError(f"--device {flag}: CUDA is not available on this machine")
-    return device
+    from rainkit.training import pick_device as pick
 
+    try:
+        return pick(flag)
+    except ValueError as err:
+        raise CommandError(f"--device: {err}") from None
 
 def published_names() -> list[str]:
     """Names of the published checkpoints rainkit knows (empty if the table is unavailable)."""

@@ -8,24 +8,29 @@ from rainkit.data.io import (
     split_alpha,
     to_float_tensor,
 )
+from rainkit.data.memory import estimate_decoded_bytes
 from rainkit.data.paired import LAYOUTS, ImagePair, Layout, PairedRainDataset, find_pairs
+from rainkit.data.samples import SAMPLE_PHOTOS, sample_photos
 from rainkit.data.synthetic import SyntheticRainDataset, line_kernel, synthesize_rain
 from rainkit.data.transforms import pad_to_size, paired_random_crop, paired_random_flip
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "LAYOUTS",
+    "SAMPLE_PHOTOS",
     "ImagePair",
     "Layout",
     "PairedRainDataset",
     "SyntheticRainDataset",
     "decode_image",
+    "estimate_decoded_bytes",
     "find_pairs",
     "line_kernel",
     "pad_to_size",
     "paired_random_crop",
     "paired_random_flip",
     "read_image",
+    "sample_photos",
     "save_image",
     "split_alpha",
     "synthesize_rain",

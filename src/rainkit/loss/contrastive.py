@@ -2,8 +2,8 @@ r"""Contrastive regularisation: pull the output towards the clean image, push it
 
 Two formulations:
 
-* :class:`EasyContrastiveLoss`, the seed's: VGG features globally average-pooled to one vector
-  per image and layer, compared by cosine similarity,
+* :class:`EasyContrastiveLoss`, a pooled-cosine contrastive loss: VGG features globally
+  average-pooled to one vector per image and layer, compared by cosine similarity,
 
   .. math:: \mathcal{L} = \operatorname{mean}_b\big(1 - \cos(v(\hat y), v(y))\big)
       + \operatorname{mean}_b \cos(v(\hat y), v(x)).
@@ -24,7 +24,7 @@ negative); the ratio here accepts several negatives per sample (e.g. the other r
 the batch) and averages their distances.
 
 Here :math:`\hat y` is the output, :math:`y` the positive (clean image) and :math:`x` the
-negative (rainy input).
+negative (rainy input). Both take ``(output, positive, negative)`` (AECR-Net's ``(a, p, n)``).
 """
 
 from __future__ import annotations
@@ -36,8 +36,16 @@ import torch
 import torch.nn.functional as F
 
 from rainkit._validation import check_positive
-from rainkit.loss._feature import FeatureLoss, Features, check_layer_weights, feature_dtype
-from rainkit.loss.vgg import VGGFeatures
+from rainkit.loss.feature import (
+    FeatureLoss,
+    Features,
+    _check_feature_pair,
+    _check_features,
+    _check_layer_weights,
+    _feature_dtype,
+    _select,
+)
+from rainkit.loss.vgg import VGGFeatures, check_layers
 
 __all__ = ["ContrastiveLoss", "EasyContrastiveLoss", "contrastive_loss", "easy_contrastive_loss"]
 
@@ -46,7 +54,32 @@ AECR_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
 
 
 def _pooled(f: torch.Tensor) -> torch.Tensor:
-    return feature_dtype(f).mean(dim=(2, 3))
+    return _feature_dtype(f).mean(dim=(2, 3))
+
+
+def _check_triplet(
+    output_features: object, positive_features: object, negative_features: object
+) -> tuple[Features, Features, list[Features]]:
+    out, pos = _check_feature_pair(output_features, positive_features, "positive_features")
+    if isinstance(negative_features, (str, bytes, dict)) or not isinstance(negative_features,
+                                                                           Sequence):
+        raise TypeError("negative_features must be a sequence of feature dicts (one per "
+                        f"negative), got {type(negative_features).__name__}")
+    if not negative_features:
+        raise ValueError("negative_features must hold at least one dict of features (K >= 1), "
+                         "got an empty sequence")
+    negs = []
+    for k, nf in enumerate(negative_features):
+        checked = _check_features(nf, f"negative_features[{k}]", tuple(out))
+        for layer, value in out.items():
+            if checked[layer].shape != value.shape:
+                raise ValueError(
+                    f"output_features[{layer!r}] and negative_features[{k}][{layer!r}] must "
+                    f"have the same shape, got {tuple(value.shape)} and "
+                    f"{tuple(checked[layer].shape)}"
+                )
+        negs.append(checked)
+    return out, pos, negs
 
 
 def easy_contrastive_loss(
@@ -55,30 +88,54 @@ def easy_contrastive_loss(
     negative_features: Sequence[Features],
     layer_weights: Sequence[float] | None = None,
 ) -> torch.Tensor:
-    r"""The seed's pooled-cosine contrastive loss on precomputed features.
+    r"""Pooled-cosine contrastive loss on precomputed features.
 
-    Per layer :math:`l`, with :math:`v_l` the spatial mean of the feature map:
+    Per layer :math:`l`, with :math:`v_l` the spatial mean of the feature map (one
+    :math:`C_l`-vector per image) and :math:`\cos(u, v) = u \cdot v / (\lVert u \rVert
+    \lVert v \rVert)`:
 
     .. math:: \mathcal{L} = \sum_l w_l \Big[\operatorname{mean}_b\big(1 - \cos(v_l(\hat y),
         v_l(y))\big) + \frac{1}{K}\sum_k \operatorname{mean}_b \cos(v_l(\hat y), v_l(x_k))\Big]
 
+    The first term pulls the output towards the positive :math:`y`, the second pushes it away
+    from the negatives :math:`x_k`; each is bounded, so the loss lies in :math:`[-1, 3]` per
+    unit of weight. (:func:`torch.nn.functional.cosine_similarity` computes the cosine, with
+    its :math:`10^{-8}` floor on the norms.)
+
     Args:
-        output_features: layer name to :math:`(B, C_l, H_l, W_l)` features of the output.
-        positive_features: the same layers for the positive (clean image).
+        output_features: layer name to :math:`(B, C_l, H_l, W_l)` features of the output, at
+            least one layer, :math:`B \geq 1`.
+        positive_features: the same layers, same shapes, for the positive (clean image).
         negative_features: one such dict per negative (:math:`K \geq 1`).
         layer_weights: one weight :math:`\geq 0` per layer; default 1.
 
     Returns:
         A scalar tensor in :math:`[-1, 3]` per unit of weight.
+
+    Raises:
+        TypeError: a feature dict is not a dict of tensors.
+        ValueError: ``output_features`` is empty, ``negative_features`` is empty, a dict lacks
+            one of the output's layers or has another shape there, or a batch is empty.
+
+    Example:
+        >>> import torch
+        >>> from rainkit.loss import easy_contrastive_loss
+        >>> pos = {"relu1_1": torch.rand(2, 8, 4, 4)}
+        >>> neg = {"relu1_1": torch.rand(2, 8, 4, 4)}
+        >>> value = easy_contrastive_loss(pos, pos, [neg])  # output == positive: cosine to neg
+        >>> -1 <= value.item() <= 1
+        True
     """
-    layers = tuple(output_features)
-    weights = check_layer_weights(layer_weights, layers)
+    out_feats, pos_feats, neg_feats = _check_triplet(output_features, positive_features,
+                                                     negative_features)
+    layers = tuple(out_feats)
+    weights = _check_layer_weights(layer_weights, layers)
     total = 0.0
     for name, w in zip(layers, weights):
-        out = _pooled(output_features[name])
-        pos = (1 - F.cosine_similarity(out, _pooled(positive_features[name]), dim=1)).mean()
+        out = _pooled(out_feats[name])
+        pos = (1 - F.cosine_similarity(out, _pooled(pos_feats[name]), dim=1)).mean()
         neg = torch.stack([F.cosine_similarity(out, _pooled(nf[name]), dim=1).mean()
-                           for nf in negative_features]).mean()
+                           for nf in neg_feats]).mean()
         total = total + w * (pos + neg)
     return total  # type: ignore[return-value]
 
@@ -98,35 +155,53 @@ def contrastive_loss(
     with :math:`\operatorname{L1}` the mean absolute difference over the batch.
 
     Args:
-        output_features: layer name to :math:`(B, C_i, H_i, W_i)` features of the output.
-        positive_features: the same layers for the positive (clean image).
+        output_features: layer name to :math:`(B, C_i, H_i, W_i)` features of the output, at
+            least one layer, :math:`B \geq 1`.
+        positive_features: the same layers, same shapes, for the positive (clean image).
         negative_features: one such dict per negative (:math:`K \geq 1`).
         layer_weights: :math:`w_i \geq 0`, one per layer; default 1.
-        eps: :math:`\varepsilon`, keeps the ratio finite.
+        eps: :math:`\varepsilon \geq 0`, keeps the ratio finite.
 
     Returns:
         A scalar tensor.
+
+    Raises:
+        TypeError: a feature dict is not a dict of tensors.
+        ValueError: ``output_features`` is empty, ``negative_features`` is empty, a dict lacks
+            one of the output's layers or has another shape there, a batch is empty, or ``eps``
+            is negative.
+
+    Example:
+        >>> import torch
+        >>> from rainkit.loss import contrastive_loss
+        >>> out = {"relu1_1": torch.zeros(1, 2, 2, 2)}
+        >>> pos = {"relu1_1": torch.ones(1, 2, 2, 2)}  # L1 distance 1
+        >>> neg = {"relu1_1": torch.full((1, 2, 2, 2), 4.0)}  # L1 distance 4
+        >>> contrastive_loss(out, pos, [neg], eps=0.0).item()
+        0.25
     """
-    layers = tuple(output_features)
-    weights = check_layer_weights(layer_weights, layers)
+    out_feats, pos_feats, neg_feats = _check_triplet(output_features, positive_features,
+                                                     negative_features)
+    layers = tuple(out_feats)
+    weights = _check_layer_weights(layer_weights, layers)
+    eps = check_positive(eps, "eps", strict=False)
     total = 0.0
     for name, w in zip(layers, weights):
-        out = feature_dtype(output_features[name])
-        d_ap = F.l1_loss(out, feature_dtype(positive_features[name]))
-        d_an = torch.stack([F.l1_loss(out, feature_dtype(nf[name]))
-                            for nf in negative_features]).mean()
+        out = _feature_dtype(out_feats[name])
+        d_ap = F.l1_loss(out, _feature_dtype(pos_feats[name]))
+        d_an = torch.stack([F.l1_loss(out, _feature_dtype(nf[name]))
+                            for nf in neg_feats]).mean()
         total = total + w * d_ap / (d_an + eps)
     return total  # type: ignore[return-value]
 
 
 class EasyContrastiveLoss(FeatureLoss):
-    r"""The seed's contrastive loss, :func:`easy_contrastive_loss` on frozen VGG19 features.
+    r"""Pooled-cosine contrastive loss, :func:`easy_contrastive_loss` on frozen VGG19 features.
 
-    Call it as ``loss(output, positive, negative)``. The seed's ``forward(input, generated,
-    ground_truth)`` maps to ``loss(output=generated, positive=ground_truth, negative=input)``:
-    the rainy input is the negative, the restored image the output, the clean image the positive.
-    The default VGG settings are the seed's (``features[:35]``, i.e. the ``conv5_4`` tap, raw
-    input; see :class:`~rainkit.loss.PerceptualLoss`).
+    Call it as ``loss(output, positive, negative)``: the restored image is the output, the
+    clean image the positive, the rainy input the negative. The default VGG settings are those
+    of :class:`~rainkit.loss.PerceptualLoss`: the ``conv5_4`` tap (torchvision's
+    ``features[:35]``) and raw input.
 
     Args:
         layers: VGG19 tap names whose pooled features are compared.
@@ -136,7 +211,8 @@ class EasyContrastiveLoss(FeatureLoss):
         vgg: a :class:`~rainkit.loss.VGGFeatures` to share instead of building one.
 
     Shape:
-        - output, positive: :math:`(B, 3, H, W)`, in :math:`[0, 1]`.
+        - output, positive: :math:`(B, 3, H, W)`, in :math:`[0, 1]`, :math:`H, W \geq 16` for
+          the default tap (:func:`~rainkit.loss.min_input_size`).
         - negative: :math:`(B, 3, H, W)`, :math:`(B, K, 3, H, W)` or a list of :math:`K`
           :math:`(B, 3, H, W)` tensors (the cosine term is averaged over them).
         - result: a scalar.
@@ -160,8 +236,9 @@ class EasyContrastiveLoss(FeatureLoss):
         normalize: bool = False,
         vgg: VGGFeatures | None = None,
     ) -> None:
+        checked = _check_layer_weights(layer_weights, check_layers(layers))
         super().__init__(layers, weights, normalize, vgg)
-        self.layer_weights = check_layer_weights(layer_weights, self.layers)
+        self.layer_weights = checked
 
     def forward_features(
         self, out_feats: Features, pos_feats: Features, neg_feats: list[Features] | None
@@ -169,8 +246,8 @@ class EasyContrastiveLoss(FeatureLoss):
         """The loss from precomputed features."""
         if not neg_feats:
             raise ValueError(f"{type(self).__name__} needs a negative image, got None")
-        return easy_contrastive_loss({n: out_feats[n] for n in self.layers}, pos_feats,
-                                     neg_feats, self.layer_weights)
+        return easy_contrastive_loss(_select(out_feats, self.layers), pos_feats, neg_feats,
+                                     self.layer_weights)
 
     def extra_repr(self) -> str:
         return f"layers={self.layers}, layer_weights={self.layer_weights}"
@@ -193,7 +270,8 @@ class ContrastiveLoss(FeatureLoss):
         vgg: a :class:`~rainkit.loss.VGGFeatures` to share instead of building one.
 
     Shape:
-        - output, positive: :math:`(B, 3, H, W)`, in :math:`[0, 1]`.
+        - output, positive: :math:`(B, 3, H, W)`, in :math:`[0, 1]`, :math:`H, W \geq 16` for
+          the default taps (:func:`~rainkit.loss.min_input_size`).
         - negative: :math:`(B, 3, H, W)`, :math:`(B, K, 3, H, W)` or a list of :math:`K`
           :math:`(B, 3, H, W)` tensors; the denominators are averaged over them.
         - result: a scalar.
@@ -226,11 +304,14 @@ class ContrastiveLoss(FeatureLoss):
         normalize: bool = False,
         vgg: VGGFeatures | None = None,
     ) -> None:
-        super().__init__(layers, weights, normalize, vgg)
-        if layer_weights is None and self.layers == AECR_LAYERS:
+        checked_layers = check_layers(layers)
+        if layer_weights is None and checked_layers == AECR_LAYERS:
             layer_weights = AECR_WEIGHTS
-        self.layer_weights = check_layer_weights(layer_weights, self.layers)
-        self.eps = check_positive(eps, "eps", strict=False)
+        checked = _check_layer_weights(layer_weights, checked_layers)
+        checked_eps = check_positive(eps, "eps", strict=False)
+        super().__init__(layers, weights, normalize, vgg)
+        self.layer_weights = checked
+        self.eps = checked_eps
 
     def forward_features(
         self, out_feats: Features, pos_feats: Features, neg_feats: list[Features] | None
@@ -238,7 +319,7 @@ class ContrastiveLoss(FeatureLoss):
         """The loss from precomputed features."""
         if not neg_feats:
             raise ValueError(f"{type(self).__name__} needs a negative image, got None")
-        return contrastive_loss({n: out_feats[n] for n in self.layers}, pos_feats, neg_feats,
+        return contrastive_loss(_select(out_feats, self.layers), pos_feats, neg_feats,
                                 self.layer_weights, self.eps)
 
     def extra_repr(self) -> str:

@@ -7,18 +7,17 @@ from collections.abc import Sequence
 
 import torch
 
-from rainkit.loss._feature import (
+from rainkit.loss.feature import (
     Criterion,
     Features,
-    WeightedLayersLoss,
-    feature_dtype,
-    weighted_layer_distance,
+    _feature_dtype,
+    _select,
+    _weighted_layer_distance,
+    _WeightedLayersLoss,
 )
 from rainkit.loss.vgg import VGGFeatures
 
 __all__ = ["PerceptualLoss", "perceptual_loss"]
-
-
 
 def perceptual_loss(
     output_features: Features,
@@ -32,13 +31,20 @@ def perceptual_loss(
         \quad p = 1 \text{ (``"l1"``) or } 2 \text{ (``"mse"``)}
 
     Args:
-        output_features: layer name to :math:`(B, C_l, H_l, W_l)` features of the output.
-        target_features: the same layers for the target (the clean image).
+        output_features: layer name to :math:`(B, C_l, H_l, W_l)` features of the output, at
+            least one layer, :math:`B \geq 1`.
+        target_features: the same layers, same shapes, for the target (the clean image); extra
+            layers are ignored.
         layer_weights: :math:`w_l \geq 0`, one per layer in ``output_features``' order; default 1.
         criterion: ``"l1"`` or ``"mse"``.
 
     Returns:
         A scalar tensor (float32 or float64 even under autocast).
+
+    Raises:
+        TypeError: a feature dict is not a dict of tensors.
+        ValueError: ``output_features`` is empty, ``target_features`` lacks one of its layers or
+            has another shape there, a batch is empty, or an option is invalid.
 
     Example:
         >>> import torch
@@ -48,18 +54,19 @@ def perceptual_loss(
         >>> perceptual_loss(a, b, [0.5]).item()
         0.5
     """
-    return weighted_layer_distance(output_features, target_features, layer_weights, criterion,
-                                   feature_dtype)
+    return _weighted_layer_distance(output_features, target_features, layer_weights, criterion,
+                                    _feature_dtype)
 
 
-class PerceptualLoss(WeightedLayersLoss):
+class PerceptualLoss(_WeightedLayersLoss):
     r"""Perceptual loss of Johnson et al., :func:`perceptual_loss` on frozen VGG19 features.
 
-    The default reproduces the seed: one tap at torchvision's ``vgg19().features[:35]``, whose
-    last module is the convolution ``conv5_4`` (index 34), *before* its ReLU, with raw
-    (un-normalised) input and the L1 criterion. The issue text calls this "up to relu5_4"; it is
-    not: pass ``layers=("relu5_4",)`` for the activation after the ReLU (``features[:36]``), and
-    ``normalize=True`` for the ImageNet statistics the weights were trained with.
+    The default tap is ``conv5_4``, the last convolution of VGG19 *before* its ReLU: the
+    features ESRGAN (Wang et al., 2018) compares, torchvision's ``vgg19().features[:35]``
+    (index 34), with raw (un-normalised) input and the L1 criterion. ``features[:35]`` is often
+    described as "up to relu5_4"; it is not: pass ``layers=("relu5_4",)`` for the activation
+    after the ReLU (``features[:36]``), and ``normalize=True`` for the ImageNet statistics the
+    weights were trained with.
 
     Args:
         layers: VGG19 tap names (see :class:`~rainkit.loss.VGGFeatures`).
@@ -73,7 +80,8 @@ class PerceptualLoss(WeightedLayersLoss):
             of building one.
 
     Shape:
-        - output, positive: :math:`(B, 3, H, W)`, in :math:`[0, 1]`.
+        - output, positive: :math:`(B, 3, H, W)`, in :math:`[0, 1]`, :math:`H, W \geq 16` for
+          the default tap (:func:`~rainkit.loss.min_input_size`).
         - result: a scalar.
 
     Example:
@@ -88,6 +96,9 @@ class PerceptualLoss(WeightedLayersLoss):
     References:
         J. Johnson, A. Alahi, L. Fei-Fei, "Perceptual Losses for Real-Time Style Transfer and
         Super-Resolution", ECCV 2016.
+
+        X. Wang, K. Yu, S. Wu, J. Gu, Y. Liu, C. Dong, Y. Qiao, C. C. Loy, "ESRGAN: Enhanced
+        Super-Resolution Generative Adversarial Networks", ECCV Workshops 2018.
     """
 
     def __init__(
@@ -105,5 +116,5 @@ class PerceptualLoss(WeightedLayersLoss):
         self, out_feats: Features, pos_feats: Features, neg_feats: list[Features] | None = None
     ) -> torch.Tensor:
         """The loss from precomputed features (``neg_feats`` is ignored)."""
-        return perceptual_loss({n: out_feats[n] for n in self.layers}, pos_feats,
-                               self.layer_weights, self.criterion)
+        return perceptual_loss(_select(out_feats, self.layers), pos_feats, self.layer_weights,
+                               self.criterion)

@@ -5,15 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rainkit._validation import (
-    Reduction,
-    check_image_tensor,
-    check_positive,
-    check_reduction,
-    reduce,
-)
-from rainkit.metrics import ssim
-from rainkit.metrics.ssim import check_window_options
+from rainkit._validation import Reduction, check_image_tensor, check_reduction, reduce
+from rainkit.metrics import SSIM, ssim
 
 __all__ = ["SSIMLoss", "ssim_loss"]
 
@@ -71,6 +64,9 @@ def ssim_loss(
 class SSIMLoss(nn.Module):
     """Module form of :func:`ssim_loss`; options are checked at construction.
 
+    It holds a :class:`rainkit.metrics.SSIM` (``reduction="none"``, attribute ``ssim``), which
+    checks the window options; its settings read through (``loss.window_size``, ...).
+
     Example:
         >>> import torch
         >>> from rainkit.loss import SSIMLoss
@@ -91,21 +87,33 @@ class SSIMLoss(nn.Module):
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__()
-        # checked now, so a bad setting fails before training
-        if data_range is not None:
-            check_positive(data_range, "data_range")
-        check_window_options(window_size, sigma, k1, k2)
-        self.data_range = data_range
-        self.window_size = window_size
-        self.sigma = sigma
-        self.k1 = k1
-        self.k2 = k2
+        self.ssim = SSIM(data_range=data_range, window_size=window_size, sigma=sigma, k1=k1,
+                         k2=k2, reduction="none")
         self.reduction: Reduction = check_reduction(reduction)
 
+    @property
+    def data_range(self) -> float | None:
+        return self.ssim.data_range
+
+    @property
+    def window_size(self) -> int:
+        return self.ssim.window_size
+
+    @property
+    def sigma(self) -> float:
+        return self.ssim.sigma
+
+    @property
+    def k1(self) -> float:
+        return self.ssim.k1
+
+    @property
+    def k2(self) -> float:
+        return self.ssim.k2
+
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return ssim_loss(input, target, data_range=self.data_range, window_size=self.window_size,
-                         sigma=self.sigma, k1=self.k1, k2=self.k2, reduction=self.reduction)
+        check_image_tensor(input, "input")
+        return reduce(1 - self.ssim(input, target), self.reduction)
 
     def extra_repr(self) -> str:
-        return (f"data_range={self.data_range}, window_size={self.window_size}, "
-                f"sigma={self.sigma}, k1={self.k1}, k2={self.k2}, reduction={self.reduction!r}")
+        return f"reduction={self.reduction!r}"

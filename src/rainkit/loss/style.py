@@ -8,18 +8,17 @@ from collections.abc import Sequence
 import torch
 
 from rainkit._validation import check_image_tensor
-from rainkit.loss._feature import (
+from rainkit.loss.feature import (
     Criterion,
     Features,
-    WeightedLayersLoss,
-    feature_dtype,
-    weighted_layer_distance,
+    _feature_dtype,
+    _select,
+    _weighted_layer_distance,
+    _WeightedLayersLoss,
 )
 from rainkit.loss.vgg import VGGFeatures
 
 __all__ = ["StyleLoss", "gram_matrix", "style_loss"]
-
-
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     r"""Gram matrix of feature maps normalised by :math:`C H W`.
@@ -40,7 +39,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
                  [0.5000, 0.5000]]])
     """
     check_image_tensor(features, "features")
-    f = feature_dtype(features)
+    f = _feature_dtype(features)
     b, c, h, w = f.shape
     f = f.reshape(b, c, h * w)
     return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
@@ -67,12 +66,24 @@ def style_loss(
 
     Returns:
         A scalar tensor.
+
+    Raises:
+        TypeError: a feature dict is not a dict of tensors.
+        ValueError: ``output_features`` is empty, ``target_features`` lacks one of its layers or
+            has another shape there, a batch is empty, or an option is invalid.
+
+    Example:
+        >>> import torch
+        >>> from rainkit.loss import style_loss
+        >>> ones = {"relu1_1": torch.ones(1, 2, 2, 2)}  # every Gram entry is 1 / C = 0.5
+        >>> style_loss(ones, {"relu1_1": torch.zeros(1, 2, 2, 2)}).item()
+        0.5
     """
-    return weighted_layer_distance(output_features, target_features, layer_weights, criterion,
-                                   gram_matrix)
+    return _weighted_layer_distance(output_features, target_features, layer_weights, criterion,
+                                    gram_matrix)
 
 
-class StyleLoss(WeightedLayersLoss):
+class StyleLoss(_WeightedLayersLoss):
     r""":func:`style_loss` on frozen VGG19 features (Gatys et al.).
 
     Args:
@@ -115,5 +126,5 @@ class StyleLoss(WeightedLayersLoss):
         self, out_feats: Features, pos_feats: Features, neg_feats: list[Features] | None = None
     ) -> torch.Tensor:
         """The loss from precomputed features (``neg_feats`` is ignored)."""
-        return style_loss({n: out_feats[n] for n in self.layers}, pos_feats, self.layer_weights,
+        return style_loss(_select(out_feats, self.layers), pos_feats, self.layer_weights,
                           self.criterion)

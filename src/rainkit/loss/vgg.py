@@ -21,14 +21,17 @@ so torchvision's ``features[:k]`` ends at the tap of index ``k - 1``: ``features
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
+from rainkit._hub import resolve_weights_file
 from rainkit._validation import check_image_tensor
 
-__all__ = ["VGG19_LAYERS", "VGG19_URL", "VGG19_WEIGHTS_FILE", "VGGFeatures"]
+__all__ = ["VGG19_LAYERS", "VGG19_URL", "VGG19_WEIGHTS_FILE", "VGGFeatures", "min_input_size"]
 
 #: torchvision's file name for the ImageNet VGG19 weights (``VGG19_Weights.IMAGENET1K_V1``).
 VGG19_WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
@@ -77,38 +80,97 @@ def check_layers(layers: object, name: str = "layers") -> tuple[str, ...]:
     return result
 
 
-def _make_trunk(depth: int) -> nn.Sequential:
+def _make_trunk(depth: int, init: bool) -> nn.Sequential:
+    """The first ``depth`` modules of VGG19's ``features``; uninitialised unless ``init``.
+
+    The convolutions are built on the meta device and given memory only once, so weights that
+    are about to be loaded are not first initialised (20 M random numbers for nothing). With
+    ``init``, torchvision's VGG initialisation: Kaiming-normal weights (fan-out, ReLU gain),
+    zero biases, which keeps deep activations image-dependent (PyTorch's default convolution
+    initialisation shrinks them layer by layer until the biases dominate).
+    """
     modules: list[nn.Module] = []
     channels = 3
     for item in _CFG:
         if item == "M":
             modules.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
-            assert isinstance(item, int)
-            modules += [nn.Conv2d(channels, item, kernel_size=3, padding=1), nn.ReLU(inplace=False)]
-            channels = item
-    return nn.Sequential(*modules[:depth])
+            conv = nn.Conv2d(channels, int(item), kernel_size=3, padding=1, device="meta")
+            modules += [conv, nn.ReLU(inplace=False)]
+            channels = int(item)
+        if len(modules) >= depth:
+            break
+    trunk = nn.Sequential(*modules[:depth]).to_empty(device="cpu")
+    if init:
+        for module in trunk:
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+    return trunk
 
 
-def _weights_path(weights: str | os.PathLike[str]) -> str:
-    if isinstance(weights, str) and weights == "imagenet":
-        directory = os.path.join(torch.hub.get_dir(), "checkpoints")
-        path = os.path.join(directory, VGG19_WEIGHTS_FILE)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"VGG19 ImageNet weights not found: expected the file {VGG19_WEIGHTS_FILE!r} in "
-                f"the torch hub cache directory {directory!r} (set TORCH_HOME to move it). "
-                f"rainkit never downloads; fetch it elsewhere from {VGG19_URL} and copy it there, "
-                "or pass weights=<path to the file>."
-            )
-        return path
-    path = os.fspath(weights)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"VGG19 weights file not found: {path!r}; torchvision's ImageNet weights are "
-            f"{VGG19_WEIGHTS_FILE!r}, available from {VGG19_URL}"
+def min_input_size(layers: Sequence[str]) -> int:
+    """The smallest height and width at which every tap of ``layers`` exists.
+
+    Each 2x2 max-pool before (or at) the deepest tap halves the map, rounding down, so a tap
+    behind :math:`k` pools needs at least :math:`2^k` pixels: 1 for ``relu1_2``, 16 for
+    ``conv5_4`` and ``relu5_1``, 32 for ``pool5``.
+
+    Example:
+        >>> from rainkit.loss import min_input_size
+        >>> [min_input_size(layers) for layers in (("relu1_2",), ("relu2_1", "conv5_4"), "pool5")]
+        [1, 16, 32]
+    """
+    deepest = max(_INDEX[name] for name in check_layers(layers))
+    return 2 ** sum(1 for name in VGG19_LAYERS[: deepest + 1] if name.startswith("pool"))
+
+
+def check_vgg_input(input: object, name: str, layers: Sequence[str]) -> torch.Tensor:
+    """Check a batch for a VGG pass to ``layers``: (B >= 1, 3, H, W), H and W large enough."""
+    tensor = check_image_tensor(input, name, channels=3)
+    layers = check_layers(layers)
+    if tensor.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one image, got an empty batch of shape "
+                         f"{tuple(tensor.shape)}")
+    size = min_input_size(layers)
+    height, width = tensor.shape[-2:]
+    if height < size or width < size:
+        deepest = max(layers, key=_INDEX.__getitem__)
+        raise ValueError(
+            f"{name} must be at least {size}x{size} pixels for the VGG19 layer {deepest!r} "
+            f"({size.bit_length() - 1} 2x2 max-pools lie before it), got {height}x{width}"
         )
-    return path
+    return tensor
+
+
+def _weights_file(weights: str | os.PathLike[str]) -> str:
+    path = resolve_weights_file(
+        VGG19_WEIGHTS_FILE,
+        None if isinstance(weights, str) and weights == "imagenet" else weights,
+        what="VGG19 ImageNet weights",
+        url=VGG19_URL,
+        hint="Or pass weights=None for random weights (tests only).",
+    )
+    return os.path.realpath(path)
+
+
+def _drop_trunk_from_state_dict(
+    module: nn.Module, state_dict: dict[str, Any], prefix: str, local_metadata: object
+) -> None:
+    # The trunk is frozen and rebuilt from its weights source: it is configuration, not state.
+    for key in [k for k in state_dict if k.startswith(prefix + "features.")]:
+        del state_dict[key]
+
+
+def _fill_trunk_in_state_dict(
+    module: nn.Module, state_dict: dict[str, Any], prefix: str, *args: object
+) -> None:
+    # A state dict without the trunk (as state_dict() writes it) keeps the current trunk; one
+    # with it (written by an older rainkit, or by hand) loads it, strictly as usual.
+    features: nn.Module = module.features  # type: ignore[assignment]
+    trunk = {prefix + "features." + k: v for k, v in features.state_dict().items()}
+    if not any(key in state_dict for key in trunk):
+        state_dict.update(trunk)
 
 
 class VGGFeatures(nn.Module):
@@ -117,7 +179,8 @@ class VGGFeatures(nn.Module):
     The trunk is torchvision's VGG19 ``features``, cut after the deepest of ``layers``. Its
     parameters never require gradients and it stays in eval mode (:meth:`train` is a no-op), so
     it can sit inside a model being trained, under DDP, and gradients still flow to the *input*.
-    ReLUs are not in place, so a ``conv`` tap is never overwritten by the ReLU after it.
+    A ReLU works in place unless the convolution before it is a requested tap, so a ``conv`` tap
+    is never overwritten by the ReLU after it.
 
     With ``normalize=True`` the input, an RGB image in :math:`[0, 1]`, is standardised with the
     ImageNet mean and std first (the statistics torchvision's weights expect):
@@ -125,7 +188,22 @@ class VGGFeatures(nn.Module):
     .. math:: \hat x_c = (x_c - \mu_c) / \sigma_c,\quad
         \mu = (0.485, 0.456, 0.406),\ \sigma = (0.229, 0.224, 0.225).
 
-    ``normalize=False`` feeds the input as it comes, as the seed and AECR-Net do.
+    ``normalize=False`` feeds the input as it comes, as AECR-Net (Wu et al., CVPR 2021) and
+    ESRGAN (Wang et al., ECCVW 2018) do.
+
+    **One trunk for several losses.** Build one ``VGGFeatures`` deep enough for every loss (the
+    default, ``relu5_4``, holds all sixteen convolutions) and pass it as ``vgg=`` to each feature
+    loss: the weights file is read once and one trunk is held. A forward pass stops at the
+    deepest tap it is asked for, so a deep trunk costs memory, never time.
+    :class:`~rainkit.loss.CombinedLoss` also makes losses that load the same weights share one
+    trunk after the fact.
+
+    **State dict.** The trunk is frozen and rebuilt from ``weights``, so :meth:`state_dict`
+    leaves it out (a checkpoint of a model that holds a loss does not carry 80 MB of VGG
+    weights per loss); :meth:`load_state_dict` accepts a state dict with or without it (with it,
+    the trunk is loaded from it, strictly). ``vgg.features.state_dict()`` is the trunk's own,
+    in torchvision's key format. A random trunk (``weights=None``) is therefore not restored by
+    a state dict: it is for tests.
 
     Args:
         layers: names of the taps to return by default, from :data:`VGG19_LAYERS`
@@ -133,12 +211,24 @@ class VGGFeatures(nn.Module):
         weights: ``"imagenet"`` loads torchvision's ``vgg19-dcbb9e9d.pth`` from the torch hub
             cache, ``torch.hub.get_dir()/checkpoints`` (``TORCH_HOME`` respected); a path loads
             that file (a torchvision VGG19 state dict, ``features.*`` keys, or a trunk state dict
-            without the prefix); ``None`` keeps random weights (for tests). Nothing is
-            downloaded; a missing file raises :class:`FileNotFoundError` saying where to put it.
+            without the prefix); ``None`` draws random weights with torchvision's VGG
+            initialisation (Kaiming-normal, zero biases; for tests). Nothing is
+            downloaded; a missing file raises :class:`FileNotFoundError` naming the file, the
+            folder it belongs in and its URL. Only the trunk's tensors are read from a
+            zip-format file (memory-mapped); a legacy-format file is read whole.
         normalize: standardise the input with the ImageNet mean and std.
+        channels_last: run the trunk in the ``channels_last`` memory format (NHWC), as oneDNN
+            on CPUs and cuDNN with tensor cores prefer: a training step of L1 + perceptual +
+            contrastive loss ran 3-15% faster on 2 CPU cores (``benchmarks/README.md``).
+            The values are those of the default layout up to float rounding; the returned maps
+            then have channels-last strides (use ``reshape``, not ``view``, on them).
 
     Shape:
-        - input: :math:`(B, 3, H, W)`, values in :math:`[0, 1]` when ``normalize=True``.
+        - input: :math:`(B, 3, H, W)` with :math:`B \geq 1` and :math:`H, W \geq`
+          :func:`min_input_size` of the requested layers (16 for ``conv5_4``), values in
+          :math:`[0, 1]` when ``normalize=True``. Another floating dtype than the trunk's is
+          cast to the trunk's (float16 up, float64 down; gradients flow back in the input's
+          dtype); under :func:`torch.autocast`, autocast chooses the convolutions' dtype.
         - output: a dict from layer name to :math:`(B, C_l, H_l, W_l)`.
 
     Example:
@@ -150,6 +240,8 @@ class VGGFeatures(nn.Module):
         {'relu1_1': (2, 64, 16, 16), 'relu2_1': (2, 128, 8, 8)}
         >>> len(vgg.features), any(p.requires_grad for p in vgg.parameters())
         (7, False)
+        >>> list(vgg.state_dict())  # the frozen trunk is not state
+        []
 
     References:
         K. Simonyan, A. Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
@@ -164,6 +256,7 @@ class VGGFeatures(nn.Module):
         layers: Sequence[str] = ("relu5_4",),
         weights: str | os.PathLike[str] | None = "imagenet",
         normalize: bool = True,
+        channels_last: bool = True,
     ) -> None:
         super().__init__()
         self.layers = check_layers(layers)
@@ -173,28 +266,42 @@ class VGGFeatures(nn.Module):
             )
         if not isinstance(normalize, bool):
             raise TypeError(f"normalize must be a bool, got {type(normalize).__name__}")
+        if not isinstance(channels_last, bool):
+            raise TypeError(f"channels_last must be a bool, got {type(channels_last).__name__}")
         self.normalize = normalize
+        self.channels_last = channels_last
         self.weights = weights if weights is None or weights == "imagenet" else os.fspath(weights)
+        #: the absolute path of the weights file read, or ``None`` for random weights.
+        self.weights_file = None if weights is None else _weights_file(weights)
         self.depth = max(_INDEX[name] for name in self.layers) + 1
-        path = None if weights is None else _weights_path(weights)
-        self.features = _make_trunk(self.depth)
-        if path is not None:
-            self._load(path)
+        self.features = _make_trunk(self.depth, init=self.weights_file is None)
+        if self.weights_file is not None:
+            self._load(self.weights_file)
         self.features.requires_grad_(False)
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1),
                              persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_state_dict_post_hook(_drop_trunk_from_state_dict)
+        self.register_load_state_dict_pre_hook(_fill_trunk_in_state_dict)
         super().train(False)
 
     def _load(self, path: str) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict):
+        # A zip-format checkpoint is memory-mapped, so only the trunk's tensors (80 of VGG19's
+        # 548 MB) are read from disk; a legacy (pickle) checkpoint can only be read whole.
+        state = torch.load(path, map_location="cpu", weights_only=True,
+                           mmap=zipfile.is_zipfile(path))
+        if not isinstance(state, Mapping):
             raise TypeError(f"{path!r} must hold a state dict, got {type(state).__name__}")
         if any(key.startswith("features.") for key in state):
             state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
         # keep the trunk's layers only; the classifier and deeper layers are not needed
         state = {k: v for k, v in state.items() if int(k.split(".", 1)[0]) < self.depth}
         self.features.load_state_dict(state, strict=True)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the trunk's weights (inputs are cast to it)."""
+        return self.mean.dtype
 
     def train(self, mode: bool = True) -> VGGFeatures:
         """Keep eval mode whatever ``mode`` is (the trunk is a frozen feature extractor)."""
@@ -204,8 +311,8 @@ class VGGFeatures(nn.Module):
         self, input: torch.Tensor, layers: Sequence[str] | None = None
     ) -> dict[str, torch.Tensor]:
         """Return the activations of ``layers`` (default: the layers given at construction)."""
-        check_image_tensor(input, "input", channels=3)
         names = self.layers if layers is None else check_layers(layers)
+        check_vgg_input(input, "input", names)
         wanted = {_INDEX[name]: name for name in names}
         last = max(wanted)
         if last >= self.depth:
@@ -213,18 +320,42 @@ class VGGFeatures(nn.Module):
                 f"layer {VGG19_LAYERS[last]!r} lies deeper than this trunk, which ends at "
                 f"{VGG19_LAYERS[self.depth - 1]!r}"
             )
-        x = input
+        return self._walk(self._prepare(input), names, 0)[0]
+
+    def _prepare(self, input: torch.Tensor) -> torch.Tensor:
+        """Cast to the trunk's dtype and, with ``normalize``, standardise (what module 0 gets)."""
+        x = input.to(self.dtype)
         if self.normalize:
-            x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+            x = (x - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _walk(
+        self, x: torch.Tensor, names: Sequence[str], start: int, stop: int | None = None
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Run modules ``start`` .. ``stop`` (default: the deepest of ``names``) on ``x``.
+
+        ``x`` is the (normalised) input when ``start`` is 0, else the output of module
+        ``start - 1``. Returns the taps of ``names`` met on the way and the last output, from
+        which a later call with ``start = stop + 1`` continues.
+        """
+        wanted = {_INDEX[name]: name for name in names}
+        last = max(wanted) if stop is None else stop
         out: dict[str, torch.Tensor] = {}
-        for index, module in enumerate(self.features):
-            x = module(x)
+        for index in range(start, last + 1):
+            module = self.features[index]
+            if isinstance(module, nn.ReLU) and index > start and index - 1 not in wanted:
+                # in place: no fresh buffer; the convolution's output is needed by nothing else
+                # (its backward keeps its input and weight), unless it is a requested tap
+                x = torch.relu_(x)
+            else:
+                x = module(x)
             if index in wanted:
                 out[wanted[index]] = x
-            if index == last:
-                break
-        return {name: out[name] for name in names}
+        return {name: out[name] for name in names if name in out}, x
 
     def extra_repr(self) -> str:
         weights = self.weights if self.weights is None else repr(self.weights)
-        return f"layers={self.layers}, weights={weights}, normalize={self.normalize}"
+        return (f"layers={self.layers}, weights={weights}, normalize={self.normalize}, "
+                f"channels_last={self.channels_last}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from rainkit._hub import resolve_weights_file
 from rainkit._validation import (
     Reduction,
     check_choice,
@@ -21,12 +22,13 @@ from rainkit._validation import (
 __all__ = ["LPIPS", "lpips"]
 
 NETS: tuple[str, ...] = ("alex", "squeeze", "vgg")
-# torchvision's ImageNet checkpoints, as named in the torch hub cache.
+# torchvision's ImageNet checkpoints, as named in the torch hub cache and on its download server.
 BACKBONE_FILES = {
     "alex": "alexnet-owt-7be5be79.pth",
     "squeeze": "squeezenet1_1-b8a52dc0.pth",
     "vgg": "vgg16-397923af.pth",
 }
+_BACKBONE_URL = "https://download.pytorch.org/models/{}"
 # The smallest height and width each backbone takes: below it a pooling layer of the deepest
 # feature stage would have an empty output (measured by running each backbone on square and
 # 1-pixel-short inputs).
@@ -47,23 +49,14 @@ def _check_images(input: object, target: object, net: str) -> tuple[torch.Tensor
 
 
 def _backbone_path(net: str, weights: str | os.PathLike[str]) -> Path:
-    if weights == "imagenet":
-        directory = Path(torch.hub.get_dir()) / "checkpoints"
-        path = directory / BACKBONE_FILES[net]
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"LPIPS(net={net!r}) needs torchvision's ImageNet weights {BACKBONE_FILES[net]!r}, "
-                f"expected at {path}; put the file in {directory} (torch.hub.get_dir() / "
-                f"'checkpoints', set by $TORCH_HOME) or pass weights='/path/to/file.pth'"
-            )
-        return path
-    path = Path(weights)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"LPIPS(net={net!r}) weights file not found: expected a torchvision "
-            f"{BACKBONE_FILES[net]!r}-style state dict at {path}"
-        )
-    return path
+    file_name = BACKBONE_FILES[net]
+    return resolve_weights_file(
+        file_name,
+        None if isinstance(weights, str) and weights == "imagenet" else weights,
+        what=f"LPIPS(net={net!r}) backbone: torchvision's ImageNet weights",
+        url=_BACKBONE_URL.format(file_name),
+        hint="Or pass weights=None for a random backbone (tests only).",
+    )
 
 
 def _torchvision_model(net: str) -> nn.Module:
@@ -122,8 +115,9 @@ class LPIPS(nn.Module):
     torchvision's checkpoint, read from the torch hub cache
     (``torch.hub.get_dir() / "checkpoints" / <file>``: ``alexnet-owt-7be5be79.pth``,
     ``vgg16-397923af.pth`` or ``squeezenet1_1-b8a52dc0.pth``) or from a path you give; nothing
-    is downloaded, and a missing file raises :class:`FileNotFoundError` naming it and the
-    directory to put it in. The module is frozen and stays in eval mode.
+    is downloaded, and a missing file raises :class:`FileNotFoundError` naming it, the
+    directory to put it in and torchvision's download URL. The module is frozen and stays in
+    eval mode.
 
     Args:
         net: backbone, one of ``"alex"``, ``"squeeze"``, ``"vgg"``.

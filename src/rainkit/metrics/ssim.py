@@ -86,6 +86,21 @@ def _ssim_terms(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: floa
     The constant :math:`2C_2` is added to :math:`a^2` before filtering (the window sums to
     one), which saves a pass over the map.
     """
+    fa, fd, a2, b2 = _cs_terms(x, y, kernel, c2, shift)
+    fu = fa + 2 * shift
+    b1 = torch.addcmul(fu.new_tensor(2 * c1), fu, fu)
+    a1 = torch.addcmul(b1, fd, fd, value=-1)
+    b1.addcmul_(fd, fd)
+    return fa, fd, fu, a1, a2, b1, b2
+
+
+def _cs_terms(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c2: float,
+              shift: float) -> tuple[torch.Tensor, ...]:
+    r"""The filtered means and the contrast-structure factors over the valid region.
+
+    Returns :math:`(\bar a, \bar d, A_2, B_2)` in the terms of :func:`_ssim_terms`; the
+    contrast-structure map (the second factor of SSIM) is :math:`A_2 / B_2`.
+    """
     c = x.shape[1]
     # The maps are built in NCHW, where each channel slice is one contiguous run, and then
     # copied once to channels_last, where oneDNN's depthwise 1-D convolutions are 2-4x faster.
@@ -101,15 +116,11 @@ def _ssim_terms(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: floa
     # Back to NCHW before the arithmetic, for the same reason.
     fa, fd, e, f = _filter(maps, kernel).contiguous().split(c, dim=1)
     del maps
-    fu = fa + 2 * shift
-    b1 = torch.addcmul(fu.new_tensor(2 * c1), fu, fu)
-    a1 = torch.addcmul(b1, fd, fd, value=-1)
-    b1.addcmul_(fd, fd)
     e.addcmul_(fa, fa, value=-1)
     f.addcmul_(fd, fd, value=-1)
     a2 = e - f
     b2 = e.add_(f)
-    return fa, fd, fu, a1, a2, b1, b2
+    return fa, fd, a2, b2
 
 
 class _SSIMFunction(torch.autograd.Function):
@@ -146,25 +157,33 @@ class _SSIMFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):  # type: ignore[override]
         x, y, kernel = ctx.saved_tensors
-        c1, c2, shift = ctx.constants
-        need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        k = kernel.numel()
-        channels, height, width = x.shape[1:]
-        count = channels * (height - k + 1) * (width - k + 1)
-        weight = (grad / count).view(-1, 1, 1, 1)
-        grad_x = torch.zeros_like(x) if need_x else None
-        grad_y = torch.zeros_like(y) if need_y else None
-        for top, bottom in _strips(x, k):
-            # Output rows [top, bottom - k + 1) depend on input rows [top, bottom); the adjoint
-            # filter spreads each strip's gradient over exactly those rows, and strips add up.
-            xs, ys = x[:, :, top:bottom], y[:, :, top:bottom]
-            terms = _ssim_terms(xs, ys, kernel, c1, c2, shift)
-            grad_a, grad_d = _ssim_map_backward(xs, ys, kernel, shift, weight, terms)
-            if grad_x is not None:
-                grad_x[:, :, top:bottom] += grad_a + grad_d
-            if grad_y is not None:
-                grad_y[:, :, top:bottom] += grad_a - grad_d
+        grad_x, grad_y = _ssim_backward(x, y, kernel, grad, *ctx.constants,
+                                        ctx.needs_input_grad[0], ctx.needs_input_grad[1])
         return grad_x, grad_y, None, None, None, None
+
+
+def _ssim_backward(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, grad: torch.Tensor,
+                   c1: float, c2: float, shift: float, need_x: bool,
+                   need_y: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Gradients of ``sum(grad * per-image SSIM)`` with respect to ``x`` and ``y`` (``None``
+    where not needed), strip by strip (see :class:`_SSIMFunction`)."""
+    k = kernel.numel()
+    channels, height, width = x.shape[1:]
+    count = channels * (height - k + 1) * (width - k + 1)
+    weight = (grad / count).view(-1, 1, 1, 1)
+    grad_x = torch.zeros_like(x) if need_x else None
+    grad_y = torch.zeros_like(y) if need_y else None
+    for top, bottom in _strips(x, k):
+        # Output rows [top, bottom - k + 1) depend on input rows [top, bottom); the adjoint
+        # filter spreads each strip's gradient over exactly those rows, and strips add up.
+        xs, ys = x[:, :, top:bottom], y[:, :, top:bottom]
+        terms = _ssim_terms(xs, ys, kernel, c1, c2, shift)
+        grad_a, grad_d = _ssim_map_backward(xs, ys, kernel, shift, weight, terms)
+        if grad_x is not None:
+            grad_x[:, :, top:bottom] += grad_a + grad_d
+        if grad_y is not None:
+            grad_y[:, :, top:bottom] += grad_a - grad_d
+    return grad_x, grad_y
 
 
 def _ssim_map_backward(
@@ -191,11 +210,62 @@ def _ssim_map_backward(
     return f_a.addcmul(a, f_sq_a, value=2), f_d.addcmul(d, f_sq_d, value=2)
 
 
+# The same strip computations as opaque operators, for torch.compile: dynamo cannot trace the
+# ``out=`` views of one buffer that the strips write (it failed with "IndexError: Dimension out
+# of range"), and a traceable rewrite (plain out-of-place ops, autograd's backward, inductor's
+# fusion) ran 1.1-2x slower than these (see benchmarks/README.md). As operators they keep their
+# speed and values inside compiled graphs, fullgraph=True included.
+@torch.library.custom_op("rainkit::ssim", mutates_args=())
+def _ssim_op(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float,
+             shift: float) -> torch.Tensor:
+    return _ssim_in_strips(x, y, kernel, c1, c2, shift)
+
+
+@_ssim_op.register_fake
+def _(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float,
+      shift: float) -> torch.Tensor:
+    return x.new_empty(x.shape[0])
+
+
+@torch.library.custom_op("rainkit::ssim_backward", mutates_args=())
+def _ssim_backward_op(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, grad: torch.Tensor,
+                      c1: float, c2: float, shift: float, need_x: bool,
+                      need_y: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    grad_x, grad_y = _ssim_backward(x, y, kernel, grad, c1, c2, shift, need_x, need_y)
+    return (x.new_empty(0) if grad_x is None else grad_x,
+            y.new_empty(0) if grad_y is None else grad_y)
+
+
+@_ssim_backward_op.register_fake
+def _(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, grad: torch.Tensor, c1: float,
+      c2: float, shift: float, need_x: bool, need_y: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.empty_like(x) if need_x else x.new_empty(0),
+            torch.empty_like(y) if need_y else y.new_empty(0))
+
+
+def _ssim_op_setup(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
+    x, y, kernel, c1, c2, shift = inputs
+    ctx.save_for_backward(x, y, kernel)
+    ctx.constants = (c1, c2, shift)
+
+
+def _ssim_op_backward(ctx, grad):  # type: ignore[no-untyped-def]
+    x, y, kernel = ctx.saved_tensors
+    need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    grad_x, grad_y = _ssim_backward_op(x, y, kernel, grad, *ctx.constants, need_x, need_y)
+    return (grad_x if need_x else None), (grad_y if need_y else None), None, None, None, None
+
+
+_ssim_op.register_autograd(_ssim_op_backward, setup_context=_ssim_op_setup)
+
+
 def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, window_size: int,
                     sigma: float, k1: float, k2: float) -> torch.Tensor:
     kernel = _gaussian(window_size, sigma, x.dtype, x.device)
     c1 = (k1 * data_range) ** 2
     c2 = (k2 * data_range) ** 2
+    if torch.compiler.is_compiling():
+        return _ssim_op(x, y, kernel, c1, c2, data_range / 2)
     # Without inputs that need gradients, apply() records nothing and costs only the call.
     return _SSIMFunction.apply(x, y, kernel, c1, c2, data_range / 2)
 
@@ -271,6 +341,10 @@ def ssim(
     :math:`x + y`, :math:`x - y` and their squares carry all SSIM needs (the means enter only
     as :math:`\mu_x \mu_y` and :math:`\mu_x^2 + \mu_y^2`, the variances only as
     :math:`\sigma_x^2 + \sigma_y^2`).
+
+    It works under :func:`torch.compile` (``fullgraph=True`` too): compiled graphs call the
+    same strip computations and analytic backward as opaque operators (``rainkit::ssim``),
+    with the same values and speed.
 
     Args:
         input: the restored image(s): a tensor :math:`(B, C, H, W)` or :math:`(C, H, W)`

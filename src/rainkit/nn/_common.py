@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,6 +13,7 @@ __all__ = [
     "check_network_input",
     "downsample",
     "last_conv",
+    "pool_to_grid",
     "resize_to",
 ]
 
@@ -43,22 +42,103 @@ def check_kernel_size(kernel_size: object) -> int:
     return k
 
 
+def _window_bounds(i: torch.Tensor, n: int, bins: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Start and end (exclusive) of windows ``i`` of adaptive pooling of ``n`` values to ``bins``.
+
+    Window :math:`i` covers :math:`[\\lfloor i n / o \\rfloor, \\lceil (i + 1) n / o \\rceil)`,
+    the rule of :func:`torch.nn.functional.adaptive_avg_pool2d`. Tensor and integer arithmetic
+    only, so tracing and export keep ``n`` (and ``bins`` when it comes from a size) symbolic.
+    """
+    start = torch.div(i * n, bins, rounding_mode="floor")
+    end = torch.div((i + 1) * n + bins - 1, bins, rounding_mode="floor")
+    return start, end
+
+
+def _pool_axis(x: torch.Tensor, dim: int, bins: int, width: int) -> torch.Tensor:
+    """Adaptive average pooling of :math:`(B, C, H, W)` ``x`` to ``bins`` along ``dim`` (-2 or -1).
+
+    No window may hold more than ``width`` values: window :math:`i` gathers ``width`` indices
+    from its start, clamped to the window, and masks those past its end.
+    """
+    n = x.shape[dim]
+    flat = torch.arange(bins * width, device=x.device)
+    window = torch.div(flat, width, rounding_mode="floor")
+    start, end = _window_bounds(window, n, bins)
+    idx = start + flat % width
+    valid = (idx < end).view(-1, width)
+    # Weights, and so the result, in at least float32: a half-precision ``x`` is rounded once,
+    # at the end of :func:`downsample`.
+    weight = (1.0 / (end - start).to(torch.promote_types(x.dtype, torch.float32))).view(-1, width)
+    idx = torch.minimum(idx, end - 1).view(-1, width)
+    if dim == -2:
+        gathered = x[:, :, idx]  # (B, C, bins, width, W)
+        valid, weight = valid[:, :, None], weight[:, :, None]
+    else:
+        gathered = x[:, :, :, idx]  # (B, C, H, bins, width)
+    return (torch.where(valid, gathered, 0.0) * weight).sum(dim)
+
+
+def _downsample_by_gathers(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """:func:`downsample` (``factor >= 2``) as two gathers of :math:`f + 1` rows, then columns.
+
+    No window of adaptive pooling from :math:`n` to :math:`\\lceil n / f \\rceil` is longer
+    than :math:`f + 1`. Only tensor and integer arithmetic on the symbolic size, so a trace or an
+    exported graph computes the windows of whatever size comes.
+    """
+    h, w = x.shape[-2], x.shape[-1]
+    rows = _pool_axis(x, -2, (h + factor - 1) // factor, factor + 1)
+    return _pool_axis(rows, -1, (w + factor - 1) // factor, factor + 1).to(x.dtype)
+
+
 def downsample(x: torch.Tensor, factor: int) -> torch.Tensor:
     """Average-pool by ``factor`` to :math:`(\\lceil H/f \\rceil, \\lceil W/f \\rceil)`.
 
-    Adaptive pooling, so any size works (1x1 and odd sizes included).
+    The windows of :func:`torch.nn.functional.adaptive_avg_pool2d`, so any size works (1x1 and
+    odd sizes included). Eager and scripted code call ``adaptive_avg_pool2d`` itself (the fastest:
+    the gathers made DerainNet's CPU training step 7-10% slower); under ``torch.jit.trace``,
+    ``torch.export``, ONNX export and ``torch.compile``, which would freeze the windows of the
+    example size, :func:`_downsample_by_gathers` computes the same values (up to float rounding)
+    from the symbolic size.
     """
     if factor == 1:
         return x
-    h, w = x.shape[-2:]
-    return F.adaptive_avg_pool2d(x, (math.ceil(h / factor), math.ceil(w / factor)))
+    if not torch.jit.is_scripting():
+        if torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return _downsample_by_gathers(x, factor)
+    h, w = x.shape[-2], x.shape[-1]
+    return F.adaptive_avg_pool2d(x, [(h + factor - 1) // factor, (w + factor - 1) // factor])
 
 
-def resize_to(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
-    """Bilinearly resize ``x`` to exactly ``size`` (no-op when it already has that size)."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+def _window_matrix(n: int, bins: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """:math:`(o, n)` 0/1 matrix whose row :math:`i` selects adaptive-pooling window :math:`i`."""
+    start, end = _window_bounds(torch.arange(bins, device=device), n, bins)
+    j = torch.arange(n, device=device)
+    return ((j >= start[:, None]) & (j < end[:, None])).to(dtype)
+
+
+def pool_to_grid(x: torch.Tensor, bins: int) -> torch.Tensor:
+    """Average-pool :math:`(B, C, H, W)` to :math:`(B, C, b, b)` with adaptive-pooling windows.
+
+    The values of ``F.adaptive_avg_pool2d(x, bins)`` up to float rounding, computed as window
+    sums :math:`P_H \\, x \\, P_W^\\top` with 0/1 window matrices built from the tensor's
+    symbolic size (:math:`b (H + b) W` multiply-adds per channel, a few per pixel for small
+    ``bins``), so tracing and ONNX export work at every size.
+    """
+    h, w = x.shape[-2], x.shape[-1]
+    rows = _window_matrix(h, bins, x.dtype, x.device)
+    cols = _window_matrix(w, bins, x.dtype, x.device)
+    sums = torch.matmul(torch.matmul(rows, x), cols.transpose(0, 1))
+    return sums / (rows.sum(1)[:, None] * cols.sum(1))
+
+
+def resize_to(x: torch.Tensor, size: list[int]) -> torch.Tensor:
+    """Bilinearly resize ``x`` to exactly ``size`` :math:`(H, W)` (a list or ``torch.Size``).
+
+    There is no shortcut in Python for ``x`` already of that size (bilinear resizing to the same
+    size returns the values unchanged): a size comparison would be frozen into a trace or an
+    exported graph, or turn into a guard on the symbolic sizes.
+    """
+    return F.interpolate(x, size=(size[0], size[1]), mode="bilinear", align_corners=False)
 
 
 def last_conv(module: nn.Module) -> nn.Conv2d:

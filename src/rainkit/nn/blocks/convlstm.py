@@ -62,7 +62,7 @@ class ConvLSTMCell(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         check_network_input(x, self.in_channels, self)
         if state is None:
-            zeros = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[-2:])
+            zeros = x.new_zeros(x.shape[0], self.hidden_channels, x.shape[-2], x.shape[-1])
             state = (zeros, zeros)
         elif not isinstance(state, (tuple, list)) or len(state) != 2:
             raise TypeError(f"state must be a pair (h, c) of tensors or None, got "

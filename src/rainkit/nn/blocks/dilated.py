@@ -77,7 +77,8 @@ class DilatedResidualStack(nn.Module):
         ))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_network_input(x, self.channels, self)
+        if not torch.jit.is_scripting():  # TorchScript compiles neither the check nor its messages
+            check_network_input(x, self.channels, self)
         return self.blocks(x)
 
     def extra_repr(self) -> str:

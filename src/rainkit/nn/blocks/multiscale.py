@@ -84,15 +84,16 @@ class MultiScaleBranches(nn.Module):
         self.out_channels = len(self.scales) * self.channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_network_input(x, self.channels, self)
-        size = x.shape[-2:]
+        if not torch.jit.is_scripting():  # TorchScript compiles neither the check nor its messages
+            check_network_input(x, self.channels, self)
+        size = list(x.shape[-2:])
         outs = []
         for scale, body in zip(self.scales, self.bodies):
             pooled = downsample(x, scale)
             y = body(pooled)
             if self.skip:
                 y = y + pooled
-            outs.append(resize_to(y, size))
+            outs.append(y if scale == 1 else resize_to(y, size))
         return self.fuse(torch.cat(outs, dim=1))
 
     def extra_repr(self) -> str:

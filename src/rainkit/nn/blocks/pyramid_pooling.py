@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.nn._common import check_network_input, resize_to
+from rainkit.nn._common import check_network_input, pool_to_grid, resize_to
 
 __all__ = ["PyramidPooling"]
 
@@ -27,7 +26,9 @@ class PyramidPooling(nn.Module):
         \\;\\dots \\big].
 
     The bin-1 branch summarises the whole image, so every output pixel depends on every input
-    pixel (a global receptive field) for the cost of a few 1x1 convolutions.
+    pixel (a global receptive field) for the cost of a few 1x1 convolutions. The pooling has the
+    windows of :func:`torch.nn.functional.adaptive_avg_pool2d` but computes them from the
+    input's size with tensor arithmetic, so a trace or an ONNX export works at every size.
 
     Args:
         in_channels: input channels :math:`C`.
@@ -78,13 +79,13 @@ class PyramidPooling(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_network_input(x, self.in_channels, self)
-        size = x.shape[-2:]
-        pooled = [
-            resize_to(branch(F.adaptive_avg_pool2d(x, b)), size)
-            for b, branch in zip(self.bins, self.branches)
-        ]
-        return torch.cat([x, *pooled], dim=1)
+        if not torch.jit.is_scripting():  # TorchScript compiles neither the check nor its messages
+            check_network_input(x, self.in_channels, self)
+        size = list(x.shape[-2:])
+        outs = [x]
+        for b, branch in zip(self.bins, self.branches):
+            outs.append(resize_to(branch(pool_to_grid(x, b)), size))
+        return torch.cat(outs, dim=1)
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, bins={self.bins}, "

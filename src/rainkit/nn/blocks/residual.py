@@ -88,7 +88,8 @@ class ResidualBlock(nn.Module):
         self.act2 = act_layer() if self.activate_after_add else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_network_input(x, self.channels, self)
+        if not torch.jit.is_scripting():  # TorchScript compiles neither the check nor its messages
+            check_network_input(x, self.channels, self)
         out = self.norm2(self.conv2(self.act1(self.norm1(self.conv1(x)))))
         return self.act2(x + out)
 

@@ -1,7 +1,7 @@
 """The base class of rainkit's deraining networks: the ``return_rain`` contract."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: TorchScript reads the class annotation
+# ``in_channels: int`` of every subclass and cannot resolve it as the string "int".
 import torch
 from torch import nn
 
@@ -50,9 +50,12 @@ class RainNet(nn.Module):
         self, x: torch.Tensor, return_rain: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Derain ``x``; with ``return_rain=True`` return ``(derained, rain)``."""
-        check_network_input(x, self.in_channels, self)
+        if not torch.jit.is_scripting():  # TorchScript compiles neither the check nor its messages
+            check_network_input(x, self.in_channels, self)
         derained, rain = self._separate(x)
-        return (derained, rain) if return_rain else derained
+        if return_rain:
+            return derained, rain
+        return derained
 
     def rain_layer(self, x: torch.Tensor) -> torch.Tensor:
         """The estimated rain layer :math:`R = x - \\hat{B}`, shape :math:`(B, C, H, W)`."""

@@ -89,7 +89,7 @@ class UNet(RainNet):
             skips.append(h)
         for i in reversed(range(self.depth - 1)):
             skip = skips[i]
-            h = self.reducers[i](resize_to(h, skip.shape[-2:]))
+            h = self.reducers[i](resize_to(h, list(skip.shape[-2:])))
             h = self.decoders[i](torch.cat([skip, h], dim=1))
         y = self.out(h)
         if self.residual:
