@@ -57,47 +57,16 @@ PACKAGES = ("rainkit.nn", "rainkit.loss", "rainkit.metrics", "rainkit.data", "ra
 RAINKIT_DIR = Path(rainkit.__file__).resolve().parent
 OUTCOMES = ("clear", "correct", "crash", "silent", "rejected")
 
-# Public names whose failing cases are left to other engineers: name -> (who, what). "branch X"
-# is fixing them now (remove the entry after its merge); "open" has no owner yet (the files are
-# outside branch robust's scope). Their failing cases are xfail; passing ones pass.
-_TRANSFORMS = "open (data/transforms.py: input checks)"
-_VGG = ("branch loss", "VGG feature losses: >= 16 px, option checks")
-KNOWN_FAILURES: dict[str, tuple[str, str]] = {
-    "rainkit.loss.PerceptualLoss": _VGG,
-    "rainkit.loss.StyleLoss": _VGG,
-    "rainkit.loss.ContrastiveLoss": _VGG,
-    "rainkit.loss.EasyContrastiveLoss": _VGG,
-    "rainkit.loss.VGGFeatures": _VGG,
-    "rainkit.loss.CombinedLoss": ("branch loss", "combined.py: weights and inputs"),
-    "rainkit.loss.perceptual_loss": ("branch loss", "empty feature dicts"),
-    "rainkit.loss.style_loss": ("branch loss", "empty feature dicts"),
-    "rainkit.loss.contrastive_loss": ("branch loss", "empty feature dicts, no negatives"),
-    "rainkit.loss.easy_contrastive_loss": ("branch loss", "empty feature dicts"),
-    "rainkit.loss.gram_matrix": ("branch loss", "style.py input checks"),
-    "rainkit.data.save_image": ("branch data", "save_image input checks"),
-    "rainkit.data.read_image": ("branch data", "read_image input checks"),
-    "rainkit.data.decode_image": ("branch data", "image IO input checks"),
-    "rainkit.data.SyntheticRainDataset": ("branch data", "SyntheticRainDataset option checks"),
-    "rainkit.data.to_float_tensor": ("open (data/io.py)", "non-tensor, complex, empty images"),
-    "rainkit.data.pad_to_size": (_TRANSFORMS, "rank, dtype, empty images; size type"),
-    "rainkit.data.paired_random_crop": (_TRANSFORMS, "rank, empty images, pairs; size type"),
-    "rainkit.data.paired_random_flip": (_TRANSFORMS, "rank, empty images, mismatched pairs"),
-    "rainkit.data.synthesize_rain": ("branch data", "synthetic rain option checks"),
-    "rainkit.data.line_kernel": ("branch data", "synthetic rain option checks"),
-    "rainkit.data.find_pairs": ("branch data", "dataset folder checks"),
-    "rainkit.data.PairedRainDataset": ("branch data", "dataset folder checks"),
-}
-if hasattr(rainkit.data, "split_alpha"):  # added on main (branch data) after this file
-    KNOWN_FAILURES["rainkit.data.split_alpha"] = ("open (data/io.py)", "complex, empty images")
-# Single cases left open, outside every branch's files at the time of writing: case id -> why.
-OPEN_CASES: dict[str, str] = {
-    "nn.receptive_field[size=np.int64]": "receptive_field.py checks size with isinstance(int)",
-}
-# Cases not run until fixed: on main they ask for tens of GB of memory.
-UNSAFE_CASES: dict[str, str] = {
-    "data.pad_to_size[size=inf]": _TRANSFORMS,
-    "data.paired_random_crop[size=inf]": _TRANSFORMS,
-}
+# Public names whose failing cases are left to other engineers: name -> (who, what), e.g.
+# ("branch X", "what it fixes"); remove the entry after that branch is merged. Their failing
+# cases are xfail; passing ones pass. Empty: every public name must give a clear error or a
+# correct result.
+KNOWN_FAILURES: dict[str, tuple[str, str]] = {}
+# Single failing cases kept open on purpose: case id -> why (none at present).
+OPEN_CASES: dict[str, str] = {}
+# Cases not run until fixed because they would exhaust memory: case id -> why (none at present;
+# pad_to_size / paired_random_crop with size=inf asked for ~45 GB before size was checked).
+UNSAFE_CASES: dict[str, str] = {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -477,6 +446,18 @@ def _cls(cls: type, *args: object, **fixed: object) -> Callable[..., Callable[..
     return make
 
 
+def _mirror(x: object) -> object:
+    """``x`` flipped left to right (a negative for the contrastive losses), or ``x`` itself."""
+    return x.flip(-1) if isinstance(x, torch.Tensor) and x.ndim >= 1 else x
+
+
+def _cls_with_negative(cls: type, **fixed: object) -> Callable[..., Callable[..., object]]:
+    def make(**options: object) -> Callable[..., object]:
+        module = cls(**{**fixed, **options})
+        return lambda x, y: module(x, y, _mirror(y))
+    return make
+
+
 def _shallow_vgg_losses() -> dict[str, dict[str, object]]:
     return {
         "PerceptualLoss": {"layers": ("relu2_1",)},
@@ -519,7 +500,7 @@ def _data_specs() -> list[Spec]:
         path_spec("find_pairs", d.find_pairs, "root"),
         path_spec("PairedRainDataset", d.PairedRainDataset, "root"),
         Spec("rainkit.data.save_image", "image",
-             lambda **o: lambda x: d.save_image(x, tmp / "out.png"), input_args=("image",),
+             lambda **o: lambda x: d.save_image(x, tmp / "out.png", **o), input_args=("image",),
              ndim=3, int_images="either"),
         Spec("rainkit.data.to_float_tensor", "image", _fn(d.to_float_tensor),
              input_args=("image",), int_images="either", ndim=3),
@@ -653,7 +634,10 @@ def _loss_metric_specs() -> list[Spec]:
     ]
     for name, fixed in _shallow_vgg_losses().items():
         cls = getattr(L, name)
-        specs.append(Spec(f"rainkit.loss.{name}", "pair", _cls(cls, weights=None, **fixed),
+        # the contrastive losses need a negative: the positive mirrored (the bad value itself
+        # when it is not a tensor), so every case reaches the check it is about
+        make = (_cls_with_negative if "Contrastive" in name else _cls)(cls, weights=None, **fixed)
+        specs.append(Spec(f"rainkit.loss.{name}", "pair", make,
                           input_args=("output", "positive"), out=lambda m: _scalar))
     for name in ("perceptual_loss", "style_loss"):
         func = getattr(L, name)
@@ -666,7 +650,7 @@ def _loss_metric_specs() -> list[Spec]:
         specs.append(Spec(
             f"rainkit.loss.{name}", "pair",
             lambda f=func, **o: lambda x, y: f(_features(x), _features(y),
-                                               o.pop("negatives", [_features(y.flip(-1))]), **o),
+                                               o.pop("negatives", [_features(_mirror(y))]), **o),
             input_args=("output_features", "positive_features", "negative_features",
                         "features"),
             out=lambda m: _scalar, size=8,
@@ -694,7 +678,10 @@ def _generic_spec(name: str) -> Spec | None:
         fixed = {"weights": None} if "weights" in init else {}
         return Spec(name, "pair", _cls(obj, **fixed))
     if callable(obj):
-        params = inspect.signature(obj).parameters
+        try:
+            params = inspect.signature(obj).parameters
+        except (TypeError, ValueError):  # a type alias such as dict[str, Tensor]
+            return None
         required = [n for n, p in params.items() if p.default is p.empty
                     and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         if required == ["input", "target"]:

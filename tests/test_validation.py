@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +17,9 @@ from rainkit._validation import (
     check_int,
     check_module_dtype,
     check_number,
+    check_path,
     check_positive,
+    check_raster,
 )
 
 
@@ -102,3 +106,30 @@ def test_module_dtype_names_both_dtypes_and_the_fix() -> None:
     check_module_dtype(torch.zeros(1, dtype=torch.float16), nn.ReLU())  # no parameters
     with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast casts inside the layers
         check_module_dtype(torch.zeros(1, 1, 2, 2, dtype=torch.bfloat16), nn.Conv2d(1, 1, 1))
+
+
+def test_raster_any_leading_dims_real_nonempty() -> None:
+    for shape in [(4, 5), (3, 4, 5), (2, 3, 4, 5)]:
+        for dtype in (torch.float32, torch.uint8, torch.bool):
+            assert check_raster(torch.zeros(shape, dtype=dtype)).shape == shape
+    with pytest.raises(TypeError, match="image must be a torch.Tensor, got ndarray"):
+        check_raster(np.zeros((4, 5)))
+    with pytest.raises(TypeError, match="real-valued.*complex64"):
+        check_raster(torch.zeros(4, 5, dtype=torch.complex64))
+    with pytest.raises(TypeError, match="rainy must be a floating-point tensor, got dtype "
+                                        "torch.uint8"):
+        check_raster(torch.zeros(4, 5, dtype=torch.uint8), "rainy", floating=True)
+    with pytest.raises(ValueError, match="at least 2 dimensions, got a 1-D tensor"):
+        check_raster(torch.zeros(5))
+    with pytest.raises(ValueError, match="at least 3 dimensions, got a 2-D tensor"):
+        check_raster(torch.zeros(4, 5), min_ndim=3)
+    with pytest.raises(ValueError, match="must not be empty"):
+        check_raster(torch.zeros(0, 4, 5))
+
+
+def test_path_str_or_pathlike() -> None:
+    assert check_path("a/b.png") == Path("a/b.png")
+    assert check_path(Path("c")) == Path("c")
+    for bad in (3, None, b"a.png", ["a"]):
+        with pytest.raises(TypeError, match="root must be a str or os.PathLike"):
+            check_path(bad, "root")

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
@@ -34,7 +36,9 @@ __all__ = [
     "check_module_dtype",
     "check_nonempty",
     "check_number",
+    "check_path",
     "check_positive",
+    "check_raster",
     "check_real",
     "check_reduction",
     "check_same_shape",
@@ -120,6 +124,40 @@ def check_image_tensor(
     if floating and not tensor.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {tensor.dtype}")
     return check_nonempty(tensor, name)
+
+
+def check_raster(
+    value: object, name: str = "image", *, min_ndim: int = 2, floating: bool = False
+) -> torch.Tensor:
+    """Check a tensor holding pixels in its last two dimensions, :math:`(*, H, W)`.
+
+    Raises :class:`TypeError` for a non-tensor (a numpy array or a list included), a complex
+    dtype, and (when ``floating``) any non-floating dtype; :class:`ValueError` for fewer than
+    ``min_ndim`` dimensions or a zero-size dimension. Integer and ``bool`` images pass when
+    not ``floating``.
+    """
+    tensor = check_tensor(value, name)
+    if tensor.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must have shape (*, H, W) with at least {min_ndim} dimensions, got a "
+            f"{tensor.ndim}-D tensor of shape {tuple(tensor.shape)}"
+        )
+    if tensor.is_complex():
+        raise TypeError(f"{name} must be a real-valued image tensor, got dtype {tensor.dtype}")
+    if floating and not tensor.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor, got dtype {tensor.dtype}; convert integer "
+            f"images with rainkit.data.to_float_tensor({name})"
+        )
+    return check_nonempty(tensor, name)
+
+
+def check_path(value: object, name: str = "path") -> Path:
+    """Raise TypeError unless ``value`` is a ``str`` or an :class:`os.PathLike`; return a Path."""
+    if isinstance(value, (str, os.PathLike)):
+        return Path(value)
+    raise TypeError(f"{name} must be a str or os.PathLike (a file path), got "
+                    f"{_type_name(value)} {value!r}")
 
 
 def check_module_dtype(x: torch.Tensor, module: nn.Module, name: str = "input") -> None:

@@ -63,13 +63,29 @@ def test_decode_then_float_is_read_image(tmp_path: Path, rng: np.random.Generato
 
 
 def test_to_float_tensor_scales_each_type() -> None:
-    assert torch.equal(to_float_tensor(torch.tensor([0, 255], dtype=torch.uint8)),
-                       torch.tensor([0.0, 1.0]))
-    assert torch.equal(to_float_tensor(torch.tensor([0, 65535], dtype=torch.int32)),
-                       torch.tensor([0.0, 1.0]))
-    assert torch.equal(to_float_tensor(torch.tensor([True, False])), torch.tensor([1.0, 0.0]))
-    assert torch.equal(to_float_tensor(torch.tensor([-0.5, 0.25, 2.0], dtype=torch.float64)),
-                       torch.tensor([0.0, 0.25, 1.0]))
+    assert torch.equal(to_float_tensor(torch.tensor([[0, 255]], dtype=torch.uint8)),
+                       torch.tensor([[0.0, 1.0]]))
+    assert torch.equal(to_float_tensor(torch.tensor([[0, 65535]], dtype=torch.int32)),
+                       torch.tensor([[0.0, 1.0]]))
+    assert torch.equal(to_float_tensor(torch.tensor([[True, False]])), torch.tensor([[1.0, 0.0]]))
+    assert torch.equal(to_float_tensor(torch.tensor([[-0.5, 0.25, 2.0]], dtype=torch.float64)),
+                       torch.tensor([[0.0, 0.25, 1.0]]))
+
+
+@pytest.mark.parametrize(
+    ("image", "error", "match"),
+    [
+        (np.zeros((3, 2, 2), np.uint8), TypeError, "image must be a torch.Tensor"),
+        ([[0, 1]], TypeError, "image must be a torch.Tensor"),
+        (torch.zeros(3, 2, 2, dtype=torch.complex64), TypeError, "real-valued.*complex64"),
+        (torch.zeros(4, dtype=torch.uint8), ValueError, "at least 2 dimensions.*1-D"),
+        (torch.zeros(3, 0, 4), ValueError, "image must not be empty"),
+        (torch.zeros(0, 4, 4), ValueError, "image must not be empty"),
+    ],
+)
+def test_to_float_tensor_rejects(image: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        to_float_tensor(image)  # type: ignore[arg-type]
 
 
 def test_jpeg_close_to_source(tmp_path: Path) -> None:
@@ -386,6 +402,21 @@ def test_split_alpha_checks() -> None:
         split_alpha(torch.zeros(5, 2, 2))
     color, alpha = split_alpha(torch.zeros(2, 3, 3))
     assert color.shape == (1, 3, 3) and alpha is not None and alpha.shape == (1, 3, 3)
+    with pytest.raises(TypeError, match="complex"):
+        split_alpha(torch.zeros(4, 2, 2, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="empty"):
+        split_alpha(torch.zeros(4, 0, 2))
+
+
+def test_path_must_be_a_path(tmp_path: Path) -> None:
+    for bad in (3, None, b"x.png"):
+        with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+            read_image(bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+            decode_image(bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+            save_image(torch.zeros(3, 2, 2), bad)  # type: ignore[arg-type]
+    assert not any(tmp_path.iterdir())
 
 
 def test_empty_file_named_in_error(tmp_path: Path) -> None:

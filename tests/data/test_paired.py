@@ -456,3 +456,15 @@ def test_works_with_dataloader(tmp_path: Path) -> None:
     loader = torch.utils.data.DataLoader(PairedRainDataset(tmp_path, patch_size=4), batch_size=2)
     rainy, _clean, names = next(iter(loader))
     assert rainy.shape == (2, 3, 4, 4) and list(names) == ["im0", "im1"]
+
+
+def test_folder_arguments_must_be_paths(tmp_path: Path) -> None:
+    for bad in (3, 1.5, ["a"]):
+        with pytest.raises(TypeError, match="root must be a str or os.PathLike"):
+            find_pairs(bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="root must be a str or os.PathLike"):
+            PairedRainDataset(bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="rainy_dir must be a str or os.PathLike"):
+            find_pairs(tmp_path, rainy_dir=bad, clean_dir="clean")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="clean_dir must be a str or os.PathLike"):
+            find_pairs(rainy_dir=tmp_path, clean_dir=bad)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -43,3 +44,14 @@ def test_errors() -> None:
         receptive_field(lambda x: x)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="size"):
         receptive_field(nn.Identity(), size=0)
+    for bad in (17.0, "17", None, True, float("inf")):
+        with pytest.raises(TypeError, match="size"):
+            receptive_field(nn.Identity(), size=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="size"):
+        receptive_field(nn.Identity(), size=(5, 5, 5))  # type: ignore[arg-type]
+
+
+def test_numpy_integer_size() -> None:
+    net = nn.Conv2d(1, 1, 3)
+    assert receptive_field(net, in_channels=1, size=np.int64(9)) == (3, 3)
+    assert receptive_field(net, in_channels=1, size=(np.int32(9), 11)) == (3, 3)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from rainkit._validation import check_choice
+from rainkit._validation import check_choice, check_path, check_raster
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -37,18 +37,24 @@ def to_float_tensor(image: torch.Tensor) -> torch.Tensor:
     """Scale a decoded ``(C, H, W)`` image tensor to ``float32`` in [0, 1].
 
     ``uint8`` is divided by 255; the other integer types (16-bit PNGs decode to ``int32``)
-    by 65535; ``bool`` becomes 0 or 1; floating images are clipped to [0, 1].
+    by 65535; ``bool`` becomes 0 or 1; floating images are clipped to [0, 1] (NaN stays NaN).
 
     Args:
-        image: a tensor of any shape, typically :math:`(3, H, W)` from :func:`decode_image`.
+        image: a real-valued tensor of shape :math:`(*, H, W)`, typically :math:`(3, H, W)`
+            from :func:`decode_image`.
 
     Returns:
         A new ``float32`` tensor of the same shape with values in :math:`[0, 1]`.
 
+    Raises:
+        TypeError: ``image`` is not a tensor, or is complex.
+        ValueError: ``image`` has fewer than 2 dimensions or a zero-size one.
+
     Example:
-        >>> to_float_tensor(torch.tensor([0, 51, 255], dtype=torch.uint8))
-        tensor([0.0000, 0.2000, 1.0000])
+        >>> to_float_tensor(torch.tensor([[0, 51, 255]], dtype=torch.uint8))
+        tensor([[0.0000, 0.2000, 1.0000]])
     """
+    check_raster(image, "image")
     if image.dtype == torch.uint8:
         return image.float().div_(255.0)
     if image.dtype == torch.bool:
@@ -248,8 +254,8 @@ def decode_image(path: str | os.PathLike[str], mode: ReadMode = "RGB") -> torch.
         >>> image.shape, image.dtype
         (torch.Size([3, 4, 5]), torch.uint8)
     """
+    path = check_path(path, "path")
     check_choice(mode, _READ_MODES, "mode")
-    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
     if path.stat().st_size == 0:
@@ -346,6 +352,10 @@ def split_alpha(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]
         ``(color, alpha)``: the first 1 or 3 channels, and the last channel of shape
         :math:`(1, H, W)` for 2- and 4-channel images, ``None`` otherwise.
 
+    Raises:
+        TypeError: ``image`` is not a tensor, or is complex.
+        ValueError: ``image`` is not :math:`(C, H, W)` with 1 to 4 channels, or is empty.
+
     Example:
         >>> color, alpha = split_alpha(torch.rand(4, 2, 2))
         >>> color.shape, alpha.shape
@@ -357,6 +367,7 @@ def split_alpha(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]
         raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
     if image.ndim != 3 or image.shape[0] not in (1, 2, 3, 4):
         raise ValueError(f"image must have shape (1, 2, 3 or 4, H, W), got {tuple(image.shape)}")
+    check_raster(image, "image")
     if image.shape[0] in (2, 4):
         return image[:-1], image[-1:]
     return image, None
@@ -419,7 +430,7 @@ def save_image(
         )
     if isinstance(bit_depth, bool) or bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
-    path = Path(path)
+    path = check_path(path, "path")
     if bit_depth == 16 and path.suffix.lower() != ".png":
         raise ValueError(f"16-bit output needs a .png file, got {path.name!r}")
     image = image.detach().cpu()

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from rainkit._validation import check_choice, check_int
+from rainkit._validation import check_choice, check_int, check_path
 from rainkit.data.io import IMAGE_EXTENSIONS, _orientation, decode_image, to_float_tensor
 from rainkit.data.transforms import paired_random_crop, paired_random_flip
 
@@ -332,7 +332,10 @@ def _resolve(
         raise TypeError(f"strict must be a bool, got {type(strict).__name__}")
     if pair_by is not None:
         _rule_function(pair_by)  # type check now
-    base = Path(root) if root is not None else None
+    base = check_path(root, "root") if root is not None else None
+    for folder, what in ((rainy_dir, "rainy_dir"), (clean_dir, "clean_dir")):
+        if folder is not None:
+            check_path(folder, what)
     if rainy_dir is not None or clean_dir is not None:
         if layout is not None:
             raise ValueError("give either layout or rainy_dir and clean_dir, not both")
@@ -552,7 +555,7 @@ class PairedRainDataset(Dataset):
         if seed is not None:
             check_int(seed, "seed", minimum=0)
         check_int(samples_per_image, "samples_per_image", minimum=1)
-        self.root = Path(root) if root is not None else None
+        self.root = check_path(root, "root") if root is not None else None
         self.patch_size = patch_size
         self.augment = augment
         self.cache = cache

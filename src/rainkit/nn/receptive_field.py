@@ -35,7 +35,8 @@ def receptive_field(
     Args:
         model: maps :math:`(1, C_{in}, H, W)` to :math:`(1, C', H', W')`.
         in_channels: input channels :math:`C_{in}`.
-        size: input height and width (an int for a square); odd keeps the centre exact.
+        size: input height and width (an int, numpy integers included, for a square; or a
+            ``(height, width)`` tuple); odd keeps the centre exact.
         samples: number of random inputs.
 
     Returns:
@@ -56,10 +57,10 @@ def receptive_field(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_int(in_channels, "in_channels", minimum=1)
     check_int(samples, "samples", minimum=1)
-    if isinstance(size, int):
-        size = (size, size)
-    if not (isinstance(size, tuple) and len(size) == 2):
-        raise TypeError(f"size must be an int or a (height, width) tuple, got {size!r}")
+    if not isinstance(size, (tuple, list)):
+        size = (size, size)  # an int (numpy integers too); check_int rejects anything else
+    if len(size) != 2:
+        raise ValueError(f"size must be an int or a (height, width) pair, got {size!r}")
     height, width = (check_int(s, "size", minimum=1) for s in size)
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
