@@ -13,18 +13,10 @@ examples:
   python examples/train.py --mode test --checkpoint runs/train/best.pt --val_dir /data/val
   torchrun --nproc_per_node=2 examples/train.py --data_dir /data/rain-dev/train --device cpu
 
-rules that keep your work:
-  A new run refuses an --out_dir holding last.pt, best.pt or log.csv: pass --resume to continue
-  that run, or --overwrite to replace it.
-  --resume continues the run in <out_dir>/last.pt (or --checkpoint) with its stored settings:
-  flags left out take the stored values; a flag that changes the epochs, batch or patch size,
-  repeat, lr, min_lr_ratio, seed, validation split or size, or the loss terms and weights is
-  refused (the schedule, optimizer state and log.csv were built for them); the others (data
-  folders that moved, device, workers, ...) may be given anew. To go on with other settings,
-  start a new run from the weights: --init_from <out_dir>/last.pt (fresh optimizer and schedule).
-  Training stops at the first non-finite loss, with a non-zero exit, keeping the last finite
-  checkpoints. Each epoch writes its samples and log row before last.pt, so a run killed at any
-  moment and resumed has every epoch in log.csv exactly once.
+rules that keep your work (in full: examples/README.md, docs/guides/training.rst "Resuming"):
+  a new run refuses an --out_dir holding a run: --resume continues it, --overwrite replaces it;
+  --resume takes the stored settings and refuses flags that change the run (fine-tune instead:
+  --init_from <out_dir>/last.pt); the first non-finite loss stops training, last.pt kept.
 """
 
 from __future__ import annotations
@@ -67,9 +59,6 @@ RECIPE: dict[str, Any] = {
 DEMO: dict[str, Any] = {"epochs": 150, "batch_size": 8, "patch_size": 64, "repeat": 16,
                         "lr": 2e-3, "lambda_ssim": 0.0, "max_val_size": 256,
                         "out_dir": Path("runs/demo")}
-DEMO_TRAIN_PHOTOS = ("astronaut", "rocket", "immunohistochemistry", "camera", "brick", "coins",
-                     "hubble_deep_field", "moon")
-DEMO_VAL_PHOTOS = ("coffee", "chelsea")
 TERMS = ("charbonnier", "ssim", "perceptual", "easy_contrastive", "contrastive")
 FEATURE_LOSSES = {"perceptual": rainkit.loss.PerceptualLoss,
                   "easy_contrastive": rainkit.loss.EasyContrastiveLoss,
@@ -205,29 +194,21 @@ def make_model(args: argparse.Namespace, checkpoint: dict[str, Any] | None, wher
                ) -> tuple[nn.Module, str, dict[str, Any]]:
     """The network, its name and kwargs, decided here only: those of the checkpoint resumed or
     tested, of --init_from, or of --model and --model_kwargs (the recipe's by default)."""
-    published = getattr(rainkit.nn, "PRETRAINED", {})  # rainkit >= 0.2
-    if checkpoint is None and args.init_from:
-        where = args.init_from
-        if where not in published and not Path(where).exists():
-            raise SystemExit(f"error: --init_from {where}: no such file, and not a published "
-                             f"checkpoint ({', '.join(sorted(published)) or 'none known'})")
-        if where not in published or Path(where).exists():
-            checkpoint = read_checkpoint(Path(where))
     try:
         if checkpoint is not None:
             model = rainkit.checkpoint.build_from_checkpoint(checkpoint, source=str(where))
             name, kwargs = checkpoint["model_name"], dict(checkpoint["model_kwargs"])
         elif args.init_from:
-            model = rainkit.nn.load_pretrained(args.init_from).train()
-            entry = published[args.init_from]
-            name, kwargs = entry.model_name, dict(entry.model_kwargs)
+            where = args.init_from
+            model, name, kwargs = rainkit.checkpoint.load_weights_source(args.init_from)
         else:
             name = args.model or RECIPE["model"]
             kwargs = args.model_kwargs if args.model_kwargs is not None else \
                 RECIPE["model_kwargs"] if name == RECIPE["model"] else {}
             return rainkit.nn.build_model(name, **kwargs), name, dict(kwargs)
     except (FileNotFoundError, TypeError, ValueError) as err:
-        raise SystemExit(f"error: {err}") from None
+        flag = "--init_from " if checkpoint is None and args.init_from else ""
+        raise SystemExit(f"error: {flag}{err}") from None
     if args.model not in (None, name) or args.model_kwargs not in (None, kwargs):
         raise SystemExit(f"error: {where} holds a {name!r} network (kwargs {kwargs}), not "
                          f"{args.model or name!r} (kwargs {args.model_kwargs}): drop --model "
@@ -252,16 +233,11 @@ def build_datasets(args: argparse.Namespace) -> tuple[Any, Sequence[Any], str, A
     """(training set, validation pairs, description, the dataset drawing the patches)."""
     pairs = rainkit.data.PairedRainDataset
     if args.data_dir is None and (args.mode == "train" or args.val_dir is None):
-        train = rainkit.data.SyntheticRainDataset(
-            rainkit.data.sample_photos(DEMO_TRAIN_PHOTOS), patch_size=args.patch_size,
-            samples_per_image=args.repeat, augment=True, seed=args.seed)
-        val = [(rainkit.data.synthesize_rain(
-            photo, density=0.004, length=15.0, angle=10.0 - 20.0 * i, width=1.2, brightness=0.8,
-            blur=0.5, seed=args.seed + 1000 + i)[0], photo, name)
-            for i, (photo, name) in enumerate(zip(rainkit.data.sample_photos(DEMO_VAL_PHOTOS),
-                                                  DEMO_VAL_PHOTOS))]
-        return train, val, (f"synthetic rain on scikit-image photos: train {DEMO_TRAIN_PHOTOS}, "
-                            f"validation {DEMO_VAL_PHOTOS}"), train
+        train, val = rainkit.data.demo_datasets(patch_size=args.patch_size,
+                                                samples_per_image=args.repeat, seed=args.seed)
+        return train, val, (f"synthetic rain on scikit-image photos: train "
+                            f"{rainkit.data.DEMO_TRAIN_PHOTOS}, validation "
+                            f"{rainkit.data.DEMO_VAL_PHOTOS}"), train
     try:
         if args.mode == "test":
             folder = args.val_dir or args.data_dir
@@ -279,12 +255,12 @@ def build_datasets(args: argparse.Namespace) -> tuple[Any, Sequence[Any], str, A
             raise SystemExit(f"error: {args.data_dir} holds 1 pair and there is no validation "
                              "folder: pass --val_dir, or add pairs to split")
         else:
-            n = len(full.pairs)  # item i of full is pair i % n
-            n_val = min(max(1, round(args.val_split * n)), n - 1)
-            order = np.random.default_rng(args.seed).permutation(n).tolist()
-            train = Subset(full, [p + k * n for k in range(args.repeat) for p in order[n_val:]])
-            val = Subset(pairs(args.data_dir, cache=cache), sorted(order[:n_val]))
-            where = f"{args.data_dir}: {n - n_val} training, {n_val} validation pairs (split)"
+            train_items, val_items = rainkit.data.split_indices(
+                len(full.pairs), args.val_split, seed=args.seed, samples_per_image=args.repeat)
+            train = Subset(full, train_items)
+            val = Subset(pairs(args.data_dir, cache=cache), val_items)
+            where = (f"{args.data_dir}: {len(full.pairs) - len(val_items)} training, "
+                     f"{len(val_items)} validation pairs (split)")
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     return train, val, f"{where}; {note}", full

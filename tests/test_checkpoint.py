@@ -7,11 +7,13 @@ import builtins
 import errno
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 import rainkit.checkpoint
+import rainkit.nn
 from rainkit.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
@@ -19,6 +21,7 @@ from rainkit.checkpoint import (
     build_from_checkpoint,
     load_checkpoint,
     load_model,
+    load_weights_source,
     save_checkpoint,
 )
 from rainkit.nn import UNet
@@ -221,3 +224,47 @@ def test_bad_arguments(tmp_path: Path, net: UNet) -> None:
     with pytest.raises(TypeError, match="non-empty str"):
         save_checkpoint(tmp_path / "x.pt", net, model_name="")
     assert _files(tmp_path) == []
+
+
+def test_weights_source_reads_a_checkpoint_file(saved: Path, net: UNet) -> None:
+    for spec in (saved, str(saved)):
+        model, name, kwargs = load_weights_source(spec)
+        assert isinstance(model, UNet) and not model.training
+        assert name == "unet" and kwargs == KWARGS
+        for key, value in net.state_dict().items():
+            assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_weights_source_prefers_a_published_name(tmp_path: Path, saved: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    published = rainkit.nn.build_model("baseline", channels=4, num_blocks=1).train()
+    calls: list[tuple[str, object]] = []
+
+    def load_pretrained(name: str, **options: object) -> torch.nn.Module:
+        calls.append((name, options.get("map_location")))
+        return published
+
+    monkeypatch.setattr(rainkit.nn, "PRETRAINED", {"tiny-rain": SimpleNamespace(
+        model="baseline", model_kwargs={"channels": 4, "num_blocks": 1})}, raising=False)
+    monkeypatch.setattr(rainkit.nn, "load_pretrained", load_pretrained, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny-rain").write_bytes(saved.read_bytes())  # a file of the same name
+    model, name, kwargs = load_weights_source("tiny-rain")
+    assert model is published and not model.training and calls == [("tiny-rain", "cpu")]
+    assert name == "baseline" and kwargs == {"channels": 4, "num_blocks": 1}
+    model, name, _ = load_weights_source("./tiny-rain")  # the file, as a path
+    assert isinstance(model, UNet) and name == "unet"
+    with pytest.raises(FileNotFoundError, match="nope: no such file, and not a published "
+                                                r"checkpoint \(tiny-rain\)"):
+        load_weights_source("nope")
+
+
+def test_weights_source_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rainkit.nn, "PRETRAINED", {}, raising=False)
+    with pytest.raises(FileNotFoundError, match=r"not a published checkpoint \(none known\)"):
+        load_weights_source(tmp_path / "missing.pt")
+    (tmp_path / "text.pt").write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="text.pt cannot be read"):
+        load_weights_source(tmp_path / "text.pt")
+    with pytest.raises(TypeError, match="published checkpoint name or a path, got int"):
+        load_weights_source(3)  # type: ignore[arg-type]

@@ -527,6 +527,16 @@ def _data_specs() -> list[Spec]:
         Spec("rainkit.data.estimate_decoded_bytes", "none",
              lambda **o: lambda: d.estimate_decoded_bytes(o.get("paths", [])),
              option_args={"paths": (("str", "a.png"), ("int", 3), ("None", None))}),
+        Spec("rainkit.data.demo_datasets", "none",
+             lambda **o: lambda: d.demo_datasets(**{"patch_size": 8, "samples_per_image": 1,
+                                                    **o})),
+        Spec("rainkit.data.split_indices", "none",
+             lambda **o: lambda: d.split_indices(o.pop("num_pairs", 5),
+                                                 o.pop("val_fraction", 0.4), **o),
+             option_args={"num_pairs": (("one", 1), ("float", 5.0), ("bool", True),
+                                        ("None", None)),
+                          "val_fraction": (("zero", 0.0), ("one", 1.0), ("nan", NAN),
+                                           ("str", "0.1"), ("None", None))}),
     ]
 
 

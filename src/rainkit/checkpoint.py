@@ -45,6 +45,7 @@ __all__ = [
     "build_from_checkpoint",
     "load_checkpoint",
     "load_model",
+    "load_weights_source",
     "save_checkpoint",
 ]
 
@@ -327,3 +328,68 @@ def load_model(
     """
     checkpoint = load_checkpoint(path, map_location=map_location)
     return build_from_checkpoint(checkpoint, source=os.fspath(path)).eval()
+
+
+def load_weights_source(
+    spec: str | os.PathLike[str], *, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, str, dict[str, Any]]:
+    """Load a network from a published checkpoint name or a rainkit checkpoint file.
+
+    A ``str`` that is a key of :data:`rainkit.nn.PRETRAINED` (``"prenet-rain100h"``) is loaded
+    with :func:`rainkit.nn.load_pretrained` (from the torch hub cache; nothing is downloaded);
+    anything else is the path of a file written by :func:`save_checkpoint`. A file whose name is
+    also a published name is reached as a path such as ``./prenet-rain100h``. This is how
+    ``rainkit derain``, ``rainkit evaluate`` and ``examples/train.py --init_from`` read a
+    network.
+
+    Args:
+        spec: a published checkpoint name or a checkpoint path.
+        map_location: where the weights are loaded.
+
+    Returns:
+        ``(network, model_name, model_kwargs)``: the network in eval mode, its name in
+        :data:`rainkit.nn.MODELS` and its constructor arguments, which is what
+        :func:`save_checkpoint` needs to store a fine-tuned copy.
+
+    Raises:
+        TypeError: ``spec`` is neither a str nor a path.
+        FileNotFoundError: ``spec`` is not a published name and no file is there (the message
+            lists the published names), or the published file is not in the cache (the message
+            says how to download it).
+        ValueError: the file is not a valid checkpoint; see :func:`load_checkpoint`,
+            :func:`build_from_checkpoint` and :func:`rainkit.nn.load_pretrained`.
+
+    Example:
+        >>> import tempfile
+        >>> from rainkit.nn import build_model
+        >>> path = save_checkpoint(f"{tempfile.mkdtemp()}/net.pt",
+        ...                        build_model("baseline", channels=4, num_blocks=1),
+        ...                        model_name="baseline",
+        ...                        model_kwargs={"channels": 4, "num_blocks": 1})
+        >>> model, name, kwargs = load_weights_source(path)
+        >>> name, kwargs, model.training
+        ('baseline', {'channels': 4, 'num_blocks': 1}, False)
+        >>> load_weights_source("no-such-net")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: no-such-net: no such file, and not a published checkpoint (...)
+    """
+    import rainkit.nn
+
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"spec must be a published checkpoint name or a path, got "
+                        f"{type(spec).__name__} {spec!r}")
+    published = getattr(rainkit.nn, "PRETRAINED", {})  # the table arrives with rainkit 0.2
+    if isinstance(spec, str) and spec in published:
+        entry = published[spec]
+        model = rainkit.nn.load_pretrained(spec, map_location=map_location)
+        return model.eval(), entry.model, dict(entry.model_kwargs)
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{spec}: no such file, and not a published checkpoint "
+            f"({', '.join(sorted(published)) or 'none known'})"
+        )
+    checkpoint = load_checkpoint(path, map_location=map_location)
+    model = build_from_checkpoint(checkpoint, source=os.fspath(path))
+    return model.eval(), checkpoint["model_name"], dict(checkpoint["model_kwargs"])

@@ -124,7 +124,7 @@ def test_unknown_model_lists_what_is_known(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     write_rgb(tmp_path / "a.png")
     assert main(["derain", "no-such-model", str(tmp_path / "a.png")]) == 1
-    assert "neither a checkpoint file nor a published model name" in capsys.readouterr().err
+    assert "no such file, and not a published checkpoint" in capsys.readouterr().err
 
 
 def test_the_console_script_runs_as_a_module(checkpoint: Path, tmp_path: Path) -> None:

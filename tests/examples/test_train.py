@@ -481,13 +481,13 @@ def test_init_from_a_checkpoint_fine_tunes_its_weights(
 
 def test_init_from_a_published_name(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    # rainkit.nn.PRETRAINED / load_pretrained as documented: name -> entry with .model_name and
+    # rainkit.nn.PRETRAINED / load_pretrained as documented: name -> entry with .model and
     # .model_kwargs; load_pretrained(name) returns the network in eval mode.
     kwargs = {"channels": 4, "num_blocks": 1}
     published = rainkit.nn.build_model("baseline", **kwargs)
     monkeypatch.setattr(rainkit.nn, "PRETRAINED", {"tiny-rain": SimpleNamespace(
-        model_name="baseline", model_kwargs=kwargs)}, raising=False)
-    monkeypatch.setattr(rainkit.nn, "load_pretrained", lambda name, path=None: published.eval(),
+        model="baseline", model_kwargs=kwargs)}, raising=False)
+    monkeypatch.setattr(rainkit.nn, "load_pretrained", lambda name, **_: published.eval(),
                         raising=False)
     argv = ["--data_dir", str(data / "train"), "--epochs", "1", *TINY[4:]]
     train.main([*argv, "--out_dir", str(tmp_path / "run"), "--init_from", "tiny-rain"])
@@ -504,7 +504,7 @@ def test_init_from_a_published_name(data: Path, tmp_path: Path, monkeypatch: pyt
                     reason="rainkit.nn.load_pretrained arrives with the published checkpoints")
 def test_published_entries_name_their_network() -> None:
     for name, entry in rainkit.nn.PRETRAINED.items():
-        assert entry.model_name in rainkit.nn.MODELS, name
+        assert entry.model in rainkit.nn.MODELS, name
         assert isinstance(dict(entry.model_kwargs), dict), name
 
 

@@ -35,36 +35,23 @@ def pick_device(flag: str, threads: int | None = None) -> torch.device:
     except ValueError as err:
         raise CommandError(f"--device: {err}") from None
 
-def published_names() -> list[str]:
-    """Names of the published checkpoints rainkit knows (empty if the table is unavailable)."""
-    import rainkit.nn
-
-    return sorted(getattr(rainkit.nn, "PRETRAINED", {}))
-
 
 def load_network(spec: str, device: torch.device) -> tuple[nn.Module, str, object | None]:
-    """Load a published model by name, or a rainkit checkpoint by path, in eval mode.
+    """Load a published model by name, or a rainkit checkpoint by path, in eval mode
+    (:func:`rainkit.checkpoint.load_weights_source`).
 
     Returns:
         ``(model, description, published entry or None)``.
     """
     import rainkit.nn
-    from rainkit.checkpoint import load_model
+    from rainkit.checkpoint import load_weights_source
 
-    names = published_names()
-    if spec in names:
-        try:
-            model = rainkit.nn.load_pretrained(spec)
-        except (FileNotFoundError, ValueError) as err:
-            raise CommandError(str(err)) from None
-        return model.to(device).eval(), spec, rainkit.nn.PRETRAINED[spec]
-    path = Path(spec)
-    if not path.exists():
-        known = ", ".join(names) if names else "none"
-        raise CommandError(f"{spec!r} is neither a checkpoint file nor a published model name "
-                           f"(published models: {known}; 'rainkit models' lists them)")
+    entry = getattr(rainkit.nn, "PRETRAINED", {}).get(spec)
     try:
-        model = load_model(path)
-    except (FileNotFoundError, ValueError) as err:
+        model, _, _ = load_weights_source(spec)
+    except FileNotFoundError as err:
+        hint = "; 'rainkit models' lists them" if entry is None else ""
+        raise CommandError(f"{err}{hint}") from None
+    except ValueError as err:
         raise CommandError(str(err)) from None
-    return model.to(device).eval(), str(path), None
+    return model.to(device), spec if entry is not None else str(Path(spec)), entry

@@ -10,11 +10,20 @@ from rainkit.data.io import (
 )
 from rainkit.data.memory import estimate_decoded_bytes
 from rainkit.data.paired import LAYOUTS, ImagePair, Layout, PairedRainDataset, find_pairs
-from rainkit.data.samples import SAMPLE_PHOTOS, sample_photos
+from rainkit.data.samples import (
+    DEMO_TRAIN_PHOTOS,
+    DEMO_VAL_PHOTOS,
+    SAMPLE_PHOTOS,
+    demo_datasets,
+    sample_photos,
+)
+from rainkit.data.split import split_indices
 from rainkit.data.synthetic import SyntheticRainDataset, line_kernel, synthesize_rain
 from rainkit.data.transforms import pad_to_size, paired_random_crop, paired_random_flip
 
 __all__ = [
+    "DEMO_TRAIN_PHOTOS",
+    "DEMO_VAL_PHOTOS",
     "IMAGE_EXTENSIONS",
     "LAYOUTS",
     "SAMPLE_PHOTOS",
@@ -23,6 +32,7 @@ __all__ = [
     "PairedRainDataset",
     "SyntheticRainDataset",
     "decode_image",
+    "demo_datasets",
     "estimate_decoded_bytes",
     "find_pairs",
     "line_kernel",
@@ -33,6 +43,7 @@ __all__ = [
     "sample_photos",
     "save_image",
     "split_alpha",
+    "split_indices",
     "synthesize_rain",
     "to_float_tensor",
 ]
