@@ -552,8 +552,11 @@ def _network_specs() -> list[Spec]:
         if isinstance(obj, type) and issubclass(obj, rainkit.nn.RainNet) and obj is not \
                 rainkit.nn.RainNet:
             fixed = small.get(name, {})
+            # PReNet(recurrent=None) is PRN, the paper's network without a recurrent layer
+            overrides = {("recurrent", "None"): "accept"} if name == "PReNet" else {}
             specs.append(Spec(f"rainkit.nn.{name}", "image", _cls(obj, **fixed), strict=True,
-                              input_args=("input", "x"), out=lambda m: _same_shape))
+                              input_args=("input", "x"), out=lambda m: _same_shape,
+                              overrides=overrides))
     return specs
 
 
@@ -575,6 +578,8 @@ def _block_specs() -> list[Spec]:
         Spec("rainkit.nn.PyramidPooling", "image", _cls(nnm.PyramidPooling, 3), strict=True,
              input_args=("input", "x"), out=_channels_out(lambda m: m.out_channels)),
         Spec("rainkit.nn.ConvLSTMCell", "image", _cls(nnm.ConvLSTMCell, 3, 4), strict=True,
+             input_args=("input", "x"), out=_channels_out(lambda m: m.hidden_channels)),
+        Spec("rainkit.nn.ConvGRUCell", "image", _cls(nnm.ConvGRUCell, 3, 4), strict=True,
              input_args=("input", "x"), out=_channels_out(lambda m: m.hidden_channels)),
         Spec("rainkit.nn.build_model", "none",
              lambda **o: lambda: nnm.build_model(o.get("name", "baseline"),
@@ -732,6 +737,14 @@ def _later_specs() -> list[Spec]:
             introspect=False,
             option_args={"layers": (("unknown", "relu9_9"), ("int", 3), ("None", None),
                                     ("empty", ()), ("list_of_int", [1, 2]))}))
+    for fname in ("load_pretrained", "download_pretrained", "describe_pretrained"):
+        if hasattr(nnm, fname):
+            # only bad names: a good one would read (or download) a checkpoint file
+            specs.append(Spec(
+                f"rainkit.nn.{fname}", "none",
+                lambda f=getattr(nnm, fname), **o: lambda: f(o.get("name", "no-such-model")),
+                introspect=False,
+                option_args={"name": (("bogus", "bogus"), ("int", 3), ("None", None))}))
     if hasattr(nnm, "register_model"):
         # only bad calls: a good one would change the global MODELS table
         specs.append(Spec(
@@ -752,6 +765,8 @@ NOT_FUZZED = {
     "rainkit.data.ImagePair": "a named tuple that find_pairs returns",
     "rainkit.data.Layout": "a record describing a dataset layout (via find_pairs)",
     "rainkit.metrics.MS_SSIM_WEIGHTS": "a constant (the five scale weights of the paper)",
+    "rainkit.nn.PretrainedWeights": "a record of the PRETRAINED table (via load_pretrained)",
+    "rainkit.nn.PublishedScore": "a record of a published figure (via PRETRAINED)",
     "rainkit.loss.Features": "a type alias (dict of layer name to feature map)",
     "rainkit.loss.FeatureLoss": "abstract base class (its subclasses are fuzzed)",
 }

@@ -203,13 +203,16 @@ def _report(means: dict[str, float], count: int, convention: str, described: str
             line += f" {reference:10.4g}"
         print(line)
     if published is not None:
-        print(f"  published: {published}")
+        print(f"  published figures: {published.test_set}, convention "
+              f"{published.convention!r}; {published.source}")
 
 
 def _convention(flag: str | None, entry: object | None) -> str:
+    """--convention, else the one of the model's published figures, else matlab-y."""
     if flag is not None:
         return flag
-    return str(getattr(entry, "convention", None) or "matlab-y")
+    figures = getattr(entry, "published", ()) or ()
+    return str(figures[0].convention) if figures else "matlab-y"
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ def _influence_extent(model: nn.Module, in_channels: int, size: int) -> int:
     """
     probe = copy.deepcopy(model).double().eval()
     generator = torch.Generator().manual_seed(0)
-    changed = torch.zeros(size, size, dtype=torch.float64)
+    changed = torch.zeros((), dtype=torch.float64)  # broadcasts to the output's size
     for step in (1.0, -1.0):
         base = torch.rand(1, in_channels, size, size, generator=generator, dtype=torch.float64)
         bumped = base.clone()
@@ -32,7 +32,7 @@ def _influence_extent(model: nn.Module, in_channels: int, size: int) -> int:
             out = probe(torch.cat([base, bumped]))
         if isinstance(out, (tuple, list)):
             out = out[0]
-        changed += (out[1] - out[0]).abs().sum(dim=0)
+        changed = changed + (out[1] - out[0]).abs().sum(dim=0)
     rows = torch.nonzero(changed.sum(dim=1)).flatten()
     cols = torch.nonzero(changed.sum(dim=0)).flatten()
     if rows.numel() == 0:

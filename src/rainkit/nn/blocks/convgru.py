@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.nn._common import check_kernel_size
+from rainkit.nn._common import check_kernel_size, check_network_input
 from rainkit.nn.blocks._fused_conv import conv2d_act, fused_inference
 
 __all__ = ["ConvGRUCell", "conv_gru_cell"]
@@ -118,6 +118,13 @@ class ConvGRUCell(nn.Module):
                                    padding=kernel_size // 2)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        check_network_input(x, self.in_channels, self)
+        if h is not None:
+            check_network_input(h, self.hidden_channels, name="h")
+            want = (x.shape[0], self.hidden_channels, *x.shape[-2:])
+            if tuple(h.shape) != want:
+                raise ValueError(f"h must have shape {want} to match the input, got "
+                                 f"{tuple(h.shape)}")
         return conv_gru_cell(x, h, self.gates.weight, self.gates.bias, self.candidate.weight,
                              self.candidate.bias)
 
