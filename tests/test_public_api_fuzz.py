@@ -737,12 +737,14 @@ def _later_specs() -> list[Spec]:
             introspect=False,
             option_args={"layers": (("unknown", "relu9_9"), ("int", 3), ("None", None),
                                     ("empty", ()), ("list_of_int", [1, 2]))}))
+    def by_name(func: Callable[..., object]) -> Callable[..., Callable[[], object]]:
+        return lambda **o: lambda: func(o.get("name", "no-such-model"))
+
     for fname in ("load_pretrained", "download_pretrained", "describe_pretrained"):
         if hasattr(nnm, fname):
             # only bad names: a good one would read (or download) a checkpoint file
             specs.append(Spec(
-                f"rainkit.nn.{fname}", "none",
-                lambda f=getattr(nnm, fname), **o: lambda: f(o.get("name", "no-such-model")),
+                f"rainkit.nn.{fname}", "none", by_name(getattr(nnm, fname)),
                 introspect=False,
                 option_args={"name": (("bogus", "bogus"), ("int", 3), ("None", None))}))
     if hasattr(nnm, "register_model"):
