@@ -12,7 +12,7 @@ PY := .venv/bin/python
 venv: .venv/.bootstrapped
 
 demo: .venv/.bootstrapped
-	$(PY) examples/train.py --demo
+	$(PY) examples/train.py --demo --overwrite
 
 test: .venv/.bootstrapped
 	$(PY) -m ruff check src tests examples benchmarks docs
