@@ -53,7 +53,7 @@ class MultiScaleBranches(nn.Module):
         torch.Size([2, 8, 7, 13])
 
     References:
-        The multi-scale design of the rainkit seed's DerainNet; compare X. Fu et al., "Lightweight
+        The multi-scale design of :class:`~rainkit.nn.DerainNet`; compare X. Fu et al., "Lightweight
         Pyramid Networks for Image Deraining", IEEE TNNLS 2019.
     """
 

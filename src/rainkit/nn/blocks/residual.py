@@ -22,7 +22,7 @@ class ResidualBlock(nn.Module):
 
     where :math:`N_i` is ``norm_layer`` (identity when ``None``) and the outer
     :math:`\\phi` (``act_layer``) is applied only when ``activate_after_add=True``. The two
-    variants of the rainkit seed are:
+    variants used by rainkit's networks are:
 
     * BaselineNet's: ``ResidualBlock(c, norm_layer=nn.BatchNorm2d, activate_after_add=True)``
       (conv-BN-ReLU-conv-BN, add, ReLU);

@@ -1,4 +1,4 @@
-"""BaselineNet: the rainkit seed's plain residual network."""
+"""BaselineNet: residual blocks with a global skip, the simplest rainkit network."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DerainNet: the rainkit seed's multi-scale residual network."""
+"""DerainNet: three multi-scale branches of residual blocks that predict the rain layer."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class DerainNet(RainNet):
     A shared 3x3 conv-ReLU maps the image to :math:`C` channels; :class:`MultiScaleBranches`
     runs ``num_blocks`` :class:`ResidualBlock` (conv-ReLU-conv, add) at full, half and quarter
     resolution (average pooling, bilinear upsampling to the *exact* input size, so any
-    :math:`H, W \\ge 1` works, unlike the seed, which failed unless 4 divided both); the
+    :math:`H, W \\ge 1` works, not only sizes that 4 divides); the
     :math:`3C` concatenation goes through conv-ReLU-conv to the rain layer :math:`R`:
 
     .. math::
