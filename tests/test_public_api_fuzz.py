@@ -543,7 +543,7 @@ def _data_specs() -> list[Spec]:
 def _network_specs() -> list[Spec]:
     specs = []
     small = {"BaselineNet": {"channels": 8, "num_blocks": 1},
-             "DerainNet": {"base_channels": 8, "num_blocks": 1},
+             "DerainNet": {"channels": 8, "num_blocks": 1},
              "DilatedPyramidNet": {"channels": 8},
              "PReNet": {"stages": 2, "channels": 8, "num_blocks": 1},
              "UNet": {"base_channels": 8, "depth": 3}}

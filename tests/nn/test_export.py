@@ -39,6 +39,8 @@ TRACER_QUIET = pytest.mark.filterwarnings(
 def small(name: str) -> nn.Module:
     params = inspect.signature(MODELS[name]).parameters
     kwargs = {k: v for k, v in SMALL_KWARGS.items() if k in params}
+    if "channels" in kwargs:  # DerainNet's deprecated base_channels is the same setting
+        kwargs.pop("base_channels", None)
     torch.manual_seed(0)
     net = build_model(name, **kwargs).eval()
     with torch.no_grad():  # non-trivial BatchNorm statistics, so eval-mode BN is no identity

@@ -20,7 +20,7 @@ SMALL = {
     "baseline": lambda: BaselineNet(channels=4, num_blocks=2),
     "prenet": lambda: PReNet(channels=4, stages=2, num_blocks=1),
     "unet": lambda: UNet(base_channels=4, depth=3),
-    "derainnet": lambda: DerainNet(base_channels=4, num_blocks=1),
+    "derainnet": lambda: DerainNet(channels=4, num_blocks=1),
 }
 
 

@@ -24,7 +24,7 @@ from rainkit.nn import (
 # Small settings of each network so the tests stay fast on 2 CPU cores.
 SMALL: dict[str, dict[str, object]] = {
     "baseline": {"channels": 8, "num_blocks": 2},
-    "derainnet": {"base_channels": 8, "num_blocks": 2},
+    "derainnet": {"channels": 8, "num_blocks": 2},
     "dilatedpyramidnet": {"channels": 16},
     "prenet": {"stages": 2, "channels": 8, "num_blocks": 2},
     "prenet_gru": {"stages": 2, "channels": 8, "num_blocks": 2},
@@ -175,7 +175,7 @@ def test_torch_export(name: str) -> None:
 def test_torch_compile_fullgraph() -> None:
     # fullgraph=True: Dynamo must capture the whole forward without a graph break; the
     # aot_eager backend traces forward and backward graphs without the slow C++ build.
-    net = DerainNet(base_channels=4, num_blocks=1)
+    net = DerainNet(channels=4, num_blocks=1)
     compiled = torch.compile(net, fullgraph=True, backend="aot_eager")
     x = torch.rand(2, 3, 7, 13)
     torch.testing.assert_close(compiled(x), net(x))
@@ -195,7 +195,7 @@ def test_torch_compile_inductor_baseline() -> None:
 def test_build_model_errors_list_names() -> None:
     with pytest.raises(ValueError, match="'baseline', 'derainnet'.*got 'resnet'"):
         build_model("resnet")
-    assert isinstance(build_model("derainnet", base_channels=4, num_blocks=1), DerainNet)
+    assert isinstance(build_model("derainnet", channels=4, num_blocks=1), DerainNet)
 
 
 def test_prenet_parameter_count_from_the_paper() -> None:
@@ -253,3 +253,11 @@ def test_any_size_property(h: int, w: int, name: str) -> None:
     net = small(name).eval()
     with torch.no_grad():
         assert net(torch.rand(1, 3, h, w)).shape == (1, 3, h, w)
+
+
+def test_derainnet_base_channels_is_a_deprecated_alias_of_channels() -> None:
+    with pytest.warns(FutureWarning, match="channels"):
+        old = DerainNet(base_channels=4, num_blocks=1)
+    assert old.channels == 4
+    assert sum(p.numel() for p in old.parameters()) == sum(
+        p.numel() for p in DerainNet(channels=4, num_blocks=1).parameters())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -27,13 +29,15 @@ class DerainNet(RainNet):
 
         \\hat{B} = x - R(x).
 
-    With the defaults (``base_channels=64, num_blocks=8``): 1,886,723 parameters, about 888 k
+    With the defaults (``channels=64, num_blocks=8``): 1,886,723 parameters, about 888 k
     multiply-accumulates per pixel, and a receptive field of 141 x 141 pixels (measured with
     :func:`receptive_field` on a 385 x 385 input), set by the quarter-resolution branch.
 
     Args:
         in_channels: image channels.
-        base_channels: feature channels :math:`C` of every branch.
+        channels: feature channels :math:`C` of every branch.
+        base_channels: the former name of ``channels`` (rainkit < 0.2), still accepted with a
+            :class:`FutureWarning` so that older checkpoints load.
         num_blocks: residual blocks per branch.
 
     Shape:
@@ -45,7 +49,7 @@ class DerainNet(RainNet):
     Example:
         >>> import torch
         >>> from rainkit.nn import DerainNet
-        >>> net = DerainNet(base_channels=8, num_blocks=1)
+        >>> net = DerainNet(channels=8, num_blocks=1)
         >>> x = torch.rand(1, 3, 7, 13)
         >>> derained, rain = net(x, return_rain=True)
         >>> torch.allclose(derained, x - rain)
@@ -56,12 +60,19 @@ class DerainNet(RainNet):
         (multi-scale rain removal); K. He et al., CVPR 2016 (residual blocks).
     """
 
-    def __init__(self, in_channels: int = 3, base_channels: int = 64, num_blocks: int = 8) -> None:
+    def __init__(self, in_channels: int = 3, channels: int = 64, num_blocks: int = 8, *,
+                 base_channels: int | None = None) -> None:
         super().__init__()
+        if base_channels is not None:
+            warnings.warn("DerainNet(base_channels=...) is now DerainNet(channels=...), like the "
+                          "other networks; base_channels will be removed", FutureWarning,
+                          stacklevel=2)
+            channels = base_channels
         self.in_channels = check_int(in_channels, "in_channels", minimum=1)
-        self.base_channels = check_int(base_channels, "base_channels", minimum=1)
+        name = "channels" if base_channels is None else "base_channels"
+        self.channels = check_int(channels, name, minimum=1)
         self.num_blocks = check_int(num_blocks, "num_blocks", minimum=0)
-        c = base_channels
+        c = channels
         self.head = nn.Sequential(nn.Conv2d(in_channels, c, 3, padding=1), nn.ReLU(inplace=True))
         self.branches = MultiScaleBranches(
             c, lambda ch: nn.Sequential(*(ResidualBlock(ch) for _ in range(num_blocks))),
@@ -78,5 +89,5 @@ class DerainNet(RainNet):
         return x - rain, rain
 
     def extra_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, base_channels={self.base_channels}, "
+        return (f"in_channels={self.in_channels}, channels={self.channels}, "
                 f"num_blocks={self.num_blocks}")
