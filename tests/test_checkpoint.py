@@ -3,7 +3,6 @@ damaged or foreign files, checksum, version-1 files and the refusal of non-finit
 
 from __future__ import annotations
 
-import builtins
 import errno
 import os
 from pathlib import Path
@@ -14,6 +13,7 @@ import torch
 
 import rainkit.checkpoint
 import rainkit.nn
+from _full_disk import FullDisk
 from rainkit.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
@@ -60,32 +60,10 @@ def test_round_trip_rebuilds_the_network(saved: Path, net: UNet) -> None:
     assert _files(saved.parent) == ["net.pt"]  # no temporary file left behind
 
 
-class _FullDisk:
-    """An open file whose writes fail like a full disk."""
-
-    def __init__(self, path: Path, mode: str) -> None:
-        self.handle = builtins.open(path, mode)
-
-    def __enter__(self) -> _FullDisk:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.handle.close()
-
-    def write(self, data: object) -> int:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    def flush(self) -> None:
-        self.handle.flush()
-
-    def fileno(self) -> int:
-        return self.handle.fileno()
-
-
 def test_full_disk_raises_enospc_and_keeps_the_old_file(
         saved: Path, net: UNet, monkeypatch: pytest.MonkeyPatch) -> None:
     before = saved.read_bytes()
-    monkeypatch.setattr(rainkit.checkpoint, "open", _FullDisk, raising=False)
+    monkeypatch.setattr(rainkit.checkpoint, "open", FullDisk, raising=False)
     with pytest.raises(OSError, match="No space left on device") as err:
         save_checkpoint(saved, net, model_name="unet", model_kwargs=KWARGS)
     assert err.value.errno == errno.ENOSPC

@@ -5,7 +5,6 @@ resume), start-up checks, --init_from, --model_module and two CPU processes."""
 from __future__ import annotations
 
 import csv
-import errno
 import os
 import re
 import shutil
@@ -25,6 +24,7 @@ from PIL import Image
 
 import rainkit.checkpoint
 import rainkit.nn
+from _full_disk import FullDisk
 from rainkit.checkpoint import load_checkpoint
 from rainkit.data import read_image
 
@@ -244,28 +244,6 @@ def test_kill_between_log_and_checkpoint_resumes_every_epoch_once(
         assert torch.equal(final[key], value), key
 
 
-class _FullDisk:
-    """A file whose every write fails like a full disk."""
-
-    def __init__(self, path: Path, mode: str) -> None:
-        self.handle = open(path, mode)
-
-    def __enter__(self) -> _FullDisk:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.handle.close()
-
-    def write(self, data: object) -> int:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    def flush(self) -> None:
-        self.handle.flush()
-
-    def fileno(self) -> int:
-        return self.handle.fileno()
-
-
 def test_full_disk_says_so_and_leaves_no_temporary_file(
         data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -274,7 +252,7 @@ def test_full_disk_says_so_and_leaves_no_temporary_file(
 
     def open_then_fill_up(path: Path, mode: str = "r") -> object:
         opened.append(path)  # epoch 1 writes best.pt and last.pt; then the disk is full
-        return open(path, mode) if len(opened) <= 2 else _FullDisk(path, mode)
+        return open(path, mode) if len(opened) <= 2 else FullDisk(path, mode)
 
     monkeypatch.setattr(rainkit.checkpoint, "open", open_then_fill_up, raising=False)
     said = _fails(capsys, ["--data_dir", str(data / "train"), "--out_dir", str(out), *TINY,
