@@ -99,17 +99,15 @@ class _Scorer:
                 print(f"notice: LPIPS skipped: {first}", file=sys.stderr)
 
     def __call__(self, result: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-        from rainkit.metrics import psnr, ssim
+        from rainkit.metrics import score
 
         if result.shape != truth.shape:
             raise ValueError(f"result is {result.shape[1]}x{result.shape[0]} but the ground "
                              f"truth is {truth.shape[1]}x{truth.shape[0]}")
-        scores = {
-            "psnr_y": psnr(result, truth, convention=self.convention),
-            "ssim_y": ssim(result, truth, convention=self.convention),
-            "psnr_rgb": psnr(result, truth, convention="rgb"),
-            "ssim_rgb": ssim(result, truth, convention="rgb"),
-        }
+        named = score(result, truth, self.convention)
+        rgb = score(result, truth, "rgb")
+        scores = {"psnr_y": named["psnr"], "ssim_y": named["ssim"],
+                  "psnr_rgb": rgb["psnr"], "ssim_rgb": rgb["ssim"]}
         if self.lpips is not None:
             pair = [torch.from_numpy(a).permute(2, 0, 1)[None].float().div(255).to(self.device)
                     for a in (result, truth)]
