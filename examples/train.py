@@ -22,22 +22,21 @@ rules that keep your work (in full: examples/README.md, docs/guides/training.rst
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
-import random
 import runpy
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, Subset
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 import rainkit
@@ -70,8 +69,18 @@ FIXED = ("epochs", "batch_size", "patch_size", "repeat", "lr", "min_lr_ratio", "
          "val_split", "max_val_size", *(f"lambda_{t}" for t in TERMS),
          *(f"use_{t}_loss" for t in FEATURE_LOSSES))
 OUTPUTS = ("last.pt", "best.pt", "log.csv")  # what a new run refuses to replace
-CACHE_AUTO_GIB = 2  # --cache auto keeps decoded images in memory up to this size
-SSIM_WINDOW = rainkit.loss.SSIMLoss().window_size  # the smallest image SSIM scores
+SSIM_WINDOW = rainkit.training.Validator.window  # the smallest image SSIM scores
+VGG_SIZE = rainkit.loss.min_input_size(("conv5_4", "relu5_1"))  # the feature losses' deepest
+
+
+@contextlib.contextmanager
+def stop_on_error(prefix: str = "", hint: str = "", also: tuple[type[Exception], ...] = ()
+                  ) -> Iterator[None]:
+    """Turn a file or value error (and those in ``also``) into a one-line message and exit 1."""
+    try:
+        yield
+    except (OSError, ValueError, *also) as err:
+        raise SystemExit(f"error: {prefix}{err}{hint}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--max_val_size", type=int, help="centre-crop validation images to at most this side")
     a("--num_samples", type=int, default=2, help=f"validation images in sample grids {default}")
     a("--cache", choices=("auto", "on", "off"), default="auto", help="keep decoded images in "
-      f"memory; auto: if they take at most {CACHE_AUTO_GIB} GiB {default}")
+      "memory; auto: each dataset whose decoded images take at most "
+      f"{rainkit.data.PairedRainDataset.auto_cache_bytes / 2**30:g} GiB {default}")
     a("--workers", type=int, default=0, help=f"DataLoader workers {default}")
     a("--seed", type=int, default=0, help=default)
     a("--device", default="auto", help=f"auto (cuda, mps, cpu), cpu, cuda, ... {default}")
@@ -133,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Reject, before anything is read or built, every setting that cannot work."""
+    features = [t for t in FEATURE_LOSSES if getattr(args, f"use_{t}_loss")]
     checks = [(k, getattr(args, k) >= 1, ">= 1") for k in ("epochs", "batch_size", "patch_size",
                                                             "repeat")]
     checks += [(k, getattr(args, k) >= 0, ">= 0") for k in ("num_samples", "workers",
@@ -145,9 +156,9 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Non
                ("patch_size", args.mode == "test" or not args.lambda_ssim > 0
                 or args.patch_size >= SSIM_WINDOW, f">= {SSIM_WINDOW} (the SSIM loss window) "
                 "while --lambda_ssim > 0 (pass --lambda_ssim 0 to train on smaller patches)"),
-               ("patch_size", not any(getattr(args, f"use_{t}_loss") for t in FEATURE_LOSSES)
-                or args.patch_size >= 16, ">= 16 for the VGG19 feature losses (their deepest "
-                "layers, conv5_4 and relu5_1, come after 4 poolings)")]
+               ("patch_size", not features or args.patch_size >= VGG_SIZE, f">= {VGG_SIZE} for "
+                "the VGG19 feature losses (their deepest layers, conv5_4 and relu5_1, come after "
+                "4 poolings)")]
     for flag, ok, expected in checks:
         if not ok:  # "not ok" also catches nan, for which every comparison is false
             parser.error(f"--{flag} must be {expected}, got {getattr(args, flag)}")
@@ -168,9 +179,18 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
     return json.loads(json.dumps(vars(args), default=str))
 
 
-def resume_args(parser: argparse.ArgumentParser, argv: Sequence[str], stored: dict[str, Any],
-                path: Path) -> argparse.Namespace:
-    """Parse again with the stored run's settings as defaults; refuse flags that change them."""
+def resume_args(parser: argparse.ArgumentParser, argv: Sequence[str], path: Path
+                ) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """The checkpoint to resume, and the flags parsed again with its settings as defaults;
+    flags that would change the run are refused."""
+    with stop_on_error():
+        resumed = rainkit.checkpoint.load_checkpoint(path)
+    if not {"optimizer", "scheduler", "epoch"} <= resumed["training"].keys():
+        raise SystemExit(f"error: {path} holds no training state (optimizer, schedule, epoch), "
+                         "only weights, like best.pt or a published checkpoint; --resume needs "
+                         f"a run's last.pt. To fine-tune from these weights use --init_from "
+                         f"{path}")
+    stored = resumed["metadata"].get("settings") or resumed["metadata"].get("args", {})
     parser.set_defaults(**{k: v for k, v in stored.items() if k not in NOT_RESUMED})
     args = parser.parse_args(argv)
     try:
@@ -179,22 +199,16 @@ def resume_args(parser: argparse.ArgumentParser, argv: Sequence[str], stored: di
         parser.error(f"--resume continues the run in {path} with its stored settings; {err}. "
                      f"Drop those flags to resume, or start a new run from its weights with "
                      f"--init_from {path}")
-    return args
+    return args, resumed
 
 
-# --------------------------------------------------------------------------- the network
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    try:
-        return rainkit.checkpoint.load_checkpoint(path)
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit(f"error: {err}") from None
-
-
+# --------------------------------------------------------------------------- the parts
 def make_model(args: argparse.Namespace, checkpoint: dict[str, Any] | None, where: object
                ) -> tuple[nn.Module, str, dict[str, Any]]:
     """The network, its name and kwargs, decided here only: those of the checkpoint resumed or
     tested, of --init_from, or of --model and --model_kwargs (the recipe's by default)."""
-    try:
+    with stop_on_error("--init_from " if checkpoint is None and args.init_from else "",
+                       also=(TypeError,)):
         if checkpoint is not None:
             model = rainkit.checkpoint.build_from_checkpoint(checkpoint, source=str(where))
             name, kwargs = checkpoint["model_name"], dict(checkpoint["model_kwargs"])
@@ -206,9 +220,6 @@ def make_model(args: argparse.Namespace, checkpoint: dict[str, Any] | None, wher
             kwargs = args.model_kwargs if args.model_kwargs is not None else \
                 RECIPE["model_kwargs"] if name == RECIPE["model"] else {}
             return rainkit.nn.build_model(name, **kwargs), name, dict(kwargs)
-    except (FileNotFoundError, TypeError, ValueError) as err:
-        flag = "--init_from " if checkpoint is None and args.init_from else ""
-        raise SystemExit(f"error: {flag}{err}") from None
     if args.model not in (None, name) or args.model_kwargs not in (None, kwargs):
         raise SystemExit(f"error: {where} holds a {name!r} network (kwargs {kwargs}), not "
                          f"{args.model or name!r} (kwargs {args.model_kwargs}): drop --model "
@@ -216,72 +227,39 @@ def make_model(args: argparse.Namespace, checkpoint: dict[str, Any] | None, wher
     return model, name, kwargs
 
 
-# --------------------------------------------------------------------------- data
-def decide_cache(mode: str, folders: Sequence[Path]) -> tuple[bool, str]:
-    """Whether to keep decoded images in memory, and a note saying so. auto: the size of the
-    decoded images, from the file headers (16-bit PNG and float TIFF decode to 4 bytes)."""
-    if mode != "auto":
-        return mode == "on", f"image cache {mode}"
-    paths = [p for folder in folders for _, *pair in rainkit.data.find_pairs(folder) for p in pair]
-    size = rainkit.data.estimate_decoded_bytes(paths) / 2**30
-    cache = size <= CACHE_AUTO_GIB
-    return cache, (f"image cache {'on' if cache else 'off'} (auto: {size:.2f} GiB decoded, "
-                   f"limit {CACHE_AUTO_GIB} GiB)")
-
-
-def build_datasets(args: argparse.Namespace) -> tuple[Any, Sequence[Any], str, Any]:
-    """(training set, validation pairs, description, the dataset drawing the patches)."""
-    pairs = rainkit.data.PairedRainDataset
+def build_datasets(args: argparse.Namespace) -> tuple[Any, Sequence[Any], Any, str]:
+    """(training set, validation pairs, the dataset drawing the patches, description)."""
     if args.data_dir is None and (args.mode == "train" or args.val_dir is None):
         train, val = rainkit.data.demo_datasets(patch_size=args.patch_size,
                                                 samples_per_image=args.repeat, seed=args.seed)
-        return train, val, (f"synthetic rain on scikit-image photos: train "
-                            f"{rainkit.data.DEMO_TRAIN_PHOTOS}, validation "
-                            f"{rainkit.data.DEMO_VAL_PHOTOS}"), train
-    try:
+        return train, val, train, (f"synthetic rain on scikit-image photos: train "
+                                   f"{rainkit.data.DEMO_TRAIN_PHOTOS}, validation "
+                                   f"{rainkit.data.DEMO_VAL_PHOTOS}")
+    with stop_on_error():
         if args.mode == "test":
             folder = args.val_dir or args.data_dir
-            return [], pairs(folder), str(folder), []
-        val_dir, sibling = args.val_dir, args.data_dir.parent / "val"
-        if val_dir is None and sibling.is_dir() and args.data_dir.resolve() != sibling.resolve():
-            val_dir = sibling
-        cache, note = decide_cache(args.cache, [args.data_dir] + ([val_dir] if val_dir else []))
-        full = pairs(args.data_dir, patch_size=args.patch_size, augment=True, cache=cache,
-                     seed=args.seed, samples_per_image=args.repeat)
-        if val_dir is not None:
-            train, val = full, pairs(val_dir, cache=cache)
-            where = f"train {args.data_dir} ({len(full.pairs)} pairs), validation {val_dir}"
-        elif len(full.pairs) < 2:
-            raise SystemExit(f"error: {args.data_dir} holds 1 pair and there is no validation "
-                             "folder: pass --val_dir, or add pairs to split")
-        else:
-            train_items, val_items = rainkit.data.split_indices(
-                len(full.pairs), args.val_split, seed=args.seed, samples_per_image=args.repeat)
-            train = Subset(full, train_items)
-            val = Subset(pairs(args.data_dir, cache=cache), val_items)
-            where = (f"{args.data_dir}: {len(full.pairs) - len(val_items)} training, "
-                     f"{len(val_items)} validation pairs (split)")
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit(f"error: {err}") from None
-    return train, val, f"{where}; {note}", full
+            return [], rainkit.data.PairedRainDataset(folder), [], str(folder)
+        return rainkit.data.train_val_datasets(
+            args.data_dir, args.val_dir, val_split=args.val_split, patch_size=args.patch_size,
+            samples_per_image=args.repeat, seed=args.seed,
+            cache={"on": True, "off": False, "auto": "auto"}[args.cache])
 
 
-# --------------------------------------------------------------------------- losses, scores
 def build_criterion(args: argparse.Namespace) -> rainkit.loss.CombinedLoss:
-    """The weighted loss terms; stops with a message when they cannot work."""
+    """The weighted loss terms, the feature losses on one VGG19 (one read of its weights)."""
     terms: dict[str, tuple[nn.Module, float]] = {}
     if args.lambda_charbonnier > 0:
         terms["charbonnier"] = (rainkit.loss.CharbonnierLoss(), args.lambda_charbonnier)
     if args.lambda_ssim > 0:
         terms["ssim"] = (rainkit.loss.SSIMLoss(), args.lambda_ssim)
-    try:
-        for term, loss in FEATURE_LOSSES.items():
-            if getattr(args, f"use_{term}_loss"):
-                terms[term] = (loss(weights=args.vgg_weights), getattr(args, f"lambda_{term}"))
-    except FileNotFoundError as err:
-        raise SystemExit(f"error: a VGG19 feature loss was requested but its weights are "
-                         f"missing.\n{err}\nPut the file there, pass --vgg_weights "
-                         "/path/to/vgg19.pth, or drop the --use_*_loss flags.") from None
+    features = [t for t in FEATURE_LOSSES if getattr(args, f"use_{t}_loss")]
+    if features:
+        with stop_on_error("a VGG19 feature loss was requested but its weights are missing.\n",
+                           "\nPut the file there, pass --vgg_weights /path/to/vgg19.pth, or drop "
+                           "the --use_*_loss flags."):
+            vgg = rainkit.loss.VGGFeatures(weights=args.vgg_weights, normalize=False)
+        for term in features:
+            terms[term] = (FEATURE_LOSSES[term](vgg=vgg), getattr(args, f"lambda_{term}"))
     if not terms:
         raise SystemExit("error: every loss weight is zero; nothing to train")
     return rainkit.loss.CombinedLoss(terms)
@@ -289,9 +267,8 @@ def build_criterion(args: argparse.Namespace) -> rainkit.loss.CombinedLoss:
 
 def build_validator(pairs: Sequence[Any], args: argparse.Namespace, device: torch.device,
                     rank: int, world: int) -> tuple[rainkit.training.Validator, dict[str, float]]:
-    """PSNR and SSIM on RGB and Y, and LPIPS when its weights load, shared out across processes;
-    and the scores of the rainy inputs, which reads every pair: a broken or too small one stops
-    the run before the first step."""
+    """The validation scores (LPIPS if its weights load) and those of the rainy inputs, which
+    reads every pair: a broken or too small one stops the run before the first step."""
     lpips = None
     try:
         if args.lpips_weights is not None:
@@ -302,27 +279,8 @@ def build_validator(pairs: Sequence[Any], args: argparse.Namespace, device: torc
                   f"{str(err).splitlines()[0] if str(err) else 'file missing'}", flush=True)
     validator = rainkit.training.Validator(pairs, device, max_size=args.max_val_size,
                                            lpips=lpips, rank=rank, world=world)
-    try:
+    with stop_on_error("validation data: ", also=(RuntimeError,)):
         return validator, validator.score(lambda rainy: rainy)[0]
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
-        raise SystemExit(f"error: validation data: {err}") from None
-
-
-def format_scores(scores: dict[str, float]) -> str:
-    text = (f"PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.4f}, Y-PSNR "
-            f"{scores['psnr_y']:.2f} dB, Y-SSIM {scores['ssim_y']:.4f}")
-    return text + (f", LPIPS {scores['lpips']:.4f}" if "lpips" in scores else "")
-
-
-# --------------------------------------------------------------------------- run outputs
-def write_checkpoint(path: Path, model: nn.Module, name: str, kwargs: dict[str, Any],
-                     training: dict[str, Any] | None, metadata: dict[str, Any]) -> None:
-    try:
-        rainkit.checkpoint.save_checkpoint(path, model, model_name=name, model_kwargs=kwargs,
-                                           training=training, metadata=metadata)
-    except (OSError, ValueError) as err:
-        raise SystemExit(f"error: could not write {path}: {err}; the previous {path.name}, if "
-                         "any, is unchanged") from None
 
 
 # --------------------------------------------------------------------------- training
@@ -372,16 +330,12 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
               rank: int, world: int) -> None:
     out = args.out_dir
     if resumed is None:
-        try:
+        with stop_on_error(hint=": pass --resume to continue it, --overwrite to replace it, or "
+                           "another --out_dir"):
             rainkit.training.claim_run_dir(out, OUTPUTS, overwrite=args.overwrite,
                                            clear=["samples/epoch*.png"], remove=rank == 0)
-        except FileExistsError as err:
-            raise SystemExit(f"error: {err}: pass --resume to continue it, --overwrite to "
-                             "replace it, or another --out_dir") from None
-    random.seed(args.seed)
-    np.random.seed(args.seed)  # noqa: NPY002 - the legacy global state is what libraries use
-    torch.manual_seed(args.seed)
-    train_set, val_set, where, patches = build_datasets(args)
+    torch.manual_seed(args.seed)  # the network's initial weights
+    train_set, val_set, patches, where = build_datasets(args)
     model, name, kwargs = make_model(args, resumed, args.checkpoint or out / "last.pt")
     model = model.to(device, memory_format=torch.channels_last if args.channels_last
                      else torch.contiguous_format)
@@ -393,37 +347,27 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
     loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler,
                         num_workers=args.workers, pin_memory=device.type == "cuda",
                         drop_last=len(train_set) >= args.batch_size * world)
-    steps = args.epochs * max(1, len(loader))
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=steps, eta_min=args.lr * args.min_lr_ratio)
+        optimizer, T_max=args.epochs * max(1, len(loader)), eta_min=args.lr * args.min_lr_ratio)
     scaler = torch.amp.GradScaler("cuda", enabled=args.amp and device.type == "cuda")
     validator, inputs = build_validator(val_set, args, device, rank, world)
     start_epoch, best_psnr = 0, -math.inf
     if resumed is not None:
-        state = resumed["training"]
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if scheduler.T_max != steps:
-            raise SystemExit(f"error: the stored schedule has {scheduler.T_max} steps, this run "
-                             f"would have {steps}: the training set or the number of processes "
-                             "changed; resume with the same data and processes")
-        if scaler.is_enabled() and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
+        with stop_on_error(hint=": the training set or the number of processes changed; resume "
+                           "with the same data and processes"):
+            state = rainkit.training.restore_training_state(resumed["training"], optimizer,
+                                                            scheduler, scaler)
         start_epoch, best_psnr = state["epoch"], state["best_psnr"]
-        if rank == 0:
-            terms = ("loss", *criterion.losses)
-            columns = ["epoch", "lr", "seconds", *(f"train_{k}" for k in terms),
-                       *(f"val_{k}" for k in validator.names)]
-            try:
+        columns = ["epoch", "lr", "seconds", *(f"train_{k}" for k in ("loss", *criterion.losses)),
+                   *(f"val_{k}" for k in validator.names)]
+        with stop_on_error(hint=": give the run's own --lpips_weights (LPIPS found or lost)"):
+            if rank == 0:
                 rainkit.training.truncate_log(out / "log.csv", start_epoch, columns)
-            except ValueError as err:
-                raise SystemExit(f"error: {err}: give the run's own --lpips_weights (LPIPS found "
-                                 "or lost)") from None
     if rank == 0:
         print(f"data: {where}\nmodel: {name} {kwargs} ("
               f"{sum(p.numel() for p in model.parameters()):,} parameters) on {device}, {world} "
               f"process(es); losses: {', '.join(criterion.losses)}; {args.epochs} epochs x "
-              f"{len(loader)} steps\nvalidation input: {format_scores(inputs)}",
+              f"{len(loader)} steps\nvalidation input: {rainkit.training.format_scores(inputs)}",
               flush=True)
         if start_epoch:
             print(f"resumed from epoch {start_epoch} (best PSNR {best_psnr:.2f} dB)", flush=True)
@@ -439,25 +383,21 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
                              f"training diverged; {out} keeps the last finite checkpoints")
         scores, grids = validator.score(model.eval(), keep=args.num_samples)
         improved, best_psnr = scores["psnr"] > best_psnr, max(best_psnr, scores["psnr"])
-        if rank == 0:  # samples and log row first: a kill before last.pt redoes the epoch
-            for pair, grid in grids:
-                rainkit.data.save_image(grid, out / "samples" / f"epoch{epoch + 1:03d}_{pair}.png")
-            rainkit.training.append_log_row(out / "log.csv", {
-                "epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
-                "seconds": round(seconds, 2), **{f"train_{k}": round(v, 6)
-                                                 for k, v in losses.items()},
-                **{f"val_{k}": round(v, 6) for k, v in scores.items()}})
-            metadata = {"epoch": epoch + 1, "scores": scores, "input_scores": inputs,
-                        "settings": settings(args), "rainkit_version": rainkit.__version__}
-            if improved:
-                write_checkpoint(out / "best.pt", model, name, kwargs, None, metadata)
-            write_checkpoint(out / "last.pt", model, name, kwargs, {
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), "epoch": epoch + 1, "best_psnr": best_psnr},
-                metadata)
+        if rank == 0:  # samples, log row, best.pt, last.pt: a kill before last.pt redoes the epoch
+            with stop_on_error():
+                rainkit.training.record_epoch(
+                    out, epoch + 1, model, model_name=name, model_kwargs=kwargs, samples=grids,
+                    best=improved, log_row={
+                        "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 2),
+                        **{f"train_{k}": round(v, 6) for k, v in losses.items()},
+                        **{f"val_{k}": round(v, 6) for k, v in scores.items()}},
+                    training=rainkit.training.training_state(
+                        optimizer, scheduler, scaler, epoch=epoch + 1, best_psnr=best_psnr),
+                    metadata={"scores": scores, "input_scores": inputs, "settings": settings(args),
+                              "rainkit_version": rainkit.__version__})
             print(f"epoch {epoch + 1}/{args.epochs} [{seconds:.1f}s] "
                   + " ".join(f"{k} {v:.4f}" for k, v in losses.items())
-                  + f" | val {format_scores(scores)} (input "
+                  + f" | val {rainkit.training.format_scores(scores)} (input "
                   f"{inputs['psnr_y']:.2f} dB Y)" + " *best*" * improved, flush=True)
         if world > 1:
             dist.barrier()
@@ -469,42 +409,32 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
 
 
 def demo_report(model: nn.Module, validator: rainkit.training.Validator, out: Path) -> None:
-    """Print input and output scores on the held-out photos and save a before/after PNG."""
-    rows = []
-    print("held-out photos (full size):")
-    for rainy, clean, name in validator.pairs:
-        with torch.no_grad():
-            output = model(rainy[None].to(validator.device)).float().clamp(0, 1).cpu()
-        before, after = validator.metrics(rainy[None], clean[None]), \
-            validator.metrics(output, clean[None])
-        print(f"  {name:10s} rainy  : PSNR {before['psnr']:.2f} dB, SSIM {before['ssim']:.4f}\n"
-              f"  {name:10s} derained: PSNR {after['psnr']:.2f} dB, SSIM {after['ssim']:.4f}")
-        rows.append(torch.cat([rainy, output[0], clean], dim=-1))
-    width = max(r.shape[-1] for r in rows)
-    grid = torch.cat([nn.functional.pad(r, (0, width - r.shape[-1])) for r in rows], dim=-2)
-    rainkit.data.save_image(grid, out / "before_after.png")
-    print(f"before/after image (rainy | derained | clean): {(out / 'before_after.png').resolve()}")
+    """Print the scores of the held-out photos at full size and save a before/after PNG."""
+    full = rainkit.training.Validator(validator.pairs, validator.device)
+    (before, _), (after, grids) = full.score(lambda x: x), full.score(model, keep=len(full.pairs))
+    width = max(grid.shape[-1] for _, grid in grids)
+    rainkit.data.save_image(torch.cat([nn.functional.pad(grid, (0, width - grid.shape[-1]))
+                                       for _, grid in grids], dim=-2), out / "before_after.png")
+    print(f"held-out photos at full size ({', '.join(name for name, _ in grids)}):\n"
+          f"  rainy   : {rainkit.training.format_scores(before)}\n"
+          f"  derained: {rainkit.training.format_scores(after)}\n"
+          f"before/after image (rainy | derained | clean): {(out / 'before_after.png').resolve()}")
 
 
 def run_test(args: argparse.Namespace, device: torch.device, rank: int, world: int) -> None:
-    checkpoint = read_checkpoint(args.checkpoint)
-    model, name, _ = make_model(args, checkpoint, args.checkpoint)
-    model = model.to(device).eval()
-    _, val, where, _ = build_datasets(args)
+    with stop_on_error():
+        checkpoint = rainkit.checkpoint.load_checkpoint(args.checkpoint)
+    model = make_model(args, checkpoint, args.checkpoint)[0].to(device).eval()
+    _, val, _, where = build_datasets(args)
     validator, inputs = build_validator(val, args, device, rank, world)
-    scores, _ = validator.score(model)
+    scores, _ = validator.score(model, save_dir=args.out_dir / "test")
     if rank == 0:
         epoch = checkpoint["metadata"].get("epoch", checkpoint["training"].get("epoch", "?"))
-        print(f"test on {where} ({len(val)} pairs) with {args.checkpoint} ({name}, epoch "
-              f"{epoch})\n  input : {format_scores(inputs)}\n"
-              f"  output: {format_scores(scores)}")
-        for rainy, _, pair in (val[i] for i in range(len(val))):
-            rainy = rainkit.training.centre_crop(rainy, args.max_val_size)
-            with torch.no_grad():
-                output = model(rainy[None].to(device))
-            rainkit.data.save_image(output[0].float().clamp(0, 1).cpu(),
-                                    args.out_dir / "test" / f"{pair}.png")
-        print(f"  derained images written to {args.out_dir / 'test'}")
+        print(f"test on {where} ({len(val)} pairs) with {args.checkpoint} "
+              f"({checkpoint['model_name']}, epoch {epoch})\n  input : "
+              f"{rainkit.training.format_scores(inputs)}\n  output: "
+              f"{rainkit.training.format_scores(scores)}\n  derained images written to "
+              f"{args.out_dir / 'test'}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -520,27 +450,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     check_args(args, parser)
     resumed = None
     if args.resume and args.mode == "train":
-        path = args.checkpoint or args.out_dir / "last.pt"
-        resumed = read_checkpoint(path)
-        if not {"optimizer", "scheduler", "epoch"} <= resumed["training"].keys():
-            raise SystemExit(f"error: {path} holds no training state (optimizer, schedule, "
-                             "epoch), only weights, like best.pt or a published checkpoint; "
-                             f"--resume needs a run's last.pt. To fine-tune from these weights "
-                             f"use --init_from {path}")
-        stored = resumed["metadata"].get("settings") or resumed["metadata"].get("args", {})
-        args = resume_args(parser, argv, stored, path)
+        args, resumed = resume_args(parser, argv, args.checkpoint or args.out_dir / "last.pt")
         check_args(args, parser)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    try:
+    with stop_on_error("--device: "):
         device = rainkit.training.pick_device(args.device, int(os.environ.get("LOCAL_RANK", "0")))
-    except ValueError as err:
-        raise SystemExit(f"error: --device: {err}") from None
     with rainkit.training.distributed_session(device) as (rank, world):
         if args.mode == "test":
             run_test(args, device, rank, world)
         else:
             run_train(args, resumed, device, rank, world)
+
 
 if __name__ == "__main__":
     main()

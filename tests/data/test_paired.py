@@ -253,7 +253,7 @@ def test_bad_arguments(tmp_path: Path) -> None:
         PairedRainDataset(tmp_path, patch_size=4.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="augment"):
         PairedRainDataset(tmp_path, augment="yes")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="cache must be a bool, got int"):
+    with pytest.raises(TypeError, match="cache must be a bool or .auto., got int"):
         PairedRainDataset(tmp_path, cache=1)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="strict"):
         PairedRainDataset(tmp_path, strict="no")  # type: ignore[arg-type]
@@ -468,3 +468,19 @@ def test_folder_arguments_must_be_paths(tmp_path: Path) -> None:
             find_pairs(tmp_path, rainy_dir=bad, clean_dir="clean")  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="clean_dir must be a str or os.PathLike"):
             find_pairs(rainy_dir=tmp_path, clean_dir=bad)  # type: ignore[arg-type]
+
+
+def test_cache_auto_decides_from_the_decoded_size(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    _make_two_folder(tmp_path, "rainy", "clean", n=3, size=(12, 10))
+    size = 3 * 2 * 3 * 12 * 10  # 3 pairs, 2 files each, 8-bit RGB, read from the headers
+    monkeypatch.setattr(PairedRainDataset, "auto_cache_bytes", size)
+    assert PairedRainDataset(tmp_path, cache="auto").cache is True
+    monkeypatch.setattr(PairedRainDataset, "auto_cache_bytes", size - 1)
+    dataset = PairedRainDataset(tmp_path, cache="auto")
+    assert dataset.cache is False
+    dataset[0]
+    assert not dataset._decoded  # nothing kept
+    assert PairedRainDataset(tmp_path, cache=True).cache is True
+    with pytest.raises(TypeError, match="cache must be a bool or 'auto', got 'yes'"):
+        PairedRainDataset(tmp_path, cache="yes")  # type: ignore[arg-type]

@@ -1,11 +1,15 @@
-"""split_indices: a seeded random hold-out of one folder's pairs, with repeated samples."""
+"""split_indices (a seeded random hold-out of one folder's pairs, with repeated samples) and
+train_val_datasets (training patches and validation pairs from folders)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
-from rainkit.data import split_indices
+from rainkit.data import TrainValData, split_indices, train_val_datasets
 
 
 @pytest.mark.parametrize(("num_pairs", "fraction", "repeat", "n_val"),
@@ -42,3 +46,51 @@ def test_bad_arguments() -> None:
         split_indices(5.0, 0.1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="samples_per_image must be >= 1"):
         split_indices(5, 0.1, samples_per_image=0)
+
+
+# --------------------------------------------------------------------------- train_val_datasets
+def _pairs(root: Path, n: int, size: tuple[int, int] = (20, 24)) -> Path:
+    for folder in ("rainy", "clean"):
+        (root / folder).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(np.full((*size, 3), 10 * i, np.uint8)).save(root / folder / f"{i}.png")
+    return root
+
+
+def test_validation_from_val_dir_then_sibling(tmp_path: Path) -> None:
+    train_dir, sibling, other = (_pairs(tmp_path / n, k) for n, k in
+                                 (("train", 3), ("val", 2), ("other", 1)))
+    data = train_val_datasets(train_dir, other, patch_size=8, samples_per_image=2, seed=1)
+    assert isinstance(data, TrainValData) and data.train is data.patches
+    assert len(data.train) == 6 and len(data.val) == 1 and data.val.patch_size is None
+    assert data.train[0][0].shape == (3, 8, 8) and data.val[0][0].shape == (3, 20, 24)
+    assert data.description == (f"train {train_dir} (3 pairs), validation {other}; "
+                                "image cache on")
+    found = train_val_datasets(train_dir, patch_size=8)  # <data_dir>/../val
+    assert len(found.val) == 2 and f"validation {sibling}" in found.description
+    off = train_val_datasets(train_dir, patch_size=8, cache=False)
+    assert off.patches.cache is False and off.description.endswith("image cache off")
+
+
+def test_split_never_trains_on_a_held_out_pair(tmp_path: Path) -> None:
+    root = _pairs(tmp_path / "only", 5)
+    data = train_val_datasets(root, val_split=0.4, patch_size=8, samples_per_image=3, seed=2)
+    held_out = {name for *_, name in (data.val[i] for i in range(len(data.val)))}
+    trained = {data.train[i][2] for i in range(len(data.train))}
+    assert len(held_out) == 2 and len(trained) == 3 and held_out.isdisjoint(trained)
+    assert len(data.train) == 9 and data.val[0][0].shape == (3, 20, 24)  # whole images
+    assert data.description.startswith(f"{root}: 3 training, 2 validation pairs (split)")
+    again = train_val_datasets(root, val_split=0.4, patch_size=8, samples_per_image=3, seed=2)
+    assert [again.val[i][2] for i in range(2)] == [data.val[i][2] for i in range(2)]
+
+
+def test_train_val_datasets_errors(tmp_path: Path) -> None:
+    one = _pairs(tmp_path / "one", 1)
+    with pytest.raises(ValueError, match="holds 1 pair and there is no validation folder"):
+        train_val_datasets(one)
+    with pytest.raises(ValueError, match=r"val_split must be in \(0, 1\), got 1.5"):
+        train_val_datasets(one, one, val_split=1.5)
+    with pytest.raises(TypeError, match="data_dir must be a str or os.PathLike"):
+        train_val_datasets(3)  # type: ignore[arg-type]
+    with pytest.raises(FileNotFoundError):
+        train_val_datasets(tmp_path / "missing")

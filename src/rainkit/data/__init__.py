@@ -17,7 +17,7 @@ from rainkit.data.samples import (
     demo_datasets,
     sample_photos,
 )
-from rainkit.data.split import split_indices
+from rainkit.data.split import TrainValData, split_indices, train_val_datasets
 from rainkit.data.synthetic import SyntheticRainDataset, line_kernel, synthesize_rain
 from rainkit.data.transforms import pad_to_size, paired_random_crop, paired_random_flip
 
@@ -31,6 +31,7 @@ __all__ = [
     "Layout",
     "PairedRainDataset",
     "SyntheticRainDataset",
+    "TrainValData",
     "decode_image",
     "demo_datasets",
     "estimate_decoded_bytes",
@@ -46,4 +47,5 @@ __all__ = [
     "split_indices",
     "synthesize_rain",
     "to_float_tensor",
+    "train_val_datasets",
 ]

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from rainkit._validation import check_choice, check_int, check_path
 from rainkit.data.io import IMAGE_EXTENSIONS, _orientation, decode_image, to_float_tensor
+from rainkit.data.memory import estimate_decoded_bytes
 from rainkit.data.transforms import paired_random_crop, paired_random_flip
 
 __all__ = ["LAYOUTS", "ImagePair", "Layout", "PairedRainDataset", "find_pairs"]
@@ -499,13 +500,18 @@ class PairedRainDataset(Dataset):
     3 H W` bytes a pair for 8-bit RGB, a quarter of float32. Items are identical with and
     without the cache. With ``num_workers > 0`` every worker fills its own cache, which lives
     as long as the worker (use ``persistent_workers=True``).
+    ``cache="auto"`` turns the cache on when the decoded images, estimated from the file headers
+    alone (:func:`~rainkit.data.estimate_decoded_bytes`), take at most :attr:`auto_cache_bytes`
+    (2 GiB; 16-bit and floating-point files count 4 bytes a value); :attr:`cache` then holds
+    the decision, ``True`` or ``False``.
 
     Args:
         root: the dataset folder (optional with ``rainy_dir`` and ``clean_dir``).
         patch_size: side of the random square crop, or ``None`` for whole images.
         augment: random flips.
         layout: a key of :data:`LAYOUTS`, or ``None`` to detect it.
-        cache: keep decoded images in memory after their first read.
+        cache: keep decoded images in memory after their first read: ``True``, ``False`` or
+            ``"auto"`` (if they fit in :attr:`auto_cache_bytes`).
         rainy_dir: explicit rainy folder, with ``clean_dir``.
         clean_dir: explicit clean folder (may equal ``rainy_dir``).
         pair_by: name rule for explicit folders or to override the built-in rules.
@@ -532,6 +538,9 @@ class PairedRainDataset(Dataset):
         (1, torch.Size([3, 4, 4]), 'a', 'rainy_clean')
     """
 
+    #: the largest estimated decoded size, in bytes, that ``cache="auto"`` keeps in memory.
+    auto_cache_bytes: int = 2 * 2**30
+
     def __init__(
         self,
         root: str | os.PathLike[str] | None = None,
@@ -539,7 +548,7 @@ class PairedRainDataset(Dataset):
         patch_size: int | None = None,
         augment: bool = False,
         layout: str | None = None,
-        cache: bool = False,
+        cache: bool | Literal["auto"] = False,
         rainy_dir: str | os.PathLike[str] | None = None,
         clean_dir: str | os.PathLike[str] | None = None,
         pair_by: PairBy | None = None,
@@ -549,20 +558,27 @@ class PairedRainDataset(Dataset):
     ) -> None:
         if patch_size is not None:
             check_int(patch_size, "patch_size", minimum=1)
-        for value, name in ((augment, "augment"), (cache, "cache"), (strict, "strict")):
+        for value, name in ((augment, "augment"), (strict, "strict")):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+        if not isinstance(cache, bool) and cache != "auto":
+            raise TypeError(f"cache must be a bool or 'auto', got {cache!r}" if isinstance(
+                cache, str) else f"cache must be a bool or 'auto', got {type(cache).__name__}")
         if seed is not None:
             check_int(seed, "seed", minimum=0)
         check_int(samples_per_image, "samples_per_image", minimum=1)
         self.root = check_path(root, "root") if root is not None else None
         self.patch_size = patch_size
         self.augment = augment
-        self.cache = cache
         self.seed = seed
         self.samples_per_image = samples_per_image
         self.epoch = 0
         self.layout, self.pairs = _resolve(root, layout, rainy_dir, clean_dir, pair_by, strict)
+        if cache == "auto":
+            files = {path for pair in self.pairs for path in (pair.rainy, pair.clean)}
+            cache = estimate_decoded_bytes(files) <= self.auto_cache_bytes
+        #: whether decoded images are kept in memory (``"auto"`` resolved to a bool).
+        self.cache: bool = cache
         spec = LAYOUTS[self.layout] if self.layout is not None else None
         self.side_by_side = spec.side_by_side if spec is not None else None
         self._decoded: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}

@@ -1,12 +1,17 @@
-"""Holding out part of one folder's pairs for validation, reproducibly."""
+"""Training and validation data from dataset folders: a held-out split, reproducibly."""
 
 from __future__ import annotations
 
+import os
+from typing import Any, Literal, NamedTuple
+
 import numpy as np
+from torch.utils.data import Dataset, Subset
 
-from rainkit._validation import check_int, check_real
+from rainkit._validation import check_int, check_path, check_real
+from rainkit.data.paired import PairedRainDataset
 
-__all__ = ["split_indices"]
+__all__ = ["TrainValData", "split_indices", "train_val_datasets"]
 
 
 def split_indices(
@@ -55,3 +60,95 @@ def split_indices(
     order = np.random.default_rng(seed).permutation(num_pairs).tolist()
     train = [p + k * num_pairs for k in range(repeat) for p in order[n_val:]]
     return train, sorted(order[:n_val])
+
+
+class TrainValData(NamedTuple):
+    """What :func:`train_val_datasets` returns."""
+
+    #: the training items: random patches (a :class:`PairedRainDataset`, or a
+    #: :class:`~torch.utils.data.Subset` of it when ``val_dir`` is a split).
+    train: Dataset[Any]
+    #: the validation pairs, whole images: a :class:`PairedRainDataset` or a ``Subset`` of one.
+    val: Dataset[Any]
+    #: the dataset that draws the training patches: call its ``set_epoch`` every epoch.
+    patches: PairedRainDataset
+    #: one line saying where each side came from, and whether images are cached.
+    description: str
+
+
+def train_val_datasets(
+    data_dir: str | os.PathLike[str],
+    val_dir: str | os.PathLike[str] | None = None,
+    *,
+    val_split: float = 0.1,
+    patch_size: int = 64,
+    samples_per_image: int = 1,
+    seed: int = 0,
+    cache: bool | Literal["auto"] = "auto",
+) -> TrainValData:
+    r"""Training patches and whole-image validation pairs from dataset folders.
+
+    The validation pairs come from, in this order: ``val_dir``; the sibling folder
+    ``<data_dir>/../val`` when it exists (the ``train/`` + ``val/`` arrangement of most
+    benchmarks); else ``val_split`` of ``data_dir``'s pairs, held out by
+    :func:`split_indices` with ``seed``, so that no held-out pair is ever trained on. Training
+    items are seeded random ``patch_size`` crops with random flips, ``samples_per_image`` per
+    pair and epoch (see :class:`PairedRainDataset`).
+
+    Args:
+        data_dir: the training folder (any layout :class:`PairedRainDataset` detects).
+        val_dir: the validation folder, or ``None`` for the rule above.
+        val_split: fraction of ``data_dir`` held out when there is no validation folder, in
+            :math:`(0, 1)`.
+        patch_size: side of the training crops.
+        samples_per_image: training patches per pair and epoch.
+        seed: seed of the crops, the flips and the split.
+        cache: keep decoded images in memory (``"auto"``: each dataset that fits in
+            :attr:`PairedRainDataset.auto_cache_bytes`).
+
+    Returns:
+        A :class:`TrainValData`: ``(train, val, patches, description)``.
+
+    Raises:
+        FileNotFoundError: if a folder does not exist.
+        ValueError: if a folder holds no pairs (or no known layout), or ``data_dir`` holds a
+            single pair and there is no validation folder to take.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> from pathlib import Path
+        >>> from PIL import Image
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for folder in ("rainy", "clean"):
+        ...     (root / folder).mkdir()
+        ...     for i in range(5):
+        ...         Image.new("RGB", (32, 24)).save(root / folder / f"{i}.png")
+        >>> data = train_val_datasets(root, val_split=0.4, patch_size=16, samples_per_image=2)
+        >>> len(data.train), len(data.val), data.patches.cache
+        (6, 2, True)
+        >>> data.description.endswith("3 training, 2 validation pairs (split); image cache on")
+        True
+    """
+    data_dir = check_path(data_dir, "data_dir")
+    if not 0 < check_real(val_split, "val_split") < 1:
+        raise ValueError(f"val_split must be in (0, 1), got {val_split}")
+    if val_dir is None:
+        sibling = data_dir.parent / "val"
+        if sibling.is_dir() and data_dir.resolve() != sibling.resolve():
+            val_dir = sibling
+    full = PairedRainDataset(data_dir, patch_size=patch_size, augment=True, cache=cache,
+                             seed=seed, samples_per_image=samples_per_image)
+    note = f"image cache {'on' if full.cache else 'off'}"
+    if val_dir is not None:
+        val = PairedRainDataset(val_dir, cache=cache)
+        return TrainValData(full, val, full, f"train {data_dir} ({len(full.pairs)} pairs), "
+                                             f"validation {val_dir}; {note}")
+    if len(full.pairs) < 2:
+        raise ValueError(f"{data_dir} holds 1 pair and there is no validation folder: pass "
+                         "val_dir, or add pairs to split")
+    train_items, val_items = split_indices(len(full.pairs), val_split, seed=seed,
+                                           samples_per_image=samples_per_image)
+    val = Subset(PairedRainDataset(data_dir, cache=cache), val_items)
+    return TrainValData(Subset(full, train_items), val, full, (
+        f"{data_dir}: {len(full.pairs) - len(val_items)} training, {len(val_items)} validation "
+        f"pairs (split); {note}"))

@@ -1,0 +1,199 @@
+"""Validation scores of a network over whole images, shared out across processes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from rainkit._validation import check_int, check_path
+from rainkit.data.io import save_image
+from rainkit.metrics import score
+from rainkit.training.devices import all_reduce_sum
+
+__all__ = ["Validator", "centre_crop", "format_scores"]
+
+
+def centre_crop(image: torch.Tensor, size: int | None) -> torch.Tensor:
+    r"""The central ``size`` by ``size`` window of an image (each side capped at the image's).
+
+    Args:
+        image: a tensor :math:`(*, H, W)`.
+        size: the largest side kept, an ``int`` :math:`\ge 1`; ``None`` keeps the whole image.
+
+    Returns:
+        A view :math:`(*, \min(H, size), \min(W, size))` of ``image``.
+
+    Raises:
+        TypeError: if ``image`` is not a tensor or ``size`` not an ``int`` or ``None``.
+        ValueError: if ``image`` has fewer than 2 dimensions or ``size`` is below 1.
+
+    Example:
+        >>> centre_crop(torch.zeros(3, 40, 10), 16).shape
+        torch.Size([3, 16, 10])
+    """
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
+    if image.dim() < 2:
+        raise ValueError(f"image must have at least 2 dimensions (H, W), got shape "
+                         f"{tuple(image.shape)}")
+    h, w = image.shape[-2:]
+    if size is None:
+        return image
+    size = check_int(size, "size", minimum=1)
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return image[..., top:top + size, left:left + size]
+
+
+class Validator:
+    r"""Mean PSNR, SSIM (on RGB and on Y) and LPIPS of a network over validation pairs.
+
+    PSNR and SSIM are those of :func:`rainkit.metrics.score` under the ``"rgb"`` and
+    ``"matlab-y"`` conventions (Y of BT.601 as MATLAB's ``rgb2ycbcr``), on outputs clamped to
+    :math:`[0, 1]`; LPIPS is added when a module is given. Means are over images (each image
+    scored at its own size, optionally centre-cropped to ``max_size``). Under DDP each process
+    scores every ``world``-th pair and the sums are combined with :func:`all_reduce_sum`, so
+    every process gets the same means.
+
+    Args:
+        pairs: a sequence of ``(rainy, clean, name)`` with tensors :math:`(3, H, W)` in
+            :math:`[0, 1]`, such as a :class:`rainkit.data.PairedRainDataset` without patches.
+        device: where the network runs.
+        max_size: centre-crop each image to at most this side (``None``: whole images); at
+            least the SSIM window, 11.
+        lpips: an LPIPS module (:class:`rainkit.metrics.LPIPS`) on ``device``, or ``None``.
+        rank: this process's rank (0 without DDP).
+        world: the number of processes (1 without DDP).
+
+    Attributes:
+        names: the score names, ``["psnr", "ssim", "psnr_y", "ssim_y"]`` plus ``"lpips"``.
+
+    Raises:
+        TypeError: if ``pairs`` is not a sequence.
+        ValueError: if ``max_size`` is below 11 or ``rank`` is not in ``[0, world)``.
+
+    Example:
+        >>> clean = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
+        >>> validator = Validator([(clean.flip(-1), clean, "pair")])
+        >>> scores, grids = validator.score(lambda rainy: rainy.flip(-1), keep=1)
+        >>> scores["psnr"], scores["ssim"]
+        (inf, 1.0)
+        >>> grids[0][0], grids[0][1].shape  # rainy | derained | clean
+        ('pair', torch.Size([3, 32, 96]))
+    """
+
+    #: The smallest side SSIM scores (its Gaussian window).
+    window = 11
+
+    def __init__(self, pairs: Sequence[Any], device: torch.device | str = "cpu", *,
+                 max_size: int | None = None, lpips: nn.Module | None = None, rank: int = 0,
+                 world: int = 1) -> None:
+        if not isinstance(pairs, Sequence) and not hasattr(pairs, "__getitem__"):
+            raise TypeError(f"pairs must be a sequence of (rainy, clean, name), got "
+                            f"{type(pairs).__name__}")
+        if max_size is not None:
+            check_int(max_size, "max_size", minimum=self.window)
+        world = check_int(world, "world", minimum=1)
+        if not 0 <= check_int(rank, "rank") < world:
+            raise ValueError(f"rank must be in [0, {world}), got {rank}")
+        self.pairs, self.device, self.max_size = pairs, torch.device(device), max_size
+        self.lpips, self.rank, self.world = lpips, rank, world
+        self.names = ["psnr", "ssim", "psnr_y", "ssim_y"] + ["lpips"] * (lpips is not None)
+
+    @torch.no_grad()
+    def metrics(self, output: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
+        r"""The scores of one batch, averaged over it.
+
+        Args:
+            output: derained images :math:`(B, 3, H, W)`, clamped here to :math:`[0, 1]`.
+            clean: the clean images, same shape, in :math:`[0, 1]`.
+
+        Returns:
+            Score name (see :attr:`names`) to its mean over the batch.
+        """
+        output, scores = output.clamp(0, 1), {}
+        for suffix, convention in (("", "rgb"), ("_y", "matlab-y")):
+            for name, value in score(output, clean, convention, data_range=1.0).items():
+                scores[name + suffix] = value.mean().item()  # type: ignore[union-attr]
+        if self.lpips is not None:
+            scores["lpips"] = self.lpips(output, clean).mean().item()
+        return scores
+
+    @torch.no_grad()
+    def score(self, derain: Callable[[torch.Tensor], torch.Tensor], keep: int = 0,
+              save_dir: str | os.PathLike[str] | None = None
+              ) -> tuple[dict[str, float], list[tuple[str, torch.Tensor]]]:
+        r"""Mean scores of ``derain(rainy)`` over the pairs, and up to ``keep`` sample grids.
+
+        Args:
+            derain: a network in eval mode, or any function from :math:`(1, 3, H, W)` rainy
+                images on :attr:`device` to derained ones of the same shape.
+            keep: how many pairs (the first of this process's share) to return as grids.
+            save_dir: also write each derained image (clamped, cropped like the scores) to
+                ``save_dir/<pair name>.png`` with :func:`rainkit.data.save_image` (8-bit,
+                rounded); each process writes its share. ``None`` writes nothing.
+
+        Returns:
+            ``(scores, grids)``: score name to its mean over all pairs (of all processes), and
+            ``(name, grid)`` pairs whose grid is rainy, derained and clean side by side,
+            :math:`(3, H, 3W)` on the CPU.
+
+        Raises:
+            TypeError: if ``keep`` is not an ``int`` or ``save_dir`` not a path.
+            ValueError: if a pair is smaller than the SSIM window (11 pixels) after cropping,
+                or ``keep`` is negative.
+            OSError: if an image cannot be written.
+        """
+        keep = check_int(keep, "keep", minimum=0)
+        folder = None if save_dir is None else check_path(save_dir, "save_dir")
+        totals, grids, count = dict.fromkeys(self.names, 0.0), [], 0
+        for index in range(self.rank, len(self.pairs), self.world):
+            rainy, clean, name = self.pairs[index]
+            rainy, clean = (centre_crop(t, self.max_size)[None].to(self.device)
+                            for t in (rainy, clean))
+            if min(clean.shape[-2:]) < self.window:
+                raise ValueError(f"validation pair {name!r} is {tuple(clean.shape[-2:])} "
+                                 f"pixels, smaller than the SSIM window ({self.window})")
+            output = derain(rainy).float().clamp(0, 1)
+            for key, value in self.metrics(output, clean).items():
+                totals[key] += value
+            count += 1
+            if folder is not None:
+                save_image(output[0].cpu(), folder / f"{name}.png")
+            if len(grids) < keep:
+                grids.append((name, torch.cat([rainy[0], output[0], clean[0]], dim=-1).cpu()))
+        totals = all_reduce_sum({**totals, "_count": float(count)}, self.device)
+        n = max(totals.pop("_count"), 1.0)
+        return {k: v / n for k, v in totals.items()}, grids
+
+
+def format_scores(scores: Mapping[str, float]) -> str:
+    """One line for the scores of :meth:`Validator.score`, as the training example prints them.
+
+    Args:
+        scores: score name to value, with ``psnr``, ``ssim``, ``psnr_y``, ``ssim_y`` and
+            optionally ``lpips``.
+
+    Returns:
+        ``"PSNR 27.31 dB, SSIM 0.8712, Y-PSNR 28.90 dB, Y-SSIM 0.8890"`` (and ``", LPIPS
+        ..."``).
+
+    Raises:
+        TypeError: if ``scores`` is not a mapping.
+        ValueError: if one of the four scores is missing.
+
+    Example:
+        >>> format_scores({"psnr": 27.314, "ssim": 0.87123, "psnr_y": 28.9, "ssim_y": 0.889})
+        'PSNR 27.31 dB, SSIM 0.8712, Y-PSNR 28.90 dB, Y-SSIM 0.8890'
+    """
+    if not isinstance(scores, Mapping):
+        raise TypeError(f"scores must be a mapping of name to value, got {type(scores).__name__}")
+    missing = [k for k in ("psnr", "ssim", "psnr_y", "ssim_y") if k not in scores]
+    if missing:
+        raise ValueError(f"scores lacks {missing}; it holds {sorted(scores)}")
+    text = (f"PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.4f}, Y-PSNR "
+            f"{scores['psnr_y']:.2f} dB, Y-SSIM {scores['ssim_y']:.4f}")
+    return text + (f", LPIPS {scores['lpips']:.4f}" if "lpips" in scores else "")
