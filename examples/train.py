@@ -254,9 +254,9 @@ def build_criterion(args: argparse.Namespace) -> rainkit.loss.CombinedLoss:
         terms["ssim"] = (rainkit.loss.SSIMLoss(), args.lambda_ssim)
     features = [t for t in FEATURE_LOSSES if getattr(args, f"use_{t}_loss")]
     if features:
-        with stop_on_error("a VGG19 feature loss was requested but its weights are missing.\n",
-                           "\nPut the file there, pass --vgg_weights /path/to/vgg19.pth, or drop "
-                           "the --use_*_loss flags."):
+        with stop_on_error("the VGG19 feature losses need their weights: ", "\nPut the file "
+                           "there, pass --vgg_weights /path/to/vgg19.pth, or drop the --use_*_loss "
+                           "flags."):
             vgg = rainkit.loss.VGGFeatures(weights=args.vgg_weights, normalize=False)
         for term in features:
             terms[term] = (FEATURE_LOSSES[term](vgg=vgg), getattr(args, f"lambda_{term}"))
@@ -409,16 +409,19 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
 
 
 def demo_report(model: nn.Module, validator: rainkit.training.Validator, out: Path) -> None:
-    """Print the scores of the held-out photos at full size and save a before/after PNG."""
-    full = rainkit.training.Validator(validator.pairs, validator.device)
-    (before, _), (after, grids) = full.score(lambda x: x), full.score(model, keep=len(full.pairs))
-    width = max(grid.shape[-1] for _, grid in grids)
-    rainkit.data.save_image(torch.cat([nn.functional.pad(grid, (0, width - grid.shape[-1]))
-                                       for _, grid in grids], dim=-2), out / "before_after.png")
-    print(f"held-out photos at full size ({', '.join(name for name, _ in grids)}):\n"
-          f"  rainy   : {rainkit.training.format_scores(before)}\n"
-          f"  derained: {rainkit.training.format_scores(after)}\n"
-          f"before/after image (rainy | derained | clean): {(out / 'before_after.png').resolve()}")
+    """Print each held-out photo's scores at full size and save a before/after PNG."""
+    print("held-out photos (full size):")
+    rows = []
+    for pair in validator.pairs:
+        one = rainkit.training.Validator([pair], validator.device)
+        (before, _), (after, [(name, row)]) = one.score(lambda x: x), one.score(model, keep=1)
+        print(f"  {name:10s} rainy  : PSNR {before['psnr']:.2f} dB, SSIM {before['ssim']:.4f}\n"
+              f"  {name:10s} derained: PSNR {after['psnr']:.2f} dB, SSIM {after['ssim']:.4f}")
+        rows.append(row)
+    width = max(row.shape[-1] for row in rows)
+    grid = torch.cat([nn.functional.pad(row, (0, width - row.shape[-1])) for row in rows], -2)
+    rainkit.data.save_image(grid, out / "before_after.png")
+    print(f"before/after image (rainy | derained | clean): {(out / 'before_after.png').resolve()}")
 
 
 def run_test(args: argparse.Namespace, device: torch.device, rank: int, world: int) -> None:

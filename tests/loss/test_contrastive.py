@@ -146,3 +146,57 @@ def test_functional_errors(fn) -> None:
         fn(f, f, [{"relu1_1": torch.rand(1, 4, 3, 3)}])
     with pytest.raises(ValueError, match="positive_features lacks"):
         fn(f, {"relu2_1": torch.rand(2, 4, 3, 3)}, [f])
+
+
+def _l1_chain(out: dict, pos: dict, negs: list, weights, eps: float = 1e-7) -> torch.Tensor:
+    """contrastive_loss written with autograd's F.l1_loss chain (what it computed before)."""
+    return sum(w * F.l1_loss(out[n], pos[n])
+               / (torch.stack([F.l1_loss(out[n], nf[n]) for nf in negs]).mean() + eps)
+               for n, w in zip(out, weights))
+
+
+@pytest.mark.parametrize("negatives", [1, 3])
+def test_one_node_distances_equal_autograds_chain(negatives: int) -> None:
+    # the single autograd node for mean|a - t| (targets without gradient) gives F.l1_loss's
+    # value bitwise and the same gradient (bitwise with one negative: a product with a sign is
+    # exact and two terms sum in either order to the same float), in channels-last layout
+    gen = torch.Generator().manual_seed(0)
+    shapes = {"relu1_1": (2, 8, 16, 16), "relu2_1": (2, 16, 8, 8)}
+
+    def feats() -> dict:
+        return {n: torch.rand(s, generator=gen).contiguous(memory_format=torch.channels_last)
+                for n, s in shapes.items()}
+
+    base, pos, negs = feats(), feats(), [feats() for _ in range(negatives)]
+    for name in base:  # exact ties (zeros of ReLU maps in all) have no gradient, as abs's
+        for f in (base, pos, *negs):
+            f[name][:, :, :2] = 0.0
+    grads, values = [], []
+    for fn in (contrastive_loss, _l1_chain):
+        out = {n: f.clone().requires_grad_() for n, f in base.items()}
+        value = fn(out, pos, negs, (0.5, 1.0))
+        value.backward()
+        values.append(value.detach())
+        grads.append([out[n].grad for n in out])
+    assert torch.equal(values[0], values[1])
+    for mine, chain in zip(*grads):
+        assert mine.is_contiguous(memory_format=torch.channels_last)
+        if negatives == 1:
+            assert torch.equal(mine, chain)
+        else:
+            torch.testing.assert_close(mine, chain, rtol=1e-6, atol=1e-12)
+    assert (grads[0][0][:, :, :2] == 0).all()
+
+
+def test_one_node_distances_gradcheck_and_double_backward() -> None:
+    gen = torch.Generator().manual_seed(1)
+    a = torch.rand(2, 3, 4, 4, dtype=torch.float64, generator=gen, requires_grad=True)
+    targets = [torch.rand(2, 3, 4, 4, dtype=torch.float64, generator=gen) for _ in range(2)]
+    fn = lambda x: contrastive_loss({"relu1_1": x}, {"relu1_1": targets[0]},  # noqa: E731
+                                    [{"relu1_1": targets[1]}])
+    assert torch.autograd.gradcheck(fn, (a,))
+    assert torch.autograd.gradgradcheck(fn, (a,))
+    # a target that carries a gradient gets it (autograd's chain then)
+    pos = targets[0].clone().requires_grad_()
+    contrastive_loss({"relu1_1": a}, {"relu1_1": pos}, [{"relu1_1": targets[1]}]).backward()
+    assert pos.grad is not None and pos.grad.abs().sum() > 0

@@ -43,6 +43,7 @@ from rainkit.loss.feature import (
     _check_features,
     _check_layer_weights,
     _feature_dtype,
+    _mean_abs_distances,
     _select,
 )
 from rainkit.loss.vgg import VGGFeatures, check_layers
@@ -187,10 +188,9 @@ def contrastive_loss(
     eps = check_positive(eps, "eps", strict=False)
     total = 0.0
     for name, w in zip(layers, weights):
-        out = _feature_dtype(out_feats[name])
-        d_ap = F.l1_loss(out, _feature_dtype(pos_feats[name]))
-        d_an = torch.stack([F.l1_loss(out, _feature_dtype(nf[name]))
-                            for nf in neg_feats]).mean()
+        targets = [_feature_dtype(f[name]) for f in (pos_feats, *neg_feats)]
+        distances = _mean_abs_distances(_feature_dtype(out_feats[name]), targets)
+        d_ap, d_an = distances[0], distances[1:].mean()
         total = total + w * d_ap / (d_an + eps)
     return total  # type: ignore[return-value]
 

@@ -25,6 +25,45 @@ def _feature_dtype(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
+class _MeanAbsDistances(torch.autograd.Function):
+    """``stack([mean|a - t| for t in targets])`` with its gradient for ``a`` (targets: none).
+
+    What ``F.l1_loss(a, t)`` computes, with the same operations (so the same values, bitwise),
+    but one node instead of autograd's sub/abs/mean chain per target: the backward writes
+    ``sum_t (g_t / N) sign(a - t)`` directly, in ``a``'s memory format. Autograd's chain
+    materialises ``g / N`` as a full contiguous tensor and multiplies it with the
+    channels-last ``sgn``, a mixed-layout product several times slower than a plain pass; here
+    every pass is a plain one. Same gradient values (a product with a sign is exact; two
+    terms sum in either order to the same float). The backward is itself differentiable
+    (``sign`` has zero derivative almost everywhere, as ``abs``'s backward treats it).
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, a: torch.Tensor,
+                *targets: torch.Tensor) -> torch.Tensor:
+        diffs = [a - t for t in targets]
+        ctx.save_for_backward(*diffs)
+        return torch.stack([d.abs().mean() for d in diffs])
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx,
+                 grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        diffs = ctx.saved_tensors  # type: ignore[attr-defined]
+        scale = grad / diffs[0].numel()
+        out = torch.sign(diffs[0]).mul_(scale[0])
+        for k in range(1, len(diffs)):
+            out = out.addcmul_(torch.sign(diffs[k]), scale[k])
+        return (out, *(None,) * len(diffs))
+
+
+def _mean_abs_distances(a: torch.Tensor, targets: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``torch.stack([F.l1_loss(a, t) for t in targets])``; one autograd node when only ``a``
+    carries a gradient (the usual case: targets come from a no-grad pass)."""
+    if a.requires_grad and not any(t.requires_grad for t in targets) and torch.is_grad_enabled():
+        return _MeanAbsDistances.apply(a, *targets)  # type: ignore[no-any-return]
+    return torch.stack([F.l1_loss(a, t) for t in targets])
+
+
 def _check_features(features: object, name: str, layers: Sequence[str] | None = None) -> Features:
     """A non-empty dict of (B >= 1, C, H, W) tensors, holding ``layers`` when given."""
     if not isinstance(features, Mapping):

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from rainkit._fused_conv import conv2d_act, fused_inference
 from rainkit._hub import resolve_weights_file
 from rainkit._validation import check_image_tensor
 
@@ -107,6 +108,13 @@ def _make_trunk(depth: int, init: bool) -> nn.Sequential:
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
                 nn.init.zeros_(module.bias)
     return trunk
+
+
+def _has_hooks(*modules: nn.Module) -> bool:
+    """Whether calling the modules would run forward hooks (then the fused path is not taken)."""
+    hooks = nn.modules.module
+    return bool(hooks._global_forward_hooks or hooks._global_forward_pre_hooks) or any(
+        m._forward_hooks or m._forward_pre_hooks for m in modules)
 
 
 def min_input_size(layers: Sequence[str]) -> int:
@@ -275,6 +283,8 @@ class VGGFeatures(nn.Module):
         self.weights_file = None if weights is None else _weights_file(weights)
         self.depth = max(_INDEX[name] for name in self.layers) + 1
         self.features = _make_trunk(self.depth, init=self.weights_file is None)
+        if channels_last:  # weights in the inputs' layout, or every call would convert them
+            self.features.to(memory_format=torch.channels_last)
         if self.weights_file is not None:
             self._load(self.weights_file)
         self.features.requires_grad_(False)
@@ -342,10 +352,18 @@ class VGGFeatures(nn.Module):
         """
         wanted = {_INDEX[name]: name for name in names}
         last = max(wanted) if stop is None else stop
+        fused = fused_inference(x)  # no autograd, float32 on the CPU: oneDNN conv + ReLU
         out: dict[str, torch.Tensor] = {}
-        for index in range(start, last + 1):
+        index = start
+        while index <= last:
             module = self.features[index]
-            if isinstance(module, nn.ReLU) and index > start and index - 1 not in wanted:
+            if (fused and isinstance(module, nn.Conv2d) and index < last and index not in wanted
+                    and isinstance(self.features[index + 1], nn.ReLU)
+                    and not _has_hooks(module, self.features[index + 1])):
+                # one oneDNN call applies the ReLU while the output is in cache
+                x = conv2d_act(x, module.weight, module.bias, "relu", fused=True)
+                index += 1
+            elif isinstance(module, nn.ReLU) and index > start and index - 1 not in wanted:
                 # in place: no fresh buffer; the convolution's output is needed by nothing else
                 # (its backward keeps its input and weight), unless it is a requested tap
                 x = torch.relu_(x)
@@ -353,6 +371,7 @@ class VGGFeatures(nn.Module):
                 x = module(x)
             if index in wanted:
                 out[wanted[index]] = x
+            index += 1
         return {name: out[name] for name in names if name in out}, x
 
     def extra_repr(self) -> str:
