@@ -240,29 +240,6 @@ def test_in_place_relus_keep_values_and_gradients(channels_last: bool) -> None:
         memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
-def test_no_grad_pass_fuses_conv_and_relu_with_the_same_values(tmp_path) -> None:
-    # without autograd the trunk runs oneDNN's fused convolution + ReLU on the CPU; the taps
-    # (a ReLU output, a convolution output, one in the middle) equal the plain path's
-    trunk = torchvision_trunk().eval()
-    path = tmp_path / "vgg.pth"
-    torch.save(torchvision_state_dict(trunk), path)
-    layers = ("relu1_1", "conv2_2", "relu3_1", "conv5_4")
-    vgg = VGGFeatures(layers=layers, weights=path, normalize=False)
-    x = torch.rand(2, 3, 32, 32)
-    with torch.no_grad():
-        fused = vgg(x)
-        reference = {}
-        y = x
-        for index, module in enumerate(trunk[:35]):
-            y = module(y)
-            reference[index] = y.clone()  # torchvision's ReLUs work in place
-    plain = vgg(x.clone().requires_grad_())  # autograd on: the plain modules
-    for name, index in zip(layers, (1, 7, 11, 34)):
-        torch.testing.assert_close(fused[name], plain[name].detach(), rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(fused[name], reference[index], rtol=1e-4, atol=1e-4)
-    assert (fused["conv2_2"] < 0).any()  # a convolution tap is not passed through a ReLU
-
-
 @pytest.mark.parametrize("channels_last", [True, False])
 def test_trunk_weights_are_stored_in_the_input_layout(tmp_path, channels_last: bool) -> None:
     # channels-last weights for channels-last inputs: no conversion of every weight per call

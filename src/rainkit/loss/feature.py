@@ -303,7 +303,15 @@ class FeatureLoss(nn.Module):
 
 
 Criterion = Literal["l1", "mse"]
-_CRITERIA = {"l1": F.l1_loss, "mse": F.mse_loss}
+
+
+def _l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``F.l1_loss(output, target)`` (same values), one autograd node when only ``output`` has
+    a gradient."""
+    return _mean_abs_distances(output, [target])[0]
+
+
+_CRITERIA = {"l1": _l1, "mse": F.mse_loss}
 
 
 def _weighted_layer_distance(

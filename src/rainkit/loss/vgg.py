@@ -28,7 +28,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from rainkit._fused_conv import conv2d_act, fused_inference
 from rainkit._hub import resolve_weights_file
 from rainkit._validation import check_image_tensor
 
@@ -108,13 +107,6 @@ def _make_trunk(depth: int, init: bool) -> nn.Sequential:
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
                 nn.init.zeros_(module.bias)
     return trunk
-
-
-def _has_hooks(*modules: nn.Module) -> bool:
-    """Whether calling the modules would run forward hooks (then the fused path is not taken)."""
-    hooks = nn.modules.module
-    return bool(hooks._global_forward_hooks or hooks._global_forward_pre_hooks) or any(
-        m._forward_hooks or m._forward_pre_hooks for m in modules)
 
 
 def min_input_size(layers: Sequence[str]) -> int:
@@ -225,9 +217,10 @@ class VGGFeatures(nn.Module):
             folder it belongs in and its URL. Only the trunk's tensors are read from a
             zip-format file (memory-mapped); a legacy-format file is read whole.
         normalize: standardise the input with the ImageNet mean and std.
-        channels_last: run the trunk in the ``channels_last`` memory format (NHWC), as oneDNN
-            on CPUs and cuDNN with tensor cores prefer: a training step of L1 + perceptual +
-            contrastive loss ran 3-15% faster on 2 CPU cores (``benchmarks/README.md``).
+        channels_last: run the trunk in the ``channels_last`` memory format (NHWC), inputs and
+            weights (stored so, not converted per call), as oneDNN on CPUs and cuDNN with
+            tensor cores prefer: a training step of L1 + perceptual +
+            contrastive loss ran 13-16% faster on 2 CPU cores (``benchmarks/README.md``).
             The values are those of the default layout up to float rounding; the returned maps
             then have channels-last strides (use ``reshape``, not ``view``, on them).
 
@@ -352,18 +345,10 @@ class VGGFeatures(nn.Module):
         """
         wanted = {_INDEX[name]: name for name in names}
         last = max(wanted) if stop is None else stop
-        fused = fused_inference(x)  # no autograd, float32 on the CPU: oneDNN conv + ReLU
         out: dict[str, torch.Tensor] = {}
-        index = start
-        while index <= last:
+        for index in range(start, last + 1):
             module = self.features[index]
-            if (fused and isinstance(module, nn.Conv2d) and index < last and index not in wanted
-                    and isinstance(self.features[index + 1], nn.ReLU)
-                    and not _has_hooks(module, self.features[index + 1])):
-                # one oneDNN call applies the ReLU while the output is in cache
-                x = conv2d_act(x, module.weight, module.bias, "relu", fused=True)
-                index += 1
-            elif isinstance(module, nn.ReLU) and index > start and index - 1 not in wanted:
+            if isinstance(module, nn.ReLU) and index > start and index - 1 not in wanted:
                 # in place: no fresh buffer; the convolution's output is needed by nothing else
                 # (its backward keeps its input and weight), unless it is a requested tap
                 x = torch.relu_(x)
@@ -371,7 +356,6 @@ class VGGFeatures(nn.Module):
                 x = module(x)
             if index in wanted:
                 out[wanted[index]] = x
-            index += 1
         return {name: out[name] for name in names if name in out}, x
 
     def extra_repr(self) -> str:

@@ -7,10 +7,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from rainkit._fused_conv import conv2d_act, conv2d_add, fused_inference
 from rainkit._validation import check_int
 from rainkit.init import kaiming_init_
 from rainkit.nn._common import check_network_input
+from rainkit.nn.blocks._fused_conv import conv2d_act, conv2d_add, fused_inference
 from rainkit.nn.blocks.convgru import ConvGRUCell
 from rainkit.nn.blocks.convlstm import ConvLSTMCell
 from rainkit.nn.models.base import RainNet
