@@ -246,3 +246,56 @@ def test_weights_source_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         load_weights_source(tmp_path / "text.pt")
     with pytest.raises(TypeError, match="published checkpoint name or a path, got int"):
         load_weights_source(3)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- bad arguments
+def test_bad_paths_and_arguments_give_clear_errors(tmp_path: Path) -> None:
+    # found by tests/test_public_api_fuzz.py: each was a crash inside pathlib or torch
+    net, text = UNet(**KWARGS), tmp_path / "text.txt"
+    text.write_text("not a checkpoint")
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+        save_checkpoint(3, net, model_name="unet")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="path must be a file path, got the folder"):
+        save_checkpoint(tmp_path, net, model_name="unet")
+    with pytest.raises(ValueError, match="path must not be empty"):
+        atomic_save({}, "")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        atomic_save({}, text / "x.pt")
+    with pytest.raises(TypeError, match="obj cannot be saved by torch.save"):
+        atomic_save(lambda: 0, tmp_path / "x.pt")
+    for key in ("model_kwargs", "training", "metadata"):
+        with pytest.raises(TypeError, match=f"{key} must be a mapping or None, got str"):
+            save_checkpoint(tmp_path / "n.pt", net, model_name="unet", **{key: "ab"})
+    with pytest.raises(TypeError, match="model_kwargs must have str keys"):
+        save_checkpoint(tmp_path / "n.pt", net, model_name="unet", model_kwargs={1: 2})
+    with torch.no_grad():
+        next(net.parameters()).fill_(float("nan"))
+    with pytest.raises(ValueError, match="model holds non-finite weights"):
+        save_checkpoint(tmp_path / "n.pt", net, model_name="unet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["text.txt"]  # nothing written
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+        load_checkpoint(None)  # type: ignore[arg-type]
+
+
+def test_map_location_and_malformed_checkpoint_dicts(tmp_path: Path) -> None:
+    path = save_checkpoint(tmp_path / "n.pt", UNet(**KWARGS), model_name="unet",
+                           model_kwargs=KWARGS)
+    for loader in (load_checkpoint, load_model, load_weights_source):
+        with pytest.raises(ValueError, match="map_location must be a device.*'bogus'"):
+            loader(path, map_location="bogus")
+        with pytest.raises(TypeError, match="map_location must be a torch.device or a str"):
+            loader(path, map_location=None)  # type: ignore[arg-type]
+    if not torch.cuda.is_available():  # not blamed on the file any more
+        with pytest.raises(ValueError, match="map_location 'cuda': CUDA is not available"):
+            load_checkpoint(path, map_location="cuda")
+    checkpoint = load_checkpoint(path)
+    with pytest.raises(TypeError, match="checkpoint must be a mapping, got NoneType"):
+        build_from_checkpoint(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="checkpoint lacks 'model_name', 'model_kwargs'"):
+        build_from_checkpoint({})
+    with pytest.raises(ValueError, match=r"checkpoint\['model'\] must be a Mapping, got int"):
+        build_from_checkpoint({**checkpoint, "model": 3})
+    with pytest.raises(ValueError, match=r"checkpoint\['model_name'\] must be a str"):
+        build_from_checkpoint({**checkpoint, "model_name": ["unet"]})
+    with pytest.raises(TypeError, match="source must be a str or os.PathLike"):
+        build_from_checkpoint(checkpoint, source=3)  # type: ignore[arg-type]

@@ -1,7 +1,8 @@
 """Fuzz every public name of rainkit with bad and odd input: a clear error or a correct result.
 
 The matrix is built by introspection over the ``__all__`` of :mod:`rainkit.nn`,
-:mod:`rainkit.loss`, :mod:`rainkit.metrics`, :mod:`rainkit.data` and :mod:`rainkit.init`:
+:mod:`rainkit.loss`, :mod:`rainkit.metrics`, :mod:`rainkit.data`, :mod:`rainkit.init`,
+:mod:`rainkit.training` and :mod:`rainkit.checkpoint`:
 a public name added later is covered by the generic rules (a :class:`~rainkit.nn.RainNet` is
 built with its defaults and called on images; a function or a module with ``(input, target)``
 gets image pairs; see :func:`_generic_spec`) or :func:`test_every_public_name_is_fuzzed` fails
@@ -30,9 +31,11 @@ are to be removed.
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import math
 import random
+import shutil
 import tempfile
 import traceback
 import warnings
@@ -47,13 +50,16 @@ import torch
 from torch import nn
 
 import rainkit
+import rainkit.checkpoint
 import rainkit.data
 import rainkit.init
 import rainkit.loss
 import rainkit.metrics
 import rainkit.nn
+import rainkit.training
 
-PACKAGES = ("rainkit.nn", "rainkit.loss", "rainkit.metrics", "rainkit.data", "rainkit.init")
+PACKAGES = ("rainkit.nn", "rainkit.loss", "rainkit.metrics", "rainkit.data", "rainkit.init",
+            "rainkit.training", "rainkit.checkpoint")
 RAINKIT_DIR = Path(rainkit.__file__).resolve().parent
 OUTCOMES = ("clear", "correct", "crash", "silent", "rejected")
 
@@ -760,7 +766,308 @@ def _later_specs() -> list[Spec]:
     return specs
 
 
-SPEC_BUILDERS = (_network_specs, _block_specs, _loss_metric_specs, _data_specs, _later_specs)
+def _enter(context: Any) -> object:
+    """Enter and leave a context manager (a generator-based one runs its checks on entry)."""
+    with context as value:
+        return value
+
+
+def _cropped(size: int) -> Callable[..., Callable[..., str | None]]:
+    def check(inputs: tuple[torch.Tensor, ...], result: object) -> str | None:
+        x = inputs[0]
+        want = (*x.shape[:-2], min(x.shape[-2], size), min(x.shape[-1], size))
+        if not isinstance(result, torch.Tensor) or tuple(result.shape) != want:
+            return f"expected shape {want}, got {_describe(result)}"
+        return None
+    return lambda m: check
+
+
+def _training_checkpoint_specs() -> list[Spec]:
+    """rainkit.training and rainkit.checkpoint: files only under a temporary folder."""
+    T, C = rainkit.training, rainkit.checkpoint
+    root = Path(tempfile.mkdtemp(prefix="rainkit-fuzz-train-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+
+    def fresh() -> Path:
+        return Path(tempfile.mkdtemp(dir=root))
+
+    def file(name: str, data: bytes) -> Path:
+        (root / name).write_bytes(data)
+        return root / name
+
+    text = file("garbage.txt", b"not a log and not a checkpoint\n")
+    binary = file("garbage.bin", bytes(range(256)) * 4)
+    empty = file("empty.pt", b"")
+    folder = root / "folder"
+    folder.mkdir()
+    net = rainkit.nn.BaselineNet(channels=4, num_blocks=1)
+    kwargs = {"channels": 4, "num_blocks": 1}
+    good = C.save_checkpoint(root / "net.pt", net, model_name="baseline", model_kwargs=kwargs)
+    torch.save(net.state_dict(), root / "plain.pt")
+    stored = torch.load(good, weights_only=True)
+    stored["model"] = {k: v + 1 for k, v in stored["model"].items()}  # checksum now wrong
+    torch.save(stored, root / "corrupt.pt")
+    truncated = file("truncated.pt", good.read_bytes()[: good.stat().st_size // 2])
+    checkpoint = C.load_checkpoint(good)
+    nan_net = rainkit.nn.BaselineNet(channels=4, num_blocks=1)
+    with torch.no_grad():
+        next(nan_net.parameters()).fill_(NAN)
+    # bad paths to read, and bad paths to write (a good path to write is a new temporary one)
+    read_paths = (("missing", root / "missing.pt"), ("int", 3), ("None", None),
+                  ("directory", folder), ("empty_str", ""), ("garbage", binary),
+                  ("text", text), ("empty_file", empty), ("truncated", truncated),
+                  ("plain_state_dict", root / "plain.pt"), ("corrupted", root / "corrupt.pt"))
+    write_paths = (("int", 3), ("None", None), ("directory", folder), ("empty_str", ""),
+                   ("under_a_file", text / "x.pt"), ("list", [str(root / "x.pt")]))
+    mappings = (("int", 3), ("str", "ab"), ("list", [1]))
+    devices = {"map_location": (("cuda_99", "cuda:99"),)}
+
+    def file_spec(name: str, make: Callable[..., Callable[[], object]], arg: str,
+                  values: tuple[tuple[str, object], ...]) -> Spec:
+        # a file error names the file (or the checkpoint) rather than the argument
+        return Spec(name, "none", make, introspect=False,
+                    input_args=(arg, "path", "file", "folder", "checkpoint"),
+                    option_args={arg: values})
+
+    def log(columns: str = "epoch,loss\n1,0.5\n2,0.25\n") -> Path:
+        path = fresh() / "log.csv"
+        path.write_text(columns)
+        return path
+
+    def parts() -> tuple[torch.optim.Optimizer, Any]:
+        optimizer = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+        return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=10)
+
+    other_optimizer = torch.optim.SGD(nn.Linear(3, 2).parameters(), lr=0.1)
+    weight, bias = nn.Linear(2, 1).parameters()
+    two_groups = torch.optim.SGD([{"params": [weight]}, {"params": [bias]}], lr=0.1)
+    state = T.training_state(*parts(), epoch=3)
+    optimizer_args = {
+        "optimizer": (("None", None), ("module", nn.Linear(2, 1)), ("str", "sgd")),
+        "scheduler": (("None", None), ("str", "cosine"),
+                      ("other_optimizer", torch.optim.lr_scheduler.CosineAnnealingLR(
+                          other_optimizer, T_max=10))),
+        "scaler": (("str", "amp"), ("bool", True)),
+    }
+
+    def training_state(**o: Any) -> Callable[[], object]:
+        def call() -> object:
+            optimizer, scheduler = parts()
+            return T.training_state(o.get("optimizer", optimizer), o.get("scheduler", scheduler),
+                                    o.get("scaler"))
+        return call
+
+    def restore(**o: Any) -> Callable[[], object]:
+        def call() -> object:
+            optimizer, scheduler = parts()
+            return T.restore_training_state(o.get("state", state),
+                                            o.get("optimizer", optimizer),
+                                            o.get("scheduler", scheduler), o.get("scaler"))
+        return call
+
+    x, y = _rand(3, 16, 16, seed=1), _rand(3, 16, 16, seed=2)
+    pairs = [(x, y, "p0"), (y, x, "p1")]
+
+    def validator(**o: Any) -> Callable[[], object]:
+        score = {k: o.pop(k) for k in ("keep", "save_dir") if k in o}
+        derain = o.pop("derain", lambda rainy: rainy)
+        items = o.pop("pairs", pairs)
+        return lambda: T.Validator(items, **o).score(derain, **score)[0]
+
+    def record(**o: Any) -> Callable[[], object]:
+        def call() -> object:
+            options = {"model_name": "baseline", "model_kwargs": kwargs,
+                       "log_row": {"loss": 0.5}, "training": {"epoch": 1}, **o}
+            return T.record_epoch(options.pop("folder", fresh()), options.pop("epoch", 1),
+                                  options.pop("model", net), **options)
+        return call
+
+    def claim(**o: Any) -> Callable[[], object]:
+        def call() -> object:
+            options = dict(o)
+            return T.claim_run_dir(options.pop("folder", fresh()),
+                                   options.pop("outputs", ["last.pt", "log.csv"]), **options)
+        return call
+
+    def positional(func: Callable[..., object], *defaults: tuple[str, Callable[[], object]]
+                   ) -> Callable[..., Callable[[], object]]:
+        """``func(*positional, **options)``, each positional argument an option or a default."""
+        def make(**o: Any) -> Callable[[], object]:
+            def call() -> object:
+                options = dict(o)
+                args = [options.pop(name) if name in options else default()
+                        for name, default in defaults]
+                return func(*args, **options)
+            return call
+        return make
+
+    def save(**o: Any) -> Callable[[], object]:
+        return positional(C.save_checkpoint, ("path", lambda: fresh() / "net.pt"),
+                          ("model", lambda: net))(**{"model_name": "baseline", **o})
+
+    scores = {"psnr": 27.3, "ssim": 0.87, "psnr_y": 28.9, "ssim_y": 0.89}
+    image = _rand(3, 8, 8)
+    return [
+        # rainkit.training.run_dir
+        Spec("rainkit.training.claim_run_dir", "none", claim,
+             overrides={("clear", "empty"): "accept", ("clear", "bogus"): "accept"},
+             option_args={
+                 "folder": (("int", 3), ("None", None), ("file", text), ("empty_str", "")),
+                 "outputs": (("int", 3), ("None", None), ("ints", [1]), ("empty_name", [""]),
+                             ("absolute", ["/nonexistent/last.pt"]), ("parent", ["../x.pt"])),
+             }),
+        Spec("rainkit.training.append_log_row", "none",
+             positional(T.append_log_row, ("path", lambda: fresh() / "log.csv"),
+                        ("row", lambda: {"epoch": 1, "loss": 0.5})),
+             option_args={
+                 "row": (("list", [1]), ("None", None), ("empty", {}), ("str", "ab")),
+             }),
+        file_spec("rainkit.training.append_log_row",
+                  positional(T.append_log_row, ("path", lambda: fresh() / "log.csv"),
+                             ("row", lambda: {"epoch": 1, "loss": 0.5})), "path", (
+                 ("int", 3), ("None", None), ("directory", folder),
+                 ("empty_str", ""), ("missing_folder", root / "missing" / "log.csv"),
+                          ("garbage", file("log.bin", binary.read_bytes())),
+                          ("text", file("log.txt", text.read_bytes())),
+                          ("other_columns", file("other.csv", b"epoch,psnr\n1,20\n")))),
+        Spec("rainkit.training.truncate_log", "none",
+             positional(T.truncate_log, ("path", log), ("epoch", lambda: 1),
+                        ("columns", lambda: ["epoch", "loss"])),
+             option_args={
+                 "epoch": (("-1", -1), ("float", 1.5), ("str", "1"), ("None", None),
+                           ("bool", True)),
+                 "columns": (("str", "epoch"), ("int", 3), ("None", None), ("no_key", ["loss"]),
+                             ("other", ["epoch", "psnr"])),
+             }),
+        file_spec("rainkit.training.truncate_log",
+                  positional(T.truncate_log, ("path", log), ("epoch", lambda: 1),
+                             ("columns", lambda: ["epoch", "loss"])), "path", (
+                      ("int", 3), ("None", None), ("directory", folder), ("empty_str", ""),
+                      ("garbage", file("cut.bin", binary.read_bytes())),
+                      ("text", file("cut.txt", text.read_bytes())))),
+        Spec("rainkit.training.record_epoch", "none", record, option_args={
+            "folder": (("int", 3), ("None", None), ("file", text), ("empty_str", ""),
+                       ("under_a_file", text / "run")),
+            "epoch": (("zero", 0), ("str", "1"), ("float", 1.5), ("None", None)),
+            "model": (("None", None), ("str", "net"), ("nan_weights", nan_net)),
+            "model_name": (("int", 3), ("empty", ""), ("None", None)),
+            "model_kwargs": (*mappings, ("non_json", {"a": object()}), ("int_keys", {1: 2})),
+            "log_row": (("list", [1]), ("None", None)),
+            "training": (("None", None), *mappings),
+            "metadata": mappings,
+            "samples": (("int", 3), ("str", "ab"), ("not_pairs", [("a",)]),
+                        ("not_tensor", [("a", 3)]), ("name_int", [(3, image)]),
+                        ("five_channels", [("a", _rand(5, 8, 8))])),
+        }),
+        # rainkit.training.resume
+        Spec("rainkit.training.merge_settings", "none",
+             positional(T.merge_settings, ("stored", lambda: {"epochs": 10, "device": "cuda"}),
+                        ("given", lambda: {"epochs": 10, "device": "cpu"}),
+                        ("fixed", lambda: ["epochs"])),
+             # "{}".upper() is "{}" itself, a good label
+             overrides={("label", "upper"): "accept"},
+             option_args={
+                 "stored": (("list", [1]), ("None", None), ("str", "ab")),
+                 "given": (("list", [1]), ("None", None), ("str", "ab")),
+                 "fixed": (("str", "epochs"), ("int", 3), ("None", None), ("ints", [3])),
+             }),
+        Spec("rainkit.training.training_state", "none", training_state,
+             option_args=optimizer_args),
+        Spec("rainkit.training.restore_training_state", "none", restore, option_args={
+            "state": (("list", [1]), ("None", None), ("empty", {}),
+                      ("optimizer_int", {**state, "optimizer": 3}),
+                      ("scheduler_int", {**state, "scheduler": 3}),
+                      ("two_groups", {**state, "optimizer": two_groups.state_dict()})),
+            **optimizer_args,
+        }),
+        # rainkit.training.devices
+        Spec("rainkit.training.pick_device", "none", lambda **o: lambda: T.pick_device(**o)),
+        Spec("rainkit.training.distributed_session", "none",
+             lambda **o: lambda: _enter(T.distributed_session(o.get("device", "cpu"))),
+             option_args={"device": (("bogus", "bogus"), ("int", 0), ("None", None),
+                                     ("cuda_99", "cuda:99"), ("list", ["cpu"]))}),
+        Spec("rainkit.training.all_reduce_sum", "none",
+             positional(T.all_reduce_sum, ("values", lambda: {"loss": 1.5, "count": 3.0})),
+             option_args={"values": (("list", [1.0]), ("None", None), ("str", "ab"),
+                                     ("str_value", {"loss": "1.5"}),
+                                     ("list_value", {"loss": [1.0]}),
+                                     ("None_value", {"loss": None}),
+                                     ("bool_value", {"loss": True}))}),
+        # rainkit.training.validation
+        Spec("rainkit.training.centre_crop", "image", _fn(T.centre_crop, size=8),
+             options={"size": 8}, input_args=("image",), ndim=3, int_images="either",
+             out=_cropped(8), overrides={("size", "None"): "accept"}),
+        # max_size=None (whole images) is the default; 16 makes np.int64(16) a good value
+        Spec("rainkit.training.Validator", "none", validator, options={"max_size": 16},
+             overrides={("max_size", "None"): "accept"},
+             option_args={
+                 "pairs": (("str", "abc"), ("int", 3), ("None", None), ("empty", []),
+                           ("not_triples", [(x, y)]), ("lists", [(x.tolist(), y.tolist(), "p")]),
+                           ("uint8", [((x * 255).byte(), (y * 255).byte(), "p")]),
+                           ("mismatch", [(x, y[:, :, :12], "p")]), ("rank2", [(x[0], y[0], "p")]),
+                           ("too_small", [(x[:, :8, :8], y[:, :8, :8], "p")])),
+                 "derain": (("int", 3), ("None", None), ("wrong_shape", lambda r: r[..., :8, :]),
+                            ("numpy", lambda r: r.numpy())),
+                 "keep": (("-1", -1), ("str", "1"), ("float", 1.5)),
+                 "save_dir": (("int", 3), ("file", text), ("empty_str", "")),
+                 "lpips": (("str", "alex"), ("int", 3)),
+             }),
+        Spec("rainkit.training.format_scores", "none",
+             positional(T.format_scores, ("scores", lambda: scores)),
+             option_args={"scores": (("list", [1]), ("None", None), ("str", "ab"), ("empty", {}),
+                                     ("str_value", {**scores, "psnr": "27"}),
+                                     ("None_value", {**scores, "ssim": None}),
+                                     ("bool_value", {**scores, "ssim": True}),
+                                     ("list_value", {**scores, "psnr_y": [1.0]}))}),
+        # rainkit.checkpoint
+        Spec("rainkit.checkpoint.atomic_save", "none",
+             positional(C.atomic_save, ("obj", lambda: {"a": 1}),
+                        ("path", lambda: fresh() / "x.pt")),
+             option_args={"obj": (("lambda", lambda: 0), ("generator", (i for i in range(2))))}),
+        file_spec("rainkit.checkpoint.atomic_save",
+                  positional(C.atomic_save, ("obj", lambda: {"a": 1}),
+                             ("path", lambda: fresh() / "x.pt")), "path", write_paths),
+        Spec("rainkit.checkpoint.save_checkpoint", "none",
+             save,
+             option_args={
+                 "model_name": (("int", 3), ("empty", ""), ("None", None)),
+                 "model": (("None", None), ("str", "net"), ("tensor", _rand(3)),
+                           ("nan_weights", nan_net)),
+                 "model_kwargs": (*mappings, ("non_json", {"a": object()}), ("int_keys", {1: 2})),
+                 "training": mappings,
+                 "metadata": mappings,
+             }),
+        file_spec("rainkit.checkpoint.save_checkpoint", save, "path", write_paths),
+        Spec("rainkit.checkpoint.load_checkpoint", "none",
+             positional(C.load_checkpoint, ("path", lambda: good)), option_args=devices),
+        file_spec("rainkit.checkpoint.load_checkpoint",
+                  positional(C.load_checkpoint, ("path", lambda: good)), "path", read_paths),
+        Spec("rainkit.checkpoint.load_model", "none",
+             positional(C.load_model, ("path", lambda: good)), option_args=devices),
+        file_spec("rainkit.checkpoint.load_model", positional(C.load_model, ("path", lambda: good)),
+                  "path", read_paths),
+        Spec("rainkit.checkpoint.load_weights_source", "none",
+             positional(C.load_weights_source, ("spec", lambda: good)), option_args=devices),
+        file_spec("rainkit.checkpoint.load_weights_source",
+                  positional(C.load_weights_source, ("spec", lambda: good)), "spec",
+                  (*read_paths, ("unknown_name", "no-such-net"))),
+        Spec("rainkit.checkpoint.build_from_checkpoint", "none",
+             positional(C.build_from_checkpoint, ("checkpoint", lambda: checkpoint)),
+             # source only names the checkpoint in messages: any path-like label is good
+             overrides={("source", "missing"): "accept"},
+             option_args={"checkpoint": (
+                 ("None", None), ("list", [1]), ("empty", {}), ("str", "net.pt"),
+                 ("name_list", {**checkpoint, "model_name": ["a"]}),
+                 ("weights_int", {**checkpoint, "model": 3}),
+                 ("kwargs_list", {**checkpoint, "model_kwargs": [1]}),
+                 ("unknown_model", {**checkpoint, "model_name": "no-such-net"}),
+                 ("wrong_weights", {**checkpoint, "model": {}}),
+                 ("bad_kwargs", {**checkpoint, "model_kwargs": {"bogus": 1}}))}),
+    ]
+
+
+SPEC_BUILDERS = (_network_specs, _block_specs, _loss_metric_specs, _data_specs, _later_specs,
+                 _training_checkpoint_specs)
 # public names that are not callables with inputs to fuzz
 NOT_FUZZED = {
     "rainkit.nn.RainNet": "abstract base class (its subclasses are fuzzed)",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -29,13 +29,16 @@ __all__ = [
     "Reduction",
     "check_bool",
     "check_choice",
+    "check_device",
     "check_floating_tensor",
     "check_image_tensor",
     "check_in_range",
     "check_int",
+    "check_mapping",
     "check_module_dtype",
     "check_nonempty",
     "check_number",
+    "check_output_path",
     "check_path",
     "check_positive",
     "check_raster",
@@ -158,6 +161,68 @@ def check_path(value: object, name: str = "path") -> Path:
         return Path(value)
     raise TypeError(f"{name} must be a str or os.PathLike (a file path), got "
                     f"{_type_name(value)} {value!r}")
+
+
+def check_output_path(value: object, name: str = "path", *, folder: bool = False) -> Path:
+    """Check a path to write: a str or os.PathLike, not empty, not a folder, inside a folder.
+
+    With ``folder`` the path is a folder to write into: it may exist as a folder, not as a file.
+    Either way the nearest existing ancestor must be a folder (so that it can be created).
+    Raises TypeError for a wrong type and ValueError otherwise; returns a :class:`Path`.
+    """
+    path = check_path(value, name)
+    if os.fspath(value) == "":  # type: ignore[call-overload]
+        raise ValueError(f"{name} must not be empty (it would mean the current folder)")
+    if folder and path.exists() and not path.is_dir():
+        raise ValueError(f"{name} must be a folder, got the file {path}")
+    if not folder and path.is_dir():
+        raise ValueError(f"{name} must be a file path, got the folder {path}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{name} {path} cannot be written: {parent} is a file, not a "
+                                 f"folder")
+            break
+    return path
+
+
+def check_mapping(value: object, name: str, *, optional: bool = False) -> dict:
+    """Raise TypeError unless ``value`` is a mapping (or ``None`` when ``optional``).
+
+    Returns a new ``dict`` of it (empty for ``None``).
+    """
+    if value is None and optional:
+        return {}
+    if not isinstance(value, Mapping):
+        allowed = "a mapping or None" if optional else "a mapping"
+        raise TypeError(f"{name} must be {allowed}, got {_type_name(value)} {value!r:.80}")
+    return dict(value)
+
+
+def check_device(value: object, name: str = "device") -> torch.device:
+    """Check a device: a :class:`torch.device` or a string such as ``"cpu"``, ``"cuda:1"``.
+
+    A CUDA or MPS device must exist on this machine. Raises TypeError for a wrong type and
+    ValueError for an unknown or missing device; returns the :class:`torch.device`.
+    """
+    if not isinstance(value, (str, torch.device)):
+        raise TypeError(f"{name} must be a torch.device or a str such as 'cpu' or 'cuda:1', got "
+                        f"{_type_name(value)} {value!r}")
+    try:
+        device = torch.device(value)
+    except RuntimeError as err:
+        raise ValueError(f"{name} must be a device such as 'cpu', 'cuda' or 'cuda:1', got "
+                         f"{value!r} ({err})") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{name} {value!r}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"{name} {value!r}: this machine has {count} CUDA device(s)")
+    mps = getattr(torch.backends, "mps", None)
+    if device.type == "mps" and not (mps is not None and mps.is_available()):
+        raise ValueError(f"{name} {value!r}: MPS is not available on this machine")
+    return device
 
 
 def check_module_dtype(x: torch.Tensor, module: nn.Module, name: str = "input") -> None:

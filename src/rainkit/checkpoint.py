@@ -31,12 +31,15 @@ import hashlib
 import io
 import json
 import os
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from rainkit._validation import check_device, check_mapping, check_output_path, check_path
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -95,10 +98,18 @@ def atomic_save(obj: object, path: str | os.PathLike[str]) -> Path:
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        TypeError: ``path`` is not a path, or ``obj`` cannot be serialised by
+            :func:`torch.save` (a lambda, a generator, ...).
+        ValueError: ``path`` is empty, a folder, or inside a file.
     """
-    path = Path(path)
+    path = check_output_path(path, "path")
     buffer = io.BytesIO()
-    torch.save(obj, buffer)
+    try:
+        torch.save(obj, buffer)
+    except (pickle.PicklingError, AttributeError, TypeError) as err:
+        raise TypeError(f"obj cannot be saved by torch.save: {err}") from None
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -127,6 +138,23 @@ def _check_json_like(value: object, where: str) -> None:
                         f"got {value!r}: {err}") from None
 
 
+def _check_parts(model: object, model_name: object, model_kwargs: object, training: object,
+                 metadata: object) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The checks of :func:`save_checkpoint`'s arguments (also run by ``record_epoch`` before it
+    writes anything); returns ``model_kwargs``, ``training`` and ``metadata`` as dicts."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(model_name, str) or not model_name:
+        raise TypeError(f"model_name must be a non-empty str, got {model_name!r}")
+    kwargs = check_mapping(model_kwargs, "model_kwargs", optional=True)
+    keys = [key for key in kwargs if not isinstance(key, str)]
+    if keys:
+        raise TypeError(f"model_kwargs must have str keys (keyword argument names), got {keys}")
+    _check_json_like(kwargs, "model_kwargs")
+    return (kwargs, check_mapping(training, "training", optional=True),
+            check_mapping(metadata, "metadata", optional=True))
+
+
 def save_checkpoint(
     path: str | os.PathLike[str],
     model: nn.Module,
@@ -153,10 +181,11 @@ def save_checkpoint(
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        TypeError: ``model`` is not an :class:`~torch.nn.Module` or ``model_kwargs`` holds
-            values that are not JSON-like.
-        ValueError: ``model`` holds non-finite weights (a diverged run must not overwrite a good
-            checkpoint).
+        TypeError: ``path`` is not a path, ``model`` is not an :class:`~torch.nn.Module`,
+            ``model_kwargs``, ``training`` or ``metadata`` is not a mapping (or ``None``), or
+            ``model_kwargs`` holds keys that are not strings or values that are not JSON-like.
+        ValueError: ``path`` is empty, a folder or inside a file, or ``model`` holds non-finite
+            weights (a diverged run must not overwrite a good checkpoint).
 
     Example:
         >>> import tempfile, pathlib
@@ -168,26 +197,22 @@ def save_checkpoint(
         >>> load_model(path).base_channels
         8
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(model_name, str) or not model_name:
-        raise TypeError(f"model_name must be a non-empty str, got {model_name!r}")
-    kwargs = dict(model_kwargs or {})
-    _check_json_like(kwargs, "model_kwargs")
+    path = check_output_path(path, "path")
+    kwargs, training, metadata = _check_parts(model, model_name, model_kwargs, training, metadata)
     weights = model.state_dict()
     bad = [name for name, t in weights.items()
            if t.is_floating_point() and not bool(torch.isfinite(t).all())]
     if bad:
-        raise ValueError(f"refusing to save a checkpoint with non-finite weights (NaN or inf in "
-                         f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''})")
+        raise ValueError(f"model holds non-finite weights (NaN or inf in {', '.join(bad[:5])}"
+                         f"{' ...' if len(bad) > 5 else ''}): refusing to save a checkpoint")
     state: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
         "model_name": model_name,
         "model_kwargs": kwargs,
         "model": weights,
-        "training": dict(training or {}),
-        "metadata": dict(metadata or {}),
+        "training": training,
+        "metadata": metadata,
     }
     state["checksum"] = _checksum(state)
     return atomic_save(state, path)
@@ -226,12 +251,14 @@ def load_checkpoint(
         present (possibly empty).
 
     Raises:
+        TypeError: ``path`` is not a path or ``map_location`` not a device.
         FileNotFoundError: no file at ``path``.
         ValueError: the file is empty, truncated, not a torch file, a plain state dict, misses
             one of the required keys, or fails the checksum (corrupted); the message names the
-            file and the problem.
+            file and the problem. Also when ``map_location`` is not a device of this machine.
     """
-    path = Path(path)
+    path = check_path(path, "path")
+    map_location = check_device(map_location, "map_location")
     state = _read(path, map_location)
     if not isinstance(state, dict):
         raise ValueError(f"checkpoint {path} holds a {type(state).__name__}, expected a rainkit "
@@ -280,12 +307,24 @@ def build_from_checkpoint(
         The network in training mode (call ``.eval()`` for inference).
 
     Raises:
-        ValueError: the network name is not in :data:`rainkit.nn.MODELS` (register your own
-            with :func:`rainkit.nn.register_model` first), its arguments are rejected, the weights
+        TypeError: ``checkpoint`` is not a mapping or ``source`` not a path.
+        ValueError: ``checkpoint`` lacks a required key or holds a value of the wrong type, the
+            network name is not in :data:`rainkit.nn.MODELS` (register your own with
+            :func:`rainkit.nn.register_model` first), its arguments are rejected, the weights
             do not fit, or a weight is not finite.
     """
     from rainkit.nn.registry import MODELS
 
+    checkpoint = check_mapping(checkpoint, "checkpoint")
+    source = os.fspath(check_path(source, "source"))
+    missing = [key for key in _REQUIRED if key not in checkpoint]
+    if missing:
+        raise ValueError(f"checkpoint lacks {', '.join(repr(k) for k in missing)}: it is not a "
+                         f"dict from load_checkpoint (keys: {sorted(map(str, checkpoint))})")
+    for key, kind in (("model_name", str), ("model_kwargs", Mapping), ("model", Mapping)):
+        if not isinstance(checkpoint[key], kind):
+            raise ValueError(f"checkpoint[{key!r}] must be a {kind.__name__}, got "
+                             f"{type(checkpoint[key]).__name__} ({source})")
     name, kwargs = checkpoint["model_name"], dict(checkpoint["model_kwargs"])
     if name not in MODELS:
         raise ValueError(
@@ -379,6 +418,7 @@ def load_weights_source(
     if not isinstance(spec, (str, os.PathLike)):
         raise TypeError(f"spec must be a published checkpoint name or a path, got "
                         f"{type(spec).__name__} {spec!r}")
+    check_device(map_location, "map_location")
     published = getattr(rainkit.nn, "PRETRAINED", {})  # the table arrives with rainkit 0.2
     if isinstance(spec, str) and spec in published:
         entry = published[spec]

@@ -95,3 +95,21 @@ def test_single_process_session_and_sum(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("RANK", raising=False)
     with pytest.raises(ValueError, match="RANK is missing"), distributed_session("cpu"):
         pass
+
+
+def test_device_and_values_are_checked_without_a_process_group() -> None:
+    # found by tests/test_public_api_fuzz.py: accepted silently, or torch's RuntimeError
+    with pytest.raises(ValueError, match="device must be a device such as .* got 'bogus'"):
+        all_reduce_sum({"loss": 1.0}, "bogus")
+    with pytest.raises(TypeError, match="device must be a torch.device or a str"):
+        all_reduce_sum({"loss": 1.0}, 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"values\['loss'\] must be a real number, got str"):
+        all_reduce_sum({"loss": "1.5"})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match=r"values\['bad'\] must be a real number, got bool"):
+        all_reduce_sum({"bad": True})
+    assert math.isnan(all_reduce_sum({"loss": math.nan})["loss"])  # a diverged loss still sums
+    with pytest.raises(ValueError, match="device must be a device such as"), \
+            distributed_session("bogus"):
+        pass
+    with pytest.raises(ValueError, match="device 'cuda:99'"), distributed_session("cuda:99"):
+        pass

@@ -102,3 +102,33 @@ def test_scaler_state_and_bad_arguments() -> None:
         training_state(scheduler, scheduler)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="scaler must be a torch.amp.GradScaler or None"):
         training_state(optimizer, scheduler, 1.0)  # type: ignore[arg-type]
+
+
+def _sgd_cosine() -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    optimizer = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+    return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=10)
+
+
+def test_bad_labels_names_and_states_give_clear_errors() -> None:
+    # found by tests/test_public_api_fuzz.py: accepted silently or a crash inside torch
+    for label in ("--epochs", "", "{name}"):
+        with pytest.raises(ValueError, match="label must be a str.format pattern with one {}"):
+            merge_settings({}, {}, [], label=label)
+    with pytest.raises(TypeError, match="label must be a str.format pattern"):
+        merge_settings({}, {}, [], label=None)  # type: ignore[arg-type]
+    assert merge_settings({"a": 1}, {"a": 1}, ["a"], label="--{0}") == {"a": 1}
+    with pytest.raises(TypeError, match="fixed must be a collection of names, got int"):
+        merge_settings({}, {}, 3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"fixed must hold str names, got \[3\]"):
+        merge_settings({}, {}, [3])  # type: ignore[list-item]
+    optimizer, scheduler = _sgd_cosine()
+    other, _ = _sgd_cosine()
+    with pytest.raises(ValueError, match="scheduler must schedule optimizer"):
+        training_state(other, scheduler)
+    state = training_state(optimizer, scheduler, epoch=3)
+    with pytest.raises(TypeError, match=r"state\['scheduler'\] must be a mapping"):
+        restore_training_state({**state, "scheduler": 3}, *_sgd_cosine())
+    weight, bias = torch.nn.Linear(2, 1).parameters()
+    groups = torch.optim.SGD([{"params": [weight]}, {"params": [bias]}], lr=0.1).state_dict()
+    with pytest.raises(ValueError, match=r"state\['optimizer'\] does not fit this optimizer"):
+        restore_training_state({**state, "optimizer": groups}, *_sgd_cosine())

@@ -171,3 +171,57 @@ def test_record_epoch_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="folder must be a str or os.PathLike"):
         record_epoch(None, 1, net, **kwargs)  # type: ignore[arg-type]
     assert not list(tmp_path.iterdir())
+
+
+def test_bad_folders_names_and_logs_give_clear_errors(tmp_path: Path) -> None:
+    # found by tests/test_public_api_fuzz.py: crashes inside pathlib/csv, silent acceptance
+    text = tmp_path / "text.txt"
+    text.write_text("not a log\n")
+    with pytest.raises(ValueError, match="folder must be a folder, got the file"):
+        claim_run_dir(text, ["last.pt"])
+    with pytest.raises(ValueError, match="folder must not be empty"):
+        claim_run_dir("", ["last.pt"])
+    for names in (["/etc/passwd"], ["../last.pt"], [""]):
+        with pytest.raises(ValueError, match="outputs must hold non-empty names relative"):
+            claim_run_dir(tmp_path, names, overwrite=True)
+    with pytest.raises(TypeError, match="clear must be a sequence of names, got int"):
+        claim_run_dir(tmp_path, ["last.pt"], clear=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="overwrite must be a bool"):
+        claim_run_dir(tmp_path, ["last.pt"], overwrite="no")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="is a log with the columns"):
+        append_log_row(text, {"epoch": 1})
+    assert text.read_text() == "not a log\n"  # unchanged
+    with pytest.raises(ValueError, match="path must be a CSV file, got the folder"):
+        append_log_row(tmp_path, {"epoch": 1})
+    with pytest.raises(FileNotFoundError, match="the folder .* does not exist"):
+        append_log_row(tmp_path / "missing" / "log.csv", {"epoch": 1})
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match="is not a CSV log"):
+        truncate_log(binary, 1, ["epoch"])
+    with pytest.raises(TypeError, match="columns must be a sequence of names, got int"):
+        truncate_log(binary, 1, 3)  # type: ignore[arg-type]
+    empty = tmp_path / "empty.csv"
+    empty.touch()  # a log cut off before its header: the first row writes the header
+    append_log_row(empty, {"epoch": 1})
+    assert empty.read_text().splitlines() == ["epoch", "1"]
+
+
+def test_record_epoch_checks_before_writing_and_creates_its_folder(tmp_path: Path) -> None:
+    net = torch.nn.Conv2d(3, 3, 1)
+    options = {"model_name": "conv", "log_row": {"loss": 0.5}, "training": {"epoch": 1}}
+    run = tmp_path / "new" / "run"
+    record_epoch(run, 1, net, **options)  # type: ignore[arg-type]
+    assert sorted(p.name for p in run.iterdir()) == ["last.pt", "log.csv"]
+    bad = [({"training": None}, TypeError, "training must be a mapping"),
+           ({"metadata": "ab"}, TypeError, "metadata must be a mapping or None"),
+           ({"model_kwargs": [1]}, TypeError, "model_kwargs must be a mapping or None"),
+           ({"samples": [("a",)]}, TypeError, r"samples\[0\] must be a \(str name, tensor"),
+           ({"samples": [("a", torch.rand(5, 4, 4))]}, ValueError, r"samples\[0\] \('a'\)")]
+    for change, error, match in bad:
+        folder = tmp_path / f"bad{len(list(tmp_path.iterdir()))}"
+        with pytest.raises(error, match=match):
+            record_epoch(folder, 1, net, **{**options, **change})  # type: ignore[arg-type]
+        assert not (folder / "log.csv").exists()  # nothing of the epoch was logged
+    with pytest.raises(ValueError, match="folder must be a folder, got the file"):
+        record_epoch(run / "log.csv", 2, net, **options)  # type: ignore[arg-type]

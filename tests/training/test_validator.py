@@ -96,3 +96,39 @@ def test_format_scores() -> None:
         format_scores({k: v for k, v in scores.items() if k != "ssim_y"})
     with pytest.raises(TypeError, match="scores must be a mapping"):
         format_scores([1.0])  # type: ignore[arg-type]
+
+
+def test_bad_pairs_derain_and_scores_give_clear_errors(tmp_path: Path) -> None:
+    # found by tests/test_public_api_fuzz.py: unpacking errors, torch errors naming no argument,
+    # and a mean of 0 over no pairs
+    x, y = torch.rand(3, 16, 16), torch.rand(3, 16, 16)
+    with pytest.raises(ValueError, match="pairs must hold at least one"):
+        Validator([])
+    with pytest.raises(TypeError, match="pairs must be a sequence"):
+        Validator("abc")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="device must be a device such as"):
+        Validator([(x, y, "p")], "bogus")
+    with pytest.raises(TypeError, match="lpips must be an LPIPS module"):
+        Validator([(x, y, "p")], lpips="alex")  # type: ignore[arg-type]
+    bad = [((x, y), TypeError, r"pairs\[0\] must be a \(rainy, clean, name\) triple"),
+           (((x * 255).byte(), y, "p"), TypeError, r"pairs\[0\] \('p'\): the rainy image"),
+           ((x, y[:, :, :12], "p"), ValueError, r"pairs\[0\] \('p'\): the rainy and clean"),
+           ((x[0], y[0], "p"), ValueError, r"pairs\[0\] \('p'\): the rainy image must have")]
+    for pair, error, match in bad:
+        with pytest.raises(error, match=match):
+            Validator([pair]).score(lambda rainy: rainy)  # type: ignore[list-item]
+    validator = Validator([(x, y, "p")])
+    with pytest.raises(TypeError, match="derain must be a network or a function"):
+        validator.score(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="derain must return the shape of its input"):
+        validator.score(lambda rainy: rainy[..., :8, :])
+    with pytest.raises(ValueError, match="save_dir must be a folder, got the file"):
+        (tmp_path / "file").touch()
+        validator.score(lambda rainy: rainy, save_dir=tmp_path / "file")
+    with pytest.raises(TypeError, match="image must be a real tensor"):
+        centre_crop(torch.zeros(3, 4, 4, dtype=torch.complex64), 2)
+    with pytest.raises(ValueError, match="image must not be empty"):
+        centre_crop(torch.zeros(3, 0, 4), 2)
+    scores = {"psnr": 27.3, "ssim": 0.87, "psnr_y": 28.9, "ssim_y": 0.89}
+    with pytest.raises(TypeError, match=r"scores\['ssim'\] must be a real number, got NoneType"):
+        format_scores({**scores, "ssim": None})

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import numbers
 import os
 from collections.abc import Iterator, Mapping
 
 import torch
 import torch.distributed as dist
 
-from rainkit._validation import check_int
+from rainkit._validation import check_device, check_int
 
 __all__ = ["all_reduce_sum", "distributed_session", "pick_device"]
 
@@ -84,14 +85,16 @@ def distributed_session(device: torch.device | str) -> Iterator[tuple[int, int]]
         ``(rank, world_size)``.
 
     Raises:
-        ValueError: if ``WORLD_SIZE`` is set above 1 but ``RANK`` is missing.
+        TypeError: if ``device`` is not a :class:`torch.device` or a str.
+        ValueError: if ``device`` is not a device of this machine, or ``WORLD_SIZE`` is set
+            above 1 but ``RANK`` is missing.
 
     Example:
         >>> with distributed_session("cpu") as (rank, world):  # no torchrun: one process
         ...     print(rank, world)
         0 1
     """
-    device = torch.device(device)
+    device = check_device(device, "device")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = 0
     if world > 1:
@@ -128,7 +131,9 @@ def all_reduce_sum(values: Mapping[str, float], device: torch.device | str = "cp
         Name to the sum over all processes, as Python floats.
 
     Raises:
-        TypeError: if ``values`` is not a mapping.
+        TypeError: if ``values`` is not a mapping of name to real number (not ``bool``), or
+            ``device`` not a device.
+        ValueError: if ``device`` is not a device of this machine.
 
     Example:
         >>> all_reduce_sum({"loss": 1.5, "count": 3.0})  # a single process: unchanged
@@ -137,9 +142,13 @@ def all_reduce_sum(values: Mapping[str, float], device: torch.device | str = "cp
     if not isinstance(values, Mapping):
         raise TypeError(f"values must be a mapping of name to number, got "
                         f"{type(values).__name__}")
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"values[{key!r}] must be a real number, got "
+                            f"{type(value).__name__} {value!r:.40}")
+    device = check_device(device, "device")
     if not (dist.is_available() and dist.is_initialized()) or not values:
         return {k: float(v) for k, v in values.items()}
-    device = torch.device(device)
     buffer = torch.tensor([float(v) for v in values.values()], dtype=torch.float64,
                           device=device if device.type == "cuda" else "cpu")
     dist.all_reduce(buffer)

@@ -31,8 +31,10 @@ def merge_settings(stored: Mapping[str, Any], given: Mapping[str, Any], fixed: I
         ``{**stored, **given}``, a new dict.
 
     Raises:
-        TypeError: if ``stored`` or ``given`` is not a mapping, or ``fixed`` is a string.
-        ValueError: if fixed settings differ; the message shows each one with both values.
+        TypeError: if ``stored`` or ``given`` is not a mapping, ``fixed`` is not a collection
+            of str names (a single string included), or ``label`` is not a str.
+        ValueError: if fixed settings differ (the message shows each one with both values), or
+            ``label`` is not a pattern with one ``{}`` for the name.
 
     Example:
         >>> merge_settings({"epochs": 10, "device": "cuda"}, {"epochs": 10, "device": "cpu"},
@@ -47,8 +49,23 @@ def merge_settings(stored: Mapping[str, Any], given: Mapping[str, Any], fixed: I
         if not isinstance(value, Mapping):
             raise TypeError(f"{name} must be a mapping of setting to value, got "
                             f"{type(value).__name__}")
-    if isinstance(fixed, str):
-        raise TypeError(f"fixed must be a collection of names, got the string {fixed!r}")
+    if isinstance(fixed, str) or not isinstance(fixed, Iterable):
+        raise TypeError(f"fixed must be a collection of names, got {type(fixed).__name__} "
+                        f"{fixed!r}")
+    fixed = list(fixed)
+    names = [name for name in fixed if not isinstance(name, str)]
+    if names:
+        raise TypeError(f"fixed must hold str names, got {names}")
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a str.format pattern such as '--{{}}', got "
+                        f"{type(label).__name__} {label!r}")
+    try:
+        shows_name = label.format("a") != label.format("b")
+    except (IndexError, KeyError, ValueError):
+        shows_name = False
+    if not shows_name:
+        raise ValueError(f"label must be a str.format pattern with one {{}} for the name, such "
+                         f"as '--{{}}', got {label!r}")
     changed = [f"{label.format(name)} {given[name]} (stored: {stored[name]})" for name in fixed
                if name in stored and name in given and given[name] != stored[name]]
     if changed:
@@ -83,6 +100,7 @@ def training_state(optimizer: torch.optim.Optimizer, scheduler: LRScheduler,
 
     Raises:
         TypeError: if an argument is not what it should be.
+        ValueError: if ``scheduler`` schedules another optimizer.
 
     Example:
         >>> net = torch.nn.Linear(2, 1)
@@ -119,8 +137,9 @@ def restore_training_state(state: Mapping[str, Any], optimizer: torch.optim.Opti
 
     Raises:
         TypeError: if ``state`` is not a mapping or an argument is not what it should be.
-        ValueError: if ``state`` lacks the optimizer or scheduler state, or the schedule's
-            settings differ; the message names each with both values.
+        ValueError: if ``state`` lacks the optimizer or scheduler state, its optimizer state
+            does not fit ``optimizer``, the schedule's settings differ (the message names each
+            with both values), or ``scheduler`` schedules another optimizer.
 
     Example:
         >>> net = torch.nn.Linear(2, 1)
@@ -142,12 +161,20 @@ def restore_training_state(state: Mapping[str, Any], optimizer: torch.optim.Opti
     missing = [key for key in ("optimizer", "scheduler") if key not in state]
     if missing:
         raise ValueError(f"state lacks {' and '.join(missing)}: it holds {sorted(state)}")
+    for key in ("optimizer", "scheduler"):
+        if not isinstance(state[key], Mapping):
+            raise TypeError(f"state[{key!r}] must be a mapping (a state_dict), got "
+                            f"{type(state[key]).__name__}")
     stored, current = state["scheduler"], scheduler.state_dict()
     changed = [f"{key} {stored.get(key)} (this run: {value})" for key, value in current.items()
                if key not in _PROGRESS and stored.get(key) != value]
     if changed:
         raise ValueError(f"the stored schedule differs from this run's: {', '.join(changed)}")
-    optimizer.load_state_dict(state["optimizer"])
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"state['optimizer'] does not fit this optimizer: "
+                         f"{type(err).__name__}: {err}") from None
     scheduler.load_state_dict(stored)
     if scaler is not None and scaler.is_enabled() and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
@@ -163,3 +190,6 @@ def _check_parts(optimizer: object, scheduler: object, scaler: object) -> None:
     if scaler is not None and not isinstance(scaler, torch.amp.GradScaler):
         raise TypeError(f"scaler must be a torch.amp.GradScaler or None, got "
                         f"{type(scaler).__name__}")
+    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise ValueError("scheduler must schedule optimizer, but it was built for another "
+                         "optimizer")

@@ -11,11 +11,45 @@ from typing import Any
 import torch
 from torch import nn
 
-from rainkit._validation import check_int, check_path
-from rainkit.checkpoint import save_checkpoint
+from rainkit._validation import check_bool, check_int, check_output_path, check_path
+from rainkit.checkpoint import _check_parts, save_checkpoint
 from rainkit.data.io import save_image
 
 __all__ = ["append_log_row", "claim_run_dir", "record_epoch", "truncate_log"]
+
+
+def _check_names(value: object, name: str) -> list[str]:
+    """``value`` as a list of non-empty relative names (or glob patterns) inside a folder."""
+    if isinstance(value, str):
+        raise TypeError(f"{name} must be a sequence of names, got the string {value!r}")
+    if not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a sequence of names, got {type(value).__name__}")
+    names = list(value)
+    for item in names:
+        if not isinstance(item, str):
+            raise TypeError(f"{name} must hold str names, got {type(item).__name__} {item!r}")
+        if not item or Path(item).is_absolute() or ".." in Path(item).parts:
+            raise ValueError(f"{name} must hold non-empty names relative to the folder, without "
+                             f"'..', got {item!r}")
+    return names
+
+
+def _read_header(path: Path) -> list[str] | None:
+    """The columns of an existing CSV log (``None`` for an empty file), or a clear error."""
+    try:
+        with open(path, newline="") as handle:
+            return next(csv.reader(handle), None)
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"path {path} is not a CSV log ({err})") from None
+
+
+def _check_log_path(value: object) -> Path:
+    path = check_path(value, "path")
+    if os.fspath(value) == "":  # type: ignore[call-overload]
+        raise ValueError("path must not be empty (it would mean the current folder)")
+    if path.is_dir():
+        raise ValueError(f"path must be a CSV file, got the folder {path}")
+    return path
 
 
 def claim_run_dir(folder: str | os.PathLike[str], outputs: Sequence[str], *,
@@ -40,7 +74,10 @@ def claim_run_dir(folder: str | os.PathLike[str], outputs: Sequence[str], *,
         The paths deleted (empty unless ``overwrite``), sorted within each group.
 
     Raises:
-        TypeError: if ``outputs`` or ``clear`` is a single string.
+        TypeError: if ``folder`` is not a path, ``outputs`` or ``clear`` is not a sequence of
+            strings (a single string included), or ``overwrite`` or ``remove`` is not a bool.
+        ValueError: if ``folder`` is a file or empty, or a name of ``outputs`` or ``clear`` is
+            empty, absolute or goes up with ``..`` (it would reach outside ``folder``).
         FileExistsError: if ``folder`` holds any of ``outputs`` and ``overwrite`` is false; the
             message names them.
 
@@ -57,10 +94,9 @@ def claim_run_dir(folder: str | os.PathLike[str], outputs: Sequence[str], *,
         >>> [p.name for p in claim_run_dir(run, ["last.pt", "log.csv"], overwrite=True)]
         ['log.csv']
     """
-    for value, name in ((outputs, "outputs"), (clear, "clear")):
-        if isinstance(value, str):
-            raise TypeError(f"{name} must be a sequence of names, got the string {value!r}")
-    folder = Path(folder)
+    folder = check_output_path(folder, "folder", folder=True)
+    outputs, clear = _check_names(outputs, "outputs"), _check_names(clear, "clear")
+    overwrite, remove = check_bool(overwrite, "overwrite"), check_bool(remove, "remove")
     found = [name for name in outputs if (folder / name).exists()]
     if found and not overwrite:
         raise FileExistsError(f"{folder} holds {', '.join(found)} of an earlier run")
@@ -85,8 +121,10 @@ def append_log_row(path: str | os.PathLike[str], row: Mapping[str, Any]) -> None
         row: column name to value, such as ``{"epoch": 1, "loss": 0.25}``.
 
     Raises:
-        TypeError: if ``row`` is not a mapping.
-        ValueError: if ``row`` is empty.
+        TypeError: if ``path`` is not a path or ``row`` is not a mapping.
+        ValueError: if ``row`` is empty, ``path`` is empty or a folder, or the file at ``path``
+            is not a CSV log or has other columns than ``row`` (nothing is written then).
+        FileNotFoundError: if the folder of ``path`` does not exist.
 
     Example:
         >>> import tempfile, pathlib
@@ -100,8 +138,15 @@ def append_log_row(path: str | os.PathLike[str], row: Mapping[str, Any]) -> None
         raise TypeError(f"row must be a mapping of column to value, got {type(row).__name__}")
     if not row:
         raise ValueError("row must have at least one column, got an empty mapping")
-    path = Path(path)
-    new = not path.exists()
+    path = _check_log_path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"path {path}: the folder {path.parent} does not exist")
+    new = not path.exists() or path.stat().st_size == 0  # an empty file gets the header too
+    if not new:
+        header = _read_header(path)
+        if header != [str(key) for key in row]:
+            raise ValueError(f"path {path} is a log with the columns {header}, this row has "
+                             f"{list(row)}")
     with open(path, "a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(row))
         if new:
@@ -128,9 +173,11 @@ def truncate_log(path: str | os.PathLike[str], epoch: int, columns: Sequence[str
         key: the column holding the epoch number.
 
     Raises:
-        TypeError: if ``epoch`` is not an ``int`` or ``columns`` is a string.
-        ValueError: if ``epoch`` is negative, ``key`` is not in ``columns``, or the log's
-            columns differ from ``columns`` (the message lists both; the file is unchanged).
+        TypeError: if ``path`` is not a path, ``epoch`` is not an ``int`` or ``columns`` is not
+            a sequence of names (a string included).
+        ValueError: if ``epoch`` is negative, ``key`` is not in ``columns``, ``path`` is empty
+            or a folder, the file is not a CSV log, or the log's columns differ from
+            ``columns`` (the message lists both; the file is unchanged).
 
     Example:
         >>> import tempfile, pathlib
@@ -141,21 +188,26 @@ def truncate_log(path: str | os.PathLike[str], epoch: int, columns: Sequence[str
         >>> log.read_text().splitlines()
         ['epoch,loss', '1,1.0', '2,0.5']
     """
+    path = _check_log_path(path)
     check_int(epoch, "epoch", minimum=0)
-    if isinstance(columns, str):
-        raise TypeError(f"columns must be a sequence of names, got the string {columns!r}")
+    if isinstance(columns, str) or not isinstance(columns, Iterable):
+        raise TypeError(f"columns must be a sequence of names, got {type(columns).__name__} "
+                        f"{columns!r}")
     columns = list(columns)
     if key not in columns:
-        raise ValueError(f"key must be one of the columns {', '.join(columns)}, got {key!r}")
-    path = Path(path)
+        raise ValueError(f"key must be one of the columns {', '.join(map(str, columns))}, got "
+                         f"{key!r}")
     if not path.exists():
         return
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        rows = [r for r in reader if None not in r.values() and str(r.get(key)).isdigit()
-                and int(r[key]) <= epoch]
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = [r for r in reader if None not in r.values() and str(r.get(key)).isdigit()
+                    and int(r[key]) <= epoch]
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"path {path} is not a CSV log ({err})") from None
     if reader.fieldnames not in (None, columns):
-        raise ValueError(f"{path} has the columns {', '.join(reader.fieldnames)}, this run "
+        raise ValueError(f"path {path} has the columns {', '.join(reader.fieldnames)}, this run "
                          f"would add {', '.join(columns)}")
     temporary = path.with_name(f".{path.name}.tmp")
     with open(temporary, "w", newline="") as handle:
@@ -195,9 +247,10 @@ def record_epoch(folder: str | os.PathLike[str], epoch: int, model: nn.Module, *
         best: whether this epoch is the best so far (then ``best.pt`` is written too).
 
     Raises:
-        TypeError: if an argument has the wrong type.
-        ValueError: if ``epoch`` is below 1, or the model holds non-finite weights (nothing of
-            this epoch's checkpoints is written then).
+        TypeError: if an argument has the wrong type (checked before anything is written).
+        ValueError: if ``epoch`` is below 1, ``folder`` is empty or a file, a sample is not an
+            image (the message names ``samples[i]``), or the model holds non-finite weights
+            (nothing of this epoch's checkpoints is written then).
         OSError: if a file cannot be written; the message names it, and the previous version
             of a checkpoint is left as it was.
 
@@ -216,9 +269,26 @@ def record_epoch(folder: str | os.PathLike[str], epoch: int, model: nn.Module, *
     if not isinstance(log_row, Mapping):
         raise TypeError(f"log_row must be a mapping of column to value, got "
                         f"{type(log_row).__name__}")
-    folder = check_path(folder, "folder")
-    for name, image in samples:
-        save_image(image, folder / "samples" / f"epoch{epoch:03d}_{name}.png")
+    folder = check_output_path(folder, "folder", folder=True)
+    if not isinstance(training, Mapping):
+        raise TypeError(f"training must be a mapping (from training_state), got "
+                        f"{type(training).__name__}")
+    _check_parts(model, model_name, model_kwargs, training, metadata)
+    if isinstance(samples, str) or not isinstance(samples, Iterable):
+        raise TypeError(f"samples must be a sequence of (name, image) pairs, got "
+                        f"{type(samples).__name__}")
+    samples = list(samples)
+    for index, sample in enumerate(samples):
+        if not (isinstance(sample, (tuple, list)) and len(sample) == 2
+                and isinstance(sample[0], str) and isinstance(sample[1], torch.Tensor)):
+            raise TypeError(f"samples[{index}] must be a (str name, tensor image) pair, got "
+                            f"{sample!r:.80}")
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, (name, image) in enumerate(samples):
+        try:
+            save_image(image, folder / "samples" / f"epoch{epoch:03d}_{name}.png")
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"samples[{index}] ({name!r}): {err}") from None
     append_log_row(folder / "log.csv", {"epoch": epoch, **log_row})
     stored = {"epoch": epoch, **(metadata or {})}
     checkpoints = [(folder / "best.pt", None)] if best else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rainkit._validation import check_int, check_path
+from rainkit._validation import check_device, check_int, check_nonempty, check_output_path
 from rainkit.data.io import save_image
 from rainkit.metrics import score
 from rainkit.training.devices import all_reduce_sum
@@ -28,8 +29,9 @@ def centre_crop(image: torch.Tensor, size: int | None) -> torch.Tensor:
         A view :math:`(*, \min(H, size), \min(W, size))` of ``image``.
 
     Raises:
-        TypeError: if ``image`` is not a tensor or ``size`` not an ``int`` or ``None``.
-        ValueError: if ``image`` has fewer than 2 dimensions or ``size`` is below 1.
+        TypeError: if ``image`` is not a real tensor or ``size`` not an ``int`` or ``None``.
+        ValueError: if ``image`` has fewer than 2 dimensions or a zero-size dimension, or
+            ``size`` is below 1.
 
     Example:
         >>> centre_crop(torch.zeros(3, 40, 10), 16).shape
@@ -37,9 +39,12 @@ def centre_crop(image: torch.Tensor, size: int | None) -> torch.Tensor:
     """
     if not isinstance(image, torch.Tensor):
         raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
+    if image.is_complex():
+        raise TypeError(f"image must be a real tensor, got dtype {image.dtype}")
     if image.dim() < 2:
         raise ValueError(f"image must have at least 2 dimensions (H, W), got shape "
                          f"{tuple(image.shape)}")
+    check_nonempty(image, "image")
     h, w = image.shape[-2:]
     if size is None:
         return image
@@ -72,8 +77,10 @@ class Validator:
         names: the score names, ``["psnr", "ssim", "psnr_y", "ssim_y"]`` plus ``"lpips"``.
 
     Raises:
-        TypeError: if ``pairs`` is not a sequence.
-        ValueError: if ``max_size`` is below 11 or ``rank`` is not in ``[0, world)``.
+        TypeError: if ``pairs`` is not a sequence, ``device`` not a device or ``lpips`` not a
+            module.
+        ValueError: if ``pairs`` is empty, ``device`` is not on this machine, ``max_size`` is
+            below 11 or ``rank`` is not in ``[0, world)``.
 
     Example:
         >>> clean = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -91,9 +98,16 @@ class Validator:
     def __init__(self, pairs: Sequence[Any], device: torch.device | str = "cpu", *,
                  max_size: int | None = None, lpips: nn.Module | None = None, rank: int = 0,
                  world: int = 1) -> None:
-        if not isinstance(pairs, Sequence) and not hasattr(pairs, "__getitem__"):
+        if isinstance(pairs, str) or not (isinstance(pairs, Sequence)
+                                          or hasattr(pairs, "__getitem__")):
             raise TypeError(f"pairs must be a sequence of (rainy, clean, name), got "
                             f"{type(pairs).__name__}")
+        if len(pairs) == 0:
+            raise ValueError("pairs must hold at least one (rainy, clean, name), got none")
+        if lpips is not None and not isinstance(lpips, nn.Module):
+            raise TypeError(f"lpips must be an LPIPS module (rainkit.metrics.LPIPS) or None, got "
+                            f"{type(lpips).__name__}")
+        device = check_device(device, "device")
         if max_size is not None:
             check_int(max_size, "max_size", minimum=self.window)
         world = check_int(world, "world", minimum=1)
@@ -142,22 +156,35 @@ class Validator:
             :math:`(3, H, 3W)` on the CPU.
 
         Raises:
-            TypeError: if ``keep`` is not an ``int`` or ``save_dir`` not a path.
-            ValueError: if a pair is smaller than the SSIM window (11 pixels) after cropping,
-                or ``keep`` is negative.
+            TypeError: if ``derain`` is not callable or returns no tensor, ``keep`` is not an
+                ``int``, ``save_dir`` not a path, or a pair is not ``(rainy, clean, name)``
+                with floating-point tensors (the message names ``pairs[i]``).
+            ValueError: if a pair is smaller than the SSIM window (11 pixels) after cropping
+                or its images are not :math:`(3, H, W)` of one shape, ``derain`` changes the
+                shape, ``keep`` is negative, or ``save_dir`` is empty or a file.
             OSError: if an image cannot be written.
         """
+        if not callable(derain):
+            raise TypeError(f"derain must be a network or a function of the rainy images, got "
+                            f"{type(derain).__name__}")
         keep = check_int(keep, "keep", minimum=0)
-        folder = None if save_dir is None else check_path(save_dir, "save_dir")
+        folder = None if save_dir is None else check_output_path(save_dir, "save_dir",
+                                                                 folder=True)
         totals, grids, count = dict.fromkeys(self.names, 0.0), [], 0
         for index in range(self.rank, len(self.pairs), self.world):
-            rainy, clean, name = self.pairs[index]
+            rainy, clean, name = _check_pair(self.pairs[index], index)
             rainy, clean = (centre_crop(t, self.max_size)[None].to(self.device)
                             for t in (rainy, clean))
             if min(clean.shape[-2:]) < self.window:
                 raise ValueError(f"validation pair {name!r} is {tuple(clean.shape[-2:])} "
                                  f"pixels, smaller than the SSIM window ({self.window})")
-            output = derain(rainy).float().clamp(0, 1)
+            output = derain(rainy)
+            if not isinstance(output, torch.Tensor):
+                raise TypeError(f"derain must return a tensor, got {type(output).__name__}")
+            if output.shape != rainy.shape:
+                raise ValueError(f"derain must return the shape of its input "
+                                 f"{tuple(rainy.shape)}, got {tuple(output.shape)}")
+            output = output.float().clamp(0, 1)
             for key, value in self.metrics(output, clean).items():
                 totals[key] += value
             count += 1
@@ -168,6 +195,27 @@ class Validator:
         totals = all_reduce_sum({**totals, "_count": float(count)}, self.device)
         n = max(totals.pop("_count"), 1.0)
         return {k: v / n for k, v in totals.items()}, grids
+
+
+def _check_pair(pair: object, index: int) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """``pairs[index]`` as ``(rainy, clean, name)``, or a clear error naming it."""
+    where = f"pairs[{index}]"
+    if not isinstance(pair, (tuple, list)) or len(pair) != 3:
+        raise TypeError(f"{where} must be a (rainy, clean, name) triple, got "
+                        f"{type(pair).__name__} {pair!r:.60}")
+    rainy, clean, name = pair
+    for image, part in ((rainy, "rainy"), (clean, "clean")):
+        if not isinstance(image, torch.Tensor) or not image.is_floating_point():
+            kind = image.dtype if isinstance(image, torch.Tensor) else type(image).__name__
+            raise TypeError(f"{where} ({name!r}): the {part} image must be a floating-point "
+                            f"tensor, got {kind}")
+        if image.dim() != 3 or image.shape[0] != 3:
+            raise ValueError(f"{where} ({name!r}): the {part} image must have shape (3, H, W), "
+                             f"got {tuple(image.shape)}")
+    if rainy.shape != clean.shape:
+        raise ValueError(f"{where} ({name!r}): the rainy and clean images differ in shape: "
+                         f"{tuple(rainy.shape)} and {tuple(clean.shape)}")
+    return rainy, clean, name
 
 
 def format_scores(scores: Mapping[str, float]) -> str:
@@ -182,7 +230,7 @@ def format_scores(scores: Mapping[str, float]) -> str:
         ..."``).
 
     Raises:
-        TypeError: if ``scores`` is not a mapping.
+        TypeError: if ``scores`` is not a mapping or a score is not a real number.
         ValueError: if one of the four scores is missing.
 
     Example:
@@ -194,6 +242,11 @@ def format_scores(scores: Mapping[str, float]) -> str:
     missing = [k for k in ("psnr", "ssim", "psnr_y", "ssim_y") if k not in scores]
     if missing:
         raise ValueError(f"scores lacks {missing}; it holds {sorted(scores)}")
+    for key in ("psnr", "ssim", "psnr_y", "ssim_y", "lpips"):
+        value = scores.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"scores[{key!r}] must be a real number, got "
+                            f"{type(value).__name__} {value!r:.40}")
     text = (f"PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.4f}, Y-PSNR "
             f"{scores['psnr_y']:.2f} dB, Y-SSIM {scores['ssim_y']:.4f}")
     return text + (f", LPIPS {scores['lpips']:.4f}" if "lpips" in scores else "")
