@@ -96,3 +96,24 @@ def test_unknown_layout_is_explained(checkpoint: Path, tmp_path: Path,
     assert main(["evaluate", str(checkpoint), str(tmp_path / "odd"),
                  "--lpips_weights", "none"]) == 1
     assert "layout" in capsys.readouterr().err
+
+
+def test_score_reads_16_bit_results_and_names_a_broken_one(test_set: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]
+                                                            ) -> None:
+    # results read like the datasets (rainkit.data.decode_image): a 16-bit PNG holding the
+    # ground truth exactly (v * 257) scores as the 8-bit ground truth itself
+    results = tmp_path / "results16"
+    results.mkdir()
+    for i in range(1, 4):
+        clean = np.asarray(Image.open(test_set / "norain" / f"norain-{i:03d}.png"))
+        Image.fromarray(clean[..., 0].astype(np.uint16) * 257).save(results / f"rain-{i:03d}.png")
+        gray = np.repeat(clean[..., :1], 3, axis=2)  # the 16-bit result is grayscale
+        Image.fromarray(gray).save(test_set / "norain" / f"norain-{i:03d}.png")
+    csv_path = tmp_path / "scores.csv"
+    assert main(["score", str(results), str(test_set), "--convention", "rgb", "--lpips_weights",
+                 "none", "--csv", str(csv_path)]) == 0
+    assert all(row["psnr_rgb"] == "inf" for row in _rows(csv_path))
+    (results / "rain-002.png").write_bytes(b"not a png")
+    assert main(["score", str(results), str(test_set), "--lpips_weights", "none"]) == 1
+    assert "rain-002" in capsys.readouterr().err

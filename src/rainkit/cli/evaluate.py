@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from rainkit.cli._common import CommandError, add_device_argument, load_network, pick_device
-from rainkit.data import IMAGE_EXTENSIONS, find_pairs
+from rainkit.data import IMAGE_EXTENSIONS, decode_image, find_pairs
 from rainkit.nn import tiled_forward
 
 __all__ = ["register", "score_images"]
@@ -72,8 +72,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _read_uint8(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+    """An image file as an 8-bit ``(H, W, 3)`` array, as the papers' scripts read it.
+
+    Read by :func:`rainkit.data.decode_image` (exact pixels, EXIF orientation applied, like the
+    dataset and ``rainkit derain``); 16-bit files are brought to 8 bits by rounding ``v / 257``,
+    floating-point ones by rounding ``255 v`` after clipping to [0, 1].
+    """
+    image = decode_image(path).permute(1, 2, 0).numpy()
+    if image.dtype == np.uint8:
+        return image
+    if np.issubdtype(image.dtype, np.integer):  # 16-bit PNG, held as int32 in [0, 65535]
+        return np.round(image / 257.0).astype(np.uint8)
+    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def _to_uint8(output: torch.Tensor, rounding: str) -> np.ndarray:
@@ -128,10 +138,10 @@ def score_images(
     rows = []
     bar = tqdm(items, total=total, unit="image", file=sys.stderr, dynamic_ncols=True)
     for name, make_result, clean in bar:
-        start = time.perf_counter()
-        result = make_result()
-        seconds = time.perf_counter() - start
         try:
+            start = time.perf_counter()
+            result = make_result()
+            seconds = time.perf_counter() - start
             scores = scorer(result, _read_uint8(clean))
         except ValueError as err:
             raise CommandError(f"{name}: {err}") from None
