@@ -70,7 +70,7 @@ FIXED = ("epochs", "batch_size", "patch_size", "repeat", "lr", "min_lr_ratio", "
          *(f"use_{t}_loss" for t in FEATURE_LOSSES))
 OUTPUTS = ("last.pt", "best.pt", "log.csv")  # what a new run refuses to replace
 SSIM_WINDOW = rainkit.training.Validator.window  # the smallest image SSIM scores
-VGG_SIZE = rainkit.loss.min_input_size(("conv5_4", "relu5_1"))  # the feature losses' deepest
+VGG_SIZE = rainkit.loss.min_input_size(("conv5_4", "relu5_1"))  # their deepest default taps
 
 
 @contextlib.contextmanager
