@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from rainkit.cli._common import CommandError, add_device_argument, load_network, pick_device
-from rainkit.data import IMAGE_EXTENSIONS, decode_image, find_pairs
+from rainkit.data import IMAGE_EXTENSIONS, decode_image, find_pairs, to_float_tensor
 from rainkit.nn import tiled_forward
 
 __all__ = ["register", "score_images"]
@@ -75,15 +75,13 @@ def _read_uint8(path: Path) -> np.ndarray:
     """An image file as an 8-bit ``(H, W, 3)`` array, as the papers' scripts read it.
 
     Read by :func:`rainkit.data.decode_image` (exact pixels, EXIF orientation applied, like the
-    dataset and ``rainkit derain``); 16-bit files are brought to 8 bits by rounding ``v / 257``,
-    floating-point ones by rounding ``255 v`` after clipping to [0, 1].
+    dataset and ``rainkit derain``); a 16-bit or floating-point file is taken to ``[0, 1]`` as
+    the datasets take it and rounded to 8 bits like a derained output.
     """
-    image = decode_image(path).permute(1, 2, 0).numpy()
-    if image.dtype == np.uint8:
-        return image
-    if np.issubdtype(image.dtype, np.integer):  # 16-bit PNG, held as int32 in [0, 65535]
-        return np.round(image / 257.0).astype(np.uint8)
-    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+    image = decode_image(path)
+    if image.dtype == torch.uint8:
+        return image.permute(1, 2, 0).numpy()
+    return _to_uint8(to_float_tensor(image), "round")
 
 
 def _to_uint8(output: torch.Tensor, rounding: str) -> np.ndarray:

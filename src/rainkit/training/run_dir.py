@@ -11,7 +11,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from rainkit._validation import check_bool, check_int, check_output_path, check_path
+from rainkit._validation import (
+    check_bool,
+    check_int,
+    check_mapping,
+    check_output_path,
+    check_path,
+)
 from rainkit.checkpoint import _check_parts, save_checkpoint
 from rainkit.data.io import save_image
 
@@ -264,15 +270,10 @@ def record_epoch(folder: str | os.PathLike[str], epoch: int, model: nn.Module, *
         ['best.pt', 'last.pt', 'log.csv']
     """
     epoch = check_int(epoch, "epoch", minimum=1)
-    if not isinstance(best, bool):
-        raise TypeError(f"best must be a bool, got {type(best).__name__}")
-    if not isinstance(log_row, Mapping):
-        raise TypeError(f"log_row must be a mapping of column to value, got "
-                        f"{type(log_row).__name__}")
+    best = check_bool(best, "best")
+    log_row = check_mapping(log_row, "log_row")
     folder = check_output_path(folder, "folder", folder=True)
-    if not isinstance(training, Mapping):
-        raise TypeError(f"training must be a mapping (from training_state), got "
-                        f"{type(training).__name__}")
+    training = check_mapping(training, "training")  # required here, optional in a checkpoint
     _check_parts(model, model_name, model_kwargs, training, metadata)
     if isinstance(samples, str) or not isinstance(samples, Iterable):
         raise TypeError(f"samples must be a sequence of (name, image) pairs, got "
