@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+import rainkit._checkpoint_file
 import rainkit.checkpoint
 import rainkit.nn
 from _full_disk import FullDisk
@@ -63,7 +64,7 @@ def test_round_trip_rebuilds_the_network(saved: Path, net: UNet) -> None:
 def test_full_disk_raises_enospc_and_keeps_the_old_file(
         saved: Path, net: UNet, monkeypatch: pytest.MonkeyPatch) -> None:
     before = saved.read_bytes()
-    monkeypatch.setattr(rainkit.checkpoint, "open", FullDisk, raising=False)
+    monkeypatch.setattr(rainkit._checkpoint_file, "open", FullDisk, raising=False)
     with pytest.raises(OSError, match="No space left on device") as err:
         save_checkpoint(saved, net, model_name="unet", model_kwargs=KWARGS)
     assert err.value.errno == errno.ENOSPC

@@ -9,16 +9,31 @@ Numbers: a number option accepts any real number (``int``, ``float``, numpy scal
 and numpy integers (not ``bool``); a bool option accepts only ``bool`` (and ``np.bool_``), so a
 string such as ``"no"`` is an error rather than ``True``. Tensors: every image check rejects
 tensors with a zero-size dimension (an empty batch would give NaN from every mean).
+
+Non-finite values (the one policy, decided here):
+
+* **Where values are read anyway** -- metrics that return numbers, image writers, data loading
+  and scoring on the CPU -- the function calls :func:`check_finite`, which raises
+  :class:`ValueError` naming the argument and counting the NaN/inf entries. A NaN pixel there
+  would otherwise become a NaN score or a black pixel without a word.
+* **Inside training steps** -- networks (every :class:`~rainkit.nn.RainNet`), losses,
+  :func:`~rainkit.metrics.rgb_to_y` and other differentiable ops -- nothing is checked by
+  default: :func:`check_finite` reads the values and so forces a device synchronisation on every
+  call, which STYLE.md forbids by default. NaN and inf propagate (IEEE semantics), so a bad
+  input gives a non-finite output that the caller sees; call :func:`check_finite` on the input
+  (or :func:`torch.autograd.set_detect_anomaly` while debugging) to find where it came from.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import numpy as np
 import torch
@@ -30,6 +45,7 @@ __all__ = [
     "check_bool",
     "check_choice",
     "check_device",
+    "check_finite",
     "check_floating_tensor",
     "check_image_tensor",
     "check_in_range",
@@ -47,8 +63,10 @@ __all__ = [
     "check_same_shape",
     "check_tensor",
     "reduce",
+    "renamed_keyword",
 ]
 
+FuncT = TypeVar("FuncT", bound=Callable[..., Any])
 Reduction = Literal["none", "mean", "sum"]
 REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 
@@ -86,6 +104,45 @@ def check_floating_tensor(value: object, name: str = "input") -> torch.Tensor:
             f"images with {name}.float() / 255 (or rainkit.data.to_float_tensor)"
         )
     return check_nonempty(tensor, name)
+
+
+def check_finite(tensor: torch.Tensor, name: str = "input") -> torch.Tensor:
+    """Raise ValueError if ``tensor`` holds NaN or an infinity; return it unchanged.
+
+    This check reads the values, so on a GPU it waits for the device (one synchronisation); see
+    the module's policy for where it is called and where it is not. Integer and ``bool`` tensors
+    are always finite and cost nothing.
+
+    Args:
+        tensor: a tensor of any shape and dtype (check the type first, e.g. with
+            :func:`check_tensor`).
+        name: the argument's name, used in the message.
+
+    Returns:
+        ``tensor`` itself.
+
+    Raises:
+        ValueError: ``"image must be finite, got 3 NaN and 1 inf of 12 values"``.
+
+    Example:
+        >>> check_finite(torch.zeros(2, 2), "image").shape
+        torch.Size([2, 2])
+        >>> check_finite(torch.tensor([0.0, float("nan")]), "image")
+        Traceback (most recent call last):
+        ...
+        ValueError: image must be finite, got 1 NaN and 0 inf of 2 values; ...
+    """
+    if not (tensor.is_floating_point() or tensor.is_complex()):
+        return tensor
+    if bool(torch.isfinite(tensor).all()):
+        return tensor
+    nan = int(torch.isnan(tensor).sum())
+    inf = int(torch.isinf(tensor).sum())
+    raise ValueError(
+        f"{name} must be finite, got {nan} NaN and {inf} inf of {tensor.numel()} values; "
+        f"find where they come from (e.g. torch.autograd.set_detect_anomaly) or replace them "
+        f"with torch.nan_to_num({name})"
+    )
 
 
 def check_image_tensor(
@@ -358,3 +415,39 @@ def reduce(values: torch.Tensor, reduction: Reduction) -> torch.Tensor:
         return values
     check_reduction(reduction)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def renamed_keyword(old: str, new: str, since: str) -> Callable[[FuncT], FuncT]:
+    """Keep the keyword ``old`` of a function (or ``__init__``) working after its rename to ``new``.
+
+    A call with ``old=`` gets a :class:`FutureWarning` naming both and is passed on as ``new=``;
+    giving both is a :class:`TypeError`. The signature (and the docs) show only ``new``.
+
+    Example:
+        >>> import warnings
+        >>> @renamed_keyword("weights", "vgg_weights", since="0.3")
+        ... def build(vgg_weights=None):
+        ...     return vgg_weights
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     build(weights="imagenet"), caught[0].category.__name__
+        ('imagenet', 'FutureWarning')
+    """
+
+    def decorate(func: FuncT) -> FuncT:
+        owner = func.__qualname__.removesuffix(".__init__")
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if old in kwargs:
+                if new in kwargs:
+                    raise TypeError(f"{owner}() got both {old}= and {new}=; {old} was renamed "
+                                    f"{new} in rainkit {since}: pass only {new}=")
+                warnings.warn(f"{owner}({old}=...) was renamed {new}= in rainkit {since}; the "
+                              f"old keyword will be removed", FutureWarning, stacklevel=2)
+                kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -26,12 +26,8 @@ format version 1 (``examples/train.py`` before rainkit 0.2, no checksum) still l
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import json
 import os
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,7 +35,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from rainkit._checkpoint_file import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    REQUIRED_KEYS,
+    atomic_save,
+    checksum,
+    load_checkpoint,
+)
 from rainkit._validation import check_device, check_mapping, check_output_path, check_path
+from rainkit.nn.loading import load_network, load_state_strict
+from rainkit.nn.registry import MODELS
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -52,82 +58,6 @@ __all__ = [
     "save_checkpoint",
 ]
 
-CHECKPOINT_FORMAT = "rainkit-checkpoint"
-CHECKPOINT_VERSION = 2
-_REQUIRED = ("model_name", "model_kwargs", "model")
-
-
-def _feed(digest: Any, value: object) -> None:
-    """Feed a canonical byte form of ``value`` (nested dicts, lists, tensors, scalars)."""
-    if isinstance(value, torch.Tensor):
-        tensor = value.detach().to("cpu").contiguous()
-        digest.update(f"T{tensor.dtype}{tuple(tensor.shape)}|".encode())
-        if tensor.numel():
-            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    elif isinstance(value, Mapping):
-        items = sorted(value.items(), key=lambda kv: (type(kv[0]).__name__, repr(kv[0])))
-        digest.update(f"D{len(items)}|".encode())
-        for key, item in items:
-            digest.update(f"{key!r}=".encode())
-            _feed(digest, item)
-    elif isinstance(value, (list, tuple)):
-        digest.update(f"{type(value).__name__[0]}{len(value)}|".encode())
-        for item in value:
-            _feed(digest, item)
-    else:
-        digest.update(f"{type(value).__name__}:{value!r}|".encode())
-
-
-def _checksum(state: Mapping[str, Any]) -> str:
-    digest = hashlib.sha256()
-    _feed(digest, {k: v for k, v in state.items() if k != "checksum"})
-    return digest.hexdigest()
-
-
-def atomic_save(obj: object, path: str | os.PathLike[str]) -> Path:
-    """``torch.save(obj)`` to ``path`` atomically: all or nothing, never a partial file.
-
-    The object is serialised in memory first, then written to a temporary file in the same
-    folder, flushed, synced and renamed over ``path``. On any failure (a full disk gives
-    ``OSError: [Errno 28] No space left on device``) the temporary file is removed and the
-    error propagates; an existing file at ``path`` is untouched.
-
-    Args:
-        obj: anything :func:`torch.save` accepts.
-        path: the destination; its folder is created if needed.
-
-    Returns:
-        ``path`` as a :class:`~pathlib.Path`.
-
-    Raises:
-        TypeError: ``path`` is not a path, or ``obj`` cannot be serialised by
-            :func:`torch.save` (a lambda, a generator, ...).
-        ValueError: ``path`` is empty, a folder, or inside a file.
-    """
-    path = check_output_path(path, "path")
-    buffer = io.BytesIO()
-    try:
-        torch.save(obj, buffer)
-    except (pickle.PicklingError, AttributeError, TypeError) as err:
-        raise TypeError(f"obj cannot be saved by torch.save: {err}") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(buffer.getbuffer())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return path
 
 
 def _check_json_like(value: object, where: str) -> None:
@@ -214,84 +144,8 @@ def save_checkpoint(
         "training": training,
         "metadata": metadata,
     }
-    state["checksum"] = _checksum(state)
+    state["checksum"] = checksum(state)
     return atomic_save(state, path)
-
-
-def _read(path: Path, map_location: str | torch.device) -> object:
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    if not path.is_file():
-        raise ValueError(f"checkpoint must be a file, got the folder {path}")
-    if path.stat().st_size == 0:
-        raise ValueError(f"checkpoint {path} is empty (0 bytes): it was cut off while being "
-                         "written or is not a checkpoint; use another copy")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for damaged files: name the file instead
-        raise ValueError(
-            f"checkpoint {path} cannot be read by torch.load(weights_only=True): it is truncated, "
-            f"corrupted, not a PyTorch file, or holds objects other than tensors and plain "
-            f"values ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
-        ) from None
-
-
-def load_checkpoint(
-    path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu"
-) -> dict[str, Any]:
-    """Read and verify a checkpoint written by :func:`save_checkpoint`.
-
-    Args:
-        path: the checkpoint file.
-        map_location: where tensors are loaded (``"cpu"`` by default, so a checkpoint saved on
-            a GPU loads anywhere).
-
-    Returns:
-        The checkpoint dict (see the module docs), ``"training"`` and ``"metadata"`` always
-        present (possibly empty).
-
-    Raises:
-        TypeError: ``path`` is not a path or ``map_location`` not a device.
-        FileNotFoundError: no file at ``path``.
-        ValueError: the file is empty, truncated, not a torch file, a plain state dict, misses
-            one of the required keys, or fails the checksum (corrupted); the message names the
-            file and the problem. Also when ``map_location`` is not a device of this machine.
-    """
-    path = check_path(path, "path")
-    map_location = check_device(map_location, "map_location")
-    state = _read(path, map_location)
-    if not isinstance(state, dict):
-        raise ValueError(f"checkpoint {path} holds a {type(state).__name__}, expected a rainkit "
-                         "checkpoint dict")
-    if state and all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(
-            f"{path} is a plain state dict ({len(state)} tensors) without rainkit's metadata: "
-            "load it with model.load_state_dict(torch.load(path, weights_only=True)) into the "
-            "network it belongs to, or, for a published checkpoint, with "
-            "rainkit.nn.load_pretrained(name, path=...)"
-        )
-    missing = [key for key in _REQUIRED if key not in state]
-    if missing:
-        raise ValueError(f"checkpoint {path} is not a rainkit checkpoint: it lacks "
-                         f"{', '.join(repr(k) for k in missing)} (keys: {sorted(map(str, state))})")
-    if state.get("format") == CHECKPOINT_FORMAT:
-        stored = state.get("checksum")
-        if stored != _checksum(state):
-            raise ValueError(
-                f"checkpoint {path} is corrupted: the SHA-256 of its stored values does not match "
-                f"the checksum written with it ({stored}); the file was damaged after it was "
-                "saved. Use another copy (e.g. last.pt instead of best.pt)"
-            )
-    else:  # format 1: examples/train.py before rainkit 0.2, training state at the top level
-        training = {k: v for k, v in state.items()
-                    if k not in (*_REQUIRED, "format", "scores", "args")}
-        state = {"format": CHECKPOINT_FORMAT, "version": 1,
-                 **{k: state[k] for k in _REQUIRED},
-                 "training": training,
-                 "metadata": {"scores": state.get("scores", {}), "args": state.get("args", {})}}
-    state.setdefault("training", {})
-    state.setdefault("metadata", {})
-    return state
 
 
 def build_from_checkpoint(
@@ -313,11 +167,9 @@ def build_from_checkpoint(
             :func:`rainkit.nn.register_model` first), its arguments are rejected, the weights
             do not fit, or a weight is not finite.
     """
-    from rainkit.nn.registry import MODELS
-
     checkpoint = check_mapping(checkpoint, "checkpoint")
     source = os.fspath(check_path(source, "source"))
-    missing = [key for key in _REQUIRED if key not in checkpoint]
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
         raise ValueError(f"checkpoint lacks {', '.join(repr(k) for k in missing)}: it is not a "
                          f"dict from load_checkpoint (keys: {sorted(map(str, checkpoint))})")
@@ -336,11 +188,8 @@ def build_from_checkpoint(
         model = MODELS[name](**kwargs)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{source}: {name}(**{kwargs}) failed: {err}") from None
-    try:
-        model.load_state_dict(checkpoint["model"], strict=True)
-    except RuntimeError as err:
-        raise ValueError(f"{source}: the stored weights do not fit a {name!r} network with "
-                         f"arguments {kwargs}:\n{err}") from None
+    load_state_strict(model, checkpoint["model"],
+                      what=f"{source}: a {name!r} network with arguments {kwargs}")
     bad = [n for n, t in model.state_dict().items()
            if t.is_floating_point() and not bool(torch.isfinite(t).all())]
     if bad:
@@ -372,17 +221,18 @@ def load_model(
 def load_weights_source(
     spec: str | os.PathLike[str], *, map_location: str | torch.device = "cpu"
 ) -> tuple[nn.Module, str, dict[str, Any]]:
-    """Load a network from a published checkpoint name or a rainkit checkpoint file.
+    """Load a network from a published checkpoint name or any weight file.
 
-    A ``str`` that is a key of :data:`rainkit.nn.PRETRAINED` (``"prenet-rain100h"``) is loaded
-    with :func:`rainkit.nn.load_pretrained` (from the torch hub cache; nothing is downloaded);
-    anything else is the path of a file written by :func:`save_checkpoint`. A file whose name is
+    A thin wrapper of :func:`rainkit.nn.load_network` (the one loading path): a key of
+    :data:`rainkit.nn.PRETRAINED` (``"prenet-rain100h"``) is read from the torch hub cache
+    (nothing is downloaded); a file is a rainkit checkpoint, a ``.safetensors`` export or an
+    authors' checkpoint, recognised by its SHA-256 or its keys and shapes. A file whose name is
     also a published name is reached as a path such as ``./prenet-rain100h``. This is how
     ``rainkit derain``, ``rainkit evaluate`` and ``examples/train.py --init_from`` read a
     network.
 
     Args:
-        spec: a published checkpoint name or a checkpoint path.
+        spec: a published checkpoint name or a file.
         map_location: where the weights are loaded.
 
     Returns:
@@ -392,11 +242,10 @@ def load_weights_source(
 
     Raises:
         TypeError: ``spec`` is neither a str nor a path.
-        FileNotFoundError: ``spec`` is not a published name and no file is there (the message
-            lists the published names), or the published file is not in the cache (the message
-            says how to download it).
-        ValueError: the file is not a valid checkpoint; see :func:`load_checkpoint`,
-            :func:`build_from_checkpoint` and :func:`rainkit.nn.load_pretrained`.
+        FileNotFoundError: ``spec`` is not a published name and no file is there, or the
+            published file is not in the cache (the message says how to download it).
+        ValueError: the file is not a valid checkpoint; see :func:`load_checkpoint` and
+            :func:`rainkit.nn.load_pretrained`.
 
     Example:
         >>> import tempfile
@@ -413,23 +262,9 @@ def load_weights_source(
         ...
         FileNotFoundError: no-such-net: no such file, and not a published checkpoint (...)
     """
-    import rainkit.nn
-
     if not isinstance(spec, (str, os.PathLike)):
         raise TypeError(f"spec must be a published checkpoint name or a path, got "
                         f"{type(spec).__name__} {spec!r}")
     check_device(map_location, "map_location")
-    published = getattr(rainkit.nn, "PRETRAINED", {})  # the table arrives with rainkit 0.2
-    if isinstance(spec, str) and spec in published:
-        entry = published[spec]
-        model = rainkit.nn.load_pretrained(spec, map_location=map_location)
-        return model.eval(), entry.model, dict(entry.model_kwargs)
-    path = Path(spec)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{spec}: no such file, and not a published checkpoint "
-            f"({', '.join(sorted(published)) or 'none known'})"
-        )
-    checkpoint = load_checkpoint(path, map_location=map_location)
-    model = build_from_checkpoint(checkpoint, source=os.fspath(path))
-    return model.eval(), checkpoint["model_name"], dict(checkpoint["model_kwargs"])
+    loaded = load_network(spec, map_location=map_location)
+    return loaded.model, loaded.model_name, loaded.model_kwargs

@@ -10,5 +10,5 @@ from rainkit.loss import VGGFeatures
 @pytest.fixture
 def shallow_vgg() -> VGGFeatures:
     """A random-weight trunk up to relu2_1 (7 modules), raw input (no normalisation)."""
-    return VGGFeatures(layers=("relu2_1",), weights=None, normalize=False)
+    return VGGFeatures(layers=("relu2_1",), vgg_weights=None, normalize=False)
 

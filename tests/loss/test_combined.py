@@ -78,15 +78,15 @@ def test_negatives_skipped_when_unused(shallow_vgg) -> None:
 
 def test_sharing_rules(tmp_path) -> None:
     # random weights: only the same object is shared
-    a = PerceptualLoss(("relu1_1",), weights=None)
-    b = ContrastiveLoss(("relu1_1",), weights=None)
+    a = PerceptualLoss(("relu1_1",), vgg_weights=None)
+    b = ContrastiveLoss(("relu1_1",), vgg_weights=None)
     assert CombinedLoss({"a": (a, 1.0), "b": (b, 1.0)}).num_vgg_passes == 2
     # the same weights file and normalisation: the deepest trunk serves both
-    state = VGGFeatures(("relu2_1",), weights=None).features.state_dict()
+    state = VGGFeatures(("relu2_1",), vgg_weights=None).features.state_dict()
     torch.save(state, tmp_path / "w.pth")
-    c = PerceptualLoss(("relu1_1",), weights=tmp_path / "w.pth")
-    d = ContrastiveLoss(("relu1_1", "relu2_1"), weights=tmp_path / "w.pth")
-    e = PerceptualLoss(("relu1_1",), weights=tmp_path / "w.pth", normalize=True)
+    c = PerceptualLoss(("relu1_1",), vgg_weights=tmp_path / "w.pth")
+    d = ContrastiveLoss(("relu1_1", "relu2_1"), vgg_weights=tmp_path / "w.pth")
+    e = PerceptualLoss(("relu1_1",), vgg_weights=tmp_path / "w.pth", normalize=True)
     shared = CombinedLoss({"c": (c, 1.0), "d": (d, 1.0)})
     assert shared.num_vgg_passes == 1
     x, y, z = (torch.rand(1, 3, 8, 8) for _ in range(3))
@@ -98,7 +98,7 @@ def test_sharing_rules(tmp_path) -> None:
 @pytest.fixture
 def weights_file(tmp_path):
     """A random VGG19 trunk saved as a torchvision-style state dict (features.* keys)."""
-    trunk = VGGFeatures(("relu5_4",), weights=None)
+    trunk = VGGFeatures(("relu5_4",), vgg_weights=None)
     path = tmp_path / "vgg19.pth"
     torch.save({f"features.{k}": v for k, v in trunk.features.state_dict().items()}, path)
     return path
@@ -106,9 +106,9 @@ def weights_file(tmp_path):
 
 def test_one_trunk_per_weights_source(weights_file, monkeypatch) -> None:
     monkeypatch.chdir(weights_file.parent)
-    p = PerceptualLoss(("conv5_4",), weights=weights_file)
-    e = EasyContrastiveLoss(("relu2_1",), weights=weights_file.name)  # the same file, relative
-    c = ContrastiveLoss(weights=weights_file)  # relu1_1 .. relu5_1
+    p = PerceptualLoss(("conv5_4",), vgg_weights=weights_file)
+    e = EasyContrastiveLoss(("relu2_1",), vgg_weights=weights_file.name)  # the same file, relative
+    c = ContrastiveLoss(vgg_weights=weights_file)  # relu1_1 .. relu5_1
     separate = {id(p.vgg), id(e.vgg), id(c.vgg)}
     assert len(separate) == 3
     deepest = p.vgg
@@ -137,19 +137,19 @@ def test_one_file_read_with_a_shared_vgg(weights_file, monkeypatch) -> None:
         return original(f, *args, **kwargs)
 
     monkeypatch.setattr(torch, "load", counting_load)
-    vgg = VGGFeatures(weights=weights_file, normalize=False)
+    vgg = VGGFeatures(vgg_weights=weights_file, normalize=False)
     CombinedLoss({"p": (PerceptualLoss(vgg=vgg), 0.1), "c": (ContrastiveLoss(vgg=vgg), 0.1),
                   "s": (StyleLoss(vgg=vgg), 1.0)})
     assert len(reads) == 1
-    PerceptualLoss(weights=weights_file), ContrastiveLoss(weights=weights_file)
+    PerceptualLoss(vgg_weights=weights_file), ContrastiveLoss(vgg_weights=weights_file)
     assert len(reads) == 3  # without vgg=, each loss reads the file (and CombinedLoss drops all
     # but one trunk)
 
 
 def test_trunks_that_must_not_be_shared(weights_file) -> None:
-    a = PerceptualLoss(("relu1_1",), weights=weights_file)
-    b = PerceptualLoss(("relu1_1",), weights=weights_file).double()
-    c = PerceptualLoss(("relu1_1",), weights=weights_file, normalize=True)
+    a = PerceptualLoss(("relu1_1",), vgg_weights=weights_file)
+    b = PerceptualLoss(("relu1_1",), vgg_weights=weights_file).double()
+    c = PerceptualLoss(("relu1_1",), vgg_weights=weights_file, normalize=True)
     combined = CombinedLoss({"a": (a, 1.0), "b": (b, 1.0), "c": (c, 1.0)})
     assert combined.num_vgg_passes == 3 and len({id(t) for t in combined.trunks}) == 3
 
@@ -178,7 +178,7 @@ def test_negatives_stop_at_their_deepest_layer(shallow_vgg) -> None:
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_target_dtype_changes_little(dtype: torch.dtype) -> None:
     torch.manual_seed(0)
-    vgg = VGGFeatures(("relu3_1",), weights=None, normalize=True)
+    vgg = VGGFeatures(("relu3_1",), vgg_weights=None, normalize=True)
     parts = {"l1": (nn.L1Loss(), 1.0),
              "perceptual": (PerceptualLoss(("relu2_1", "relu3_1"), vgg=vgg), 0.1),
              "contrastive": (ContrastiveLoss(("relu1_1", "relu2_1", "relu3_1"), vgg=vgg), 0.1)}
@@ -221,7 +221,7 @@ def test_errors(shallow_vgg) -> None:
         combined(torch.rand(0, 3, 8, 8), torch.rand(0, 3, 8, 8), torch.rand(0, 3, 8, 8))
     with pytest.raises(ValueError, match="at least 2x2 pixels for the VGG19 layer 'relu2_1'"):
         combined(torch.rand(1, 3, 1, 1), torch.rand(1, 3, 1, 1), torch.rand(1, 3, 1, 1))
-    deep = CombinedLoss({"p": (PerceptualLoss(weights=None), 1.0)})
+    deep = CombinedLoss({"p": (PerceptualLoss(vgg_weights=None), 1.0)})
     with pytest.raises(ValueError, match="at least 16x16 pixels for the VGG19 layer 'conv5_4'"):
         deep(torch.rand(1, 3, 15, 64), torch.rand(1, 3, 15, 64))
 
@@ -246,7 +246,7 @@ def test_trains_a_foreign_model_under_autocast() -> None:
             return x - self.body(x)
 
     model = Foreign()
-    vgg = VGGFeatures(("relu2_1",), weights=None)
+    vgg = VGGFeatures(("relu2_1",), vgg_weights=None)
     loss_fn = CombinedLoss({
         "l1": (nn.L1Loss(), 1.0),
         "perceptual": (PerceptualLoss(("relu2_1",), vgg=vgg), 0.1),
@@ -278,7 +278,7 @@ def test_ddp_single_process(tmp_path) -> None:
         def __init__(self) -> None:
             super().__init__()
             self.net = nn.Conv2d(3, 3, 3, padding=1)
-            self.loss = CombinedLoss({"perceptual": (PerceptualLoss(("relu1_1",), weights=None),
+            self.loss = CombinedLoss({"perceptual": (PerceptualLoss(("relu1_1",), vgg_weights=None),
                                                      1.0)})
 
         def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -295,7 +295,7 @@ def test_ddp_single_process(tmp_path) -> None:
 
 
 def test_device(device: torch.device) -> None:
-    vgg = VGGFeatures(("relu1_1",), weights=None).to(device)
+    vgg = VGGFeatures(("relu1_1",), vgg_weights=None).to(device)
     combined = CombinedLoss({"l1": (nn.L1Loss(), 1.0),
                              "c": (ContrastiveLoss(("relu1_1",), vgg=vgg), 1.0)}).to(device)
     x = torch.rand(1, 3, 8, 8, device=device, requires_grad=True)
@@ -310,7 +310,7 @@ def test_torch_compile_fullgraph_with_ssim_losses() -> None:
     # pass the whole CombinedLoss traces as one graph. aot_eager: no code generation (fast).
     from rainkit.loss import MSSSIMLoss, SSIMLoss
 
-    vgg = VGGFeatures(("relu2_1",), weights=None)
+    vgg = VGGFeatures(("relu2_1",), vgg_weights=None)
     combined = CombinedLoss({
         "l1": (nn.L1Loss(), 1.0),
         "ssim": (SSIMLoss(window_size=7), 0.5),

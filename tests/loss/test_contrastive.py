@@ -88,7 +88,7 @@ def test_zero_positive_distance_and_no_vgg_gradient(shallow_vgg) -> None:
 
 @pytest.mark.parametrize("cls", [EasyContrastiveLoss, ContrastiveLoss])
 def test_gradcheck_float64(cls: type) -> None:
-    vgg = VGGFeatures(("relu1_1",), weights=None, normalize=False).double()
+    vgg = VGGFeatures(("relu1_1",), vgg_weights=None, normalize=False).double()
     loss = cls(("conv1_1", "relu1_1"), vgg=vgg)
     x = torch.rand(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
     pos, neg = torch.rand(2, 3, 4, 4, dtype=torch.float64), torch.rand(2, 3, 4, 4,
@@ -123,7 +123,7 @@ def test_errors(shallow_vgg) -> None:
 @given(st.permutations([0, 1, 2]), st.floats(0.1, 10.0))
 def test_negatives_order_and_weight_scale(order: list[int], scale: float) -> None:
     torch.manual_seed(0)
-    vgg = VGGFeatures(("relu1_1",), weights=None, normalize=False)
+    vgg = VGGFeatures(("relu1_1",), vgg_weights=None, normalize=False)
     out, pos = torch.rand(1, 3, 6, 6), torch.rand(1, 3, 6, 6)
     negs = [torch.rand(1, 3, 6, 6) for _ in range(3)]
     base = ContrastiveLoss(("relu1_1",), (1.0,), vgg=vgg)(out, pos, negs)

@@ -15,8 +15,8 @@ class Recorder(FeatureLoss):
 
     needs_negative = True
 
-    def __init__(self, layers, vgg=None, weights="imagenet") -> None:
-        super().__init__(layers, weights, normalize=False, vgg=vgg)
+    def __init__(self, layers, vgg=None, vgg_weights="imagenet") -> None:
+        super().__init__(layers, vgg_weights, normalize=False, vgg=vgg)
         self.seen: list[tuple] = []
 
     def forward_features(self, out_feats, pos_feats, neg_feats):
@@ -85,6 +85,6 @@ def test_base_class_contract(shallow_vgg) -> None:
     with pytest.raises(ValueError, match="valid names"):
         NoForward(("relu0_1",), vgg=shallow_vgg)
     # without vgg=, the base class builds a trunk cut at the deepest layer
-    own = NoForward(("relu1_1", "relu1_2"), weights=None)
+    own = NoForward(("relu1_1", "relu1_2"), vgg_weights=None)
     assert own.vgg.depth == 4 and own.layers == ("relu1_1", "relu1_2")
     assert isinstance(own, nn.Module) and list(own.state_dict()) == []

@@ -62,7 +62,7 @@ def test_identical_images_give_zero_and_vgg_gets_no_gradient(shallow_vgg) -> Non
 
 @pytest.mark.parametrize("cls", [PerceptualLoss, StyleLoss])
 def test_gradcheck_float64(cls: type) -> None:
-    vgg = VGGFeatures(("relu1_1",), weights=None).double()
+    vgg = VGGFeatures(("relu1_1",), vgg_weights=None).double()
     loss = cls(("conv1_1", "relu1_1"), criterion="mse", vgg=vgg)
     x = torch.rand(1, 3, 4, 4, dtype=torch.float64, requires_grad=True)
     y = torch.rand(1, 3, 4, 4, dtype=torch.float64)
@@ -71,7 +71,7 @@ def test_gradcheck_float64(cls: type) -> None:
 
 def test_errors(shallow_vgg) -> None:
     with pytest.raises(ValueError, match="relu9_9.*valid names"):
-        PerceptualLoss(("relu9_9",), weights=None)
+        PerceptualLoss(("relu9_9",), vgg_weights=None)
     with pytest.raises(ValueError, match=">= 0"):
         PerceptualLoss(("relu1_1",), (-1.0,), vgg=shallow_vgg)
     with pytest.raises(ValueError, match="expected 2, got 1"):
@@ -112,7 +112,7 @@ def test_input_checks_of_the_modules(shallow_vgg) -> None:
     with pytest.raises(ValueError, match="output must be at least 2x2 pixels"):
         loss(torch.rand(1, 3, 1, 8), torch.rand(1, 3, 1, 8))
     with pytest.raises(ValueError, match="at least 16x16 pixels for the VGG19 layer 'conv5_4'"):
-        PerceptualLoss(weights=None)(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
+        PerceptualLoss(vgg_weights=None)(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
     # float16 and float64 images go through the float32 trunk; float64 gradients come back
     x = torch.rand(2, 3, 8, 8)
     y = torch.rand(2, 3, 8, 8)

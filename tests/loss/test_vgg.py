@@ -43,7 +43,7 @@ def test_default_tap_equals_torchvision_features_35(tmp_path, monkeypatch) -> No
     trunk = torchvision_trunk().eval()
     path = tmp_path / "vgg.pth"
     torch.save(torchvision_state_dict(trunk), path)
-    vgg = VGGFeatures(layers=("conv5_4", "relu5_4"), weights=path, normalize=False)
+    vgg = VGGFeatures(layers=("conv5_4", "relu5_4"), vgg_weights=path, normalize=False)
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         feats = vgg(x)
@@ -60,8 +60,8 @@ def test_default_tap_equals_torchvision_features_35(tmp_path, monkeypatch) -> No
         px, py, pz = (F.adaptive_avg_pool2d(f, 1).flatten(1) for f in (fx, fy, fz))
         ref_contrastive = ((1 - F.cosine_similarity(px, py)).mean()
                            + F.cosine_similarity(px, pz).mean())
-        torch.testing.assert_close(PerceptualLoss(weights=path)(x, y), ref_perceptual)
-        torch.testing.assert_close(EasyContrastiveLoss(weights=path)(x, y, z), ref_contrastive)
+        torch.testing.assert_close(PerceptualLoss(vgg_weights=path)(x, y), ref_perceptual)
+        torch.testing.assert_close(EasyContrastiveLoss(vgg_weights=path)(x, y, z), ref_contrastive)
 
 
 def test_imagenet_weights_from_torch_home(tmp_path, monkeypatch) -> None:
@@ -70,7 +70,7 @@ def test_imagenet_weights_from_torch_home(tmp_path, monkeypatch) -> None:
     state = torchvision_state_dict(trunk)
     os.makedirs(tmp_path / "hub" / "checkpoints")
     torch.save(state, tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth")
-    vgg = VGGFeatures(layers=("relu2_1",), weights="imagenet")
+    vgg = VGGFeatures(layers=("relu2_1",), vgg_weights="imagenet")
     assert len(vgg.features) == 7
     for key, value in vgg.features.state_dict().items():
         torch.testing.assert_close(value, state[f"features.{key}"], rtol=0, atol=0)
@@ -79,13 +79,13 @@ def test_imagenet_weights_from_torch_home(tmp_path, monkeypatch) -> None:
 def test_missing_weights_message(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     with pytest.raises(FileNotFoundError) as info:
-        VGGFeatures(weights="imagenet")
+        VGGFeatures(vgg_weights="imagenet")
     message = str(info.value)
     assert "vgg19-dcbb9e9d.pth" in message
     assert os.path.join(str(tmp_path), "hub", "checkpoints") in message
     assert "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth" in message
     with pytest.raises(FileNotFoundError, match="nowhere.pth") as info:
-        VGGFeatures(weights=tmp_path / "nowhere.pth")
+        VGGFeatures(vgg_weights=tmp_path / "nowhere.pth")
     assert "vgg19-dcbb9e9d.pth" in str(info.value)
     assert "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth" in str(info.value)
 
@@ -97,7 +97,7 @@ def test_both_checkpoint_formats_load(tmp_path, zipped: bool) -> None:
     state = torchvision_state_dict(trunk)
     path = tmp_path / "vgg.pth"
     torch.save(state, path, _use_new_zipfile_serialization=zipped)
-    vgg = VGGFeatures(layers=("relu3_1",), weights=path)
+    vgg = VGGFeatures(layers=("relu3_1",), vgg_weights=path)
     assert vgg.weights_file == os.path.realpath(path)
     for key, value in vgg.features.state_dict().items():
         torch.testing.assert_close(value, state[f"features.{key}"], rtol=0, atol=0)
@@ -108,16 +108,16 @@ def test_strict_loading_rejects_incomplete_state(tmp_path) -> None:
     del state["features.2.weight"]
     torch.save(state, tmp_path / "bad.pth")
     with pytest.raises(RuntimeError, match="2.weight"):
-        VGGFeatures(layers=("relu1_2",), weights=tmp_path / "bad.pth")
+        VGGFeatures(layers=("relu1_2",), vgg_weights=tmp_path / "bad.pth")
 
 
 def test_unknown_layer_lists_valid_names() -> None:
     with pytest.raises(ValueError, match="relu6_1.*conv1_1, relu1_1.*relu5_4"):
-        VGGFeatures(layers=("relu6_1",), weights=None)
+        VGGFeatures(layers=("relu6_1",), vgg_weights=None)
     with pytest.raises(ValueError, match="at least one"):
-        VGGFeatures(layers=(), weights=None)
-    with pytest.raises(TypeError, match="weights"):
-        VGGFeatures(weights=3)  # type: ignore[arg-type]
+        VGGFeatures(layers=(), vgg_weights=None)
+    with pytest.raises(TypeError, match="vgg_weights"):
+        VGGFeatures(vgg_weights=3)  # type: ignore[arg-type]
 
 
 def test_frozen_eval_and_gradient_reaches_input_only(shallow_vgg) -> None:
@@ -132,8 +132,8 @@ def test_frozen_eval_and_gradient_reaches_input_only(shallow_vgg) -> None:
 
 
 def test_normalization_by_hand() -> None:
-    vgg = VGGFeatures(layers=("conv1_1",), weights=None)
-    raw = VGGFeatures(layers=("conv1_1",), weights=None, normalize=False)
+    vgg = VGGFeatures(layers=("conv1_1",), vgg_weights=None)
+    raw = VGGFeatures(layers=("conv1_1",), vgg_weights=None, normalize=False)
     raw.features.load_state_dict(vgg.features.state_dict())
     x = torch.rand(2, 3, 8, 8)
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)  # ImageNet statistics
@@ -145,7 +145,7 @@ def test_normalization_by_hand() -> None:
 
 
 def test_state_dict_leaves_the_frozen_trunk_out(tmp_path) -> None:
-    vgg = VGGFeatures(layers=("relu1_2",), weights=None)
+    vgg = VGGFeatures(layers=("relu1_2",), vgg_weights=None)
     assert vgg.state_dict() == {}
     assert set(vgg.features.state_dict()) == {"0.weight", "0.bias", "2.weight", "2.bias"}
     # inside a model: only the model's own entries
@@ -156,7 +156,7 @@ def test_state_dict_leaves_the_frozen_trunk_out(tmp_path) -> None:
     for key, value in vgg.features.state_dict().items():
         assert torch.equal(value, before[key])
     # a state dict that has the trunk (an older rainkit wrote one) loads it, strictly
-    other = VGGFeatures(layers=("relu1_2",), weights=None)
+    other = VGGFeatures(layers=("relu1_2",), vgg_weights=None)
     full = {f"vgg.features.{k}": v for k, v in other.features.state_dict().items()}
     full.update(model.state_dict())
     model.load_state_dict(full, strict=True)
@@ -190,7 +190,7 @@ def test_min_input_size_is_where_torchvision_stops_crashing(layer: str) -> None:
             smallest = size
             break
     assert min_input_size((layer,)) == smallest
-    vgg = VGGFeatures(layers=(layer,), weights=None)
+    vgg = VGGFeatures(layers=(layer,), vgg_weights=None)
     assert vgg(torch.rand(1, 3, smallest, smallest + 3))[layer].shape[0] == 1
     if smallest > 1:
         with pytest.raises(ValueError, match=f"at least {smallest}x{smallest} pixels.*{layer}"):
@@ -198,7 +198,7 @@ def test_min_input_size_is_where_torchvision_stops_crashing(layer: str) -> None:
 
 
 def test_empty_batch_and_dtypes() -> None:
-    vgg = VGGFeatures(layers=("relu1_1", "relu2_1"), weights=None)
+    vgg = VGGFeatures(layers=("relu1_1", "relu2_1"), vgg_weights=None)
     with pytest.raises(ValueError, match="must not be empty"):
         vgg(torch.rand(0, 3, 8, 8))
     with pytest.raises(TypeError, match="floating-point"):
@@ -221,7 +221,7 @@ def test_empty_batch_and_dtypes() -> None:
 
 
 def test_device(device: torch.device) -> None:
-    vgg = VGGFeatures(layers=("relu1_1",), weights=None).to(device)
+    vgg = VGGFeatures(layers=("relu1_1",), vgg_weights=None).to(device)
     assert vgg(torch.rand(1, 3, 8, 8, device=device))["relu1_1"].device.type == device.type
 
 
@@ -229,7 +229,7 @@ def test_device(device: torch.device) -> None:
 def test_in_place_relus_keep_values_and_gradients(channels_last: bool) -> None:
     # relu1_1 and relu1_2 run in place here (no conv tap is requested): gradcheck in float64,
     # and the taps equal torchvision's NCHW trunk
-    vgg = VGGFeatures(layers=("relu1_2",), weights=None, normalize=False,
+    vgg = VGGFeatures(layers=("relu1_2",), vgg_weights=None, normalize=False,
                       channels_last=channels_last).double()
     x = torch.rand(1, 3, 5, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a: vgg(a, ("relu1_2",))["relu1_2"], (x,))
@@ -246,7 +246,7 @@ def test_trunk_weights_are_stored_in_the_input_layout(tmp_path, channels_last: b
     path = tmp_path / "vgg.pth"
     torch.save(torchvision_state_dict(torchvision_trunk()), path)
     for weights in (path, None):
-        vgg = VGGFeatures(weights=weights, channels_last=channels_last)
+        vgg = VGGFeatures(vgg_weights=weights, channels_last=channels_last)
         convs = [m.weight for m in vgg.features if isinstance(m, torch.nn.Conv2d)]
         layout = torch.channels_last if channels_last else torch.contiguous_format
         assert all(w.is_contiguous(memory_format=layout) for w in convs)

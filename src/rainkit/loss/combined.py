@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Mapping
 
 import torch
 from torch import nn
 
 from rainkit._validation import check_image_tensor, check_positive, check_same_shape
-from rainkit.loss.feature import FeatureLoss, _as_negatives, _extract, _select
+from rainkit.loss._feature_ops import as_negatives, extract, select
+from rainkit.loss.feature import FeatureLoss
 from rainkit.loss.vgg import VGG19_LAYERS, VGGFeatures, check_vgg_input
 
 __all__ = ["CombinedLoss"]
 
 _TARGET_DTYPES = (torch.bfloat16, torch.float16)
+
+
+def _check_pair_signature(name: str, module: nn.Module) -> None:
+    """Raise TypeError unless ``module(output, positive)`` can be called (by its signature)."""
+    try:
+        signature = inspect.signature(module.forward)
+    except (TypeError, ValueError):  # a builtin or C extension: nothing to read, call it
+        return
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        raise TypeError(
+            f"losses[{name!r}] must take (output, positive): CombinedLoss calls every loss that "
+            f"is not a FeatureLoss as loss(output, positive), but {type(module).__name__}."
+            f"forward has the signature {signature}; wrap it, e.g. in a module whose forward "
+            f"is (output, positive)"
+        ) from None
 
 
 def _share_key(vgg: VGGFeatures) -> tuple[object, ...]:
@@ -45,7 +65,7 @@ class CombinedLoss(nn.Module):
     file, however its path is spelled) with the same ``normalize``, ``channels_last``, dtype and
     device are made to share one trunk: each such loss's ``vgg`` is set to the deepest of their
     trunks (the shallower ones' weights are a prefix of it), and the others are freed once
-    nothing else refers to them. Random-weight VGGs (``weights=None``) differ from one instance
+    nothing else refers to them. Random-weight VGGs (``vgg_weights=None``) differ from one instance
     to the next, so they are shared only when the losses were built with the same ``vgg=``
     object. Losses with different settings (e.g. ``normalize``) keep their own trunk and get one
     pass each; nothing is silently mixed. To read the weights file only once as well, build one
@@ -54,7 +74,11 @@ class CombinedLoss(nn.Module):
     :class:`~rainkit.loss.VGGFeatures`).
 
     Args:
-        losses: name to ``(loss module, weight >= 0)``.
+        losses: name to ``(loss module, weight >= 0)``. A module that is not a
+            :class:`~rainkit.loss.FeatureLoss` must take ``(output, positive)``: its
+            ``forward`` signature is checked here, so a one-argument module fails at
+            construction rather than at the first step. The weights are kept in
+            :attr:`loss_weights` (called ``weights`` before rainkit 0.3).
         target_dtype: ``None`` (default) runs the no-gradient pass over the positive and the
             negatives like the output's, so the loss and its gradient are those of the separate
             losses. ``torch.bfloat16`` or ``torch.float16`` runs that pass under
@@ -82,7 +106,7 @@ class CombinedLoss(nn.Module):
         >>> import torch
         >>> from torch import nn
         >>> from rainkit.loss import CombinedLoss, ContrastiveLoss, PerceptualLoss, VGGFeatures
-        >>> vgg = VGGFeatures(layers=("relu2_1",), weights=None)  # random: share it explicitly
+        >>> vgg = VGGFeatures(layers=("relu2_1",), vgg_weights=None)  # random: share it explicitly
         >>> loss = CombinedLoss({
         ...     "l1": (nn.L1Loss(), 1.0),
         ...     "perceptual": (PerceptualLoss(layers=("relu2_1",), vgg=vgg), 0.1),
@@ -111,7 +135,8 @@ class CombinedLoss(nn.Module):
                              f"{target_dtype!r}")
         self.target_dtype = target_dtype
         self.losses = nn.ModuleDict()
-        self.weights: dict[str, float] = {}
+        #: name to the weight of each term, :math:`\lambda_k`.
+        self.loss_weights: dict[str, float] = {}
         for name, entry in losses.items():
             if not isinstance(entry, tuple) or len(entry) != 2:
                 raise TypeError(f"losses[{name!r}] must be a (loss module, weight) tuple, got "
@@ -120,8 +145,10 @@ class CombinedLoss(nn.Module):
             if not isinstance(module, nn.Module):
                 raise TypeError(f"losses[{name!r}] loss must be an nn.Module, got "
                                 f"{type(module).__name__}")
+            if not isinstance(module, FeatureLoss):
+                _check_pair_signature(name, module)
             self.losses[name] = module
-            self.weights[name] = check_positive(weight, f"weight of {name!r}", strict=False)
+            self.loss_weights[name] = check_positive(weight, f"weight of {name!r}", strict=False)
         # group the feature losses by the trunk they can share; the deepest trunk serves each
         # group, and every loss of the group is pointed at it
         groups: dict[tuple[object, ...], list[str]] = {}
@@ -139,6 +166,13 @@ class CombinedLoss(nn.Module):
             neg_wanted = {layer for m in members if m.needs_negative for layer in m.layers}
             neg_layers = tuple(sorted(neg_wanted, key=VGG19_LAYERS.index))
             self._groups.append((vgg, layers, neg_layers, names))
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Deprecated name of :attr:`loss_weights` (renamed in rainkit 0.3)."""
+        warnings.warn("CombinedLoss.weights was renamed CombinedLoss.loss_weights in rainkit 0.3",
+                      FutureWarning, stacklevel=2)
+        return self.loss_weights
 
     @property
     def num_vgg_passes(self) -> int:
@@ -160,27 +194,27 @@ class CombinedLoss(nn.Module):
             raise ValueError(f"output must hold at least one image, got an empty batch of shape "
                              f"{tuple(output.shape)}")
         terms: dict[str, torch.Tensor] = {}
-        negatives = None if negative is None else _as_negatives(negative, positive)
+        negatives = None if negative is None else as_negatives(negative, positive)
         for vgg, layers, neg_layers, names in self._groups:
             check_vgg_input(output, "output", layers)
             if neg_layers and negatives is None:
                 needs_neg = [n for n in names if self.losses[n].needs_negative]
                 raise ValueError(f"losses {needs_neg} need a negative image, got None")
-            out, pos, negs = _extract(vgg, layers, output, positive,
+            out, pos, negs = extract(vgg, layers, output, positive,
                                       negatives if neg_layers else None, neg_layers or None,
                                       self.target_dtype)
             for n in names:
                 loss: FeatureLoss = self.losses[n]  # type: ignore[assignment]
                 own = loss.layers
-                neg = [_select(f, own) for f in negs] if negs and loss.needs_negative else None
-                terms[n] = loss.forward_features(_select(out, own), _select(pos, own), neg)
+                neg = [select(f, own) for f in negs] if negs and loss.needs_negative else None
+                terms[n] = loss.forward_features(select(out, own), select(pos, own), neg)
         for name, module in self.losses.items():
             if not isinstance(module, FeatureLoss):
                 terms[name] = module(output, positive)
         ordered = {name: terms[name] for name in self.losses}
-        total = sum(self.weights[n] * value for n, value in ordered.items())
+        total = sum(self.loss_weights[n] * value for n, value in ordered.items())
         return total, {n: v.detach() for n, v in ordered.items()}  # type: ignore[return-value]
 
     def extra_repr(self) -> str:
         dtype = "" if self.target_dtype is None else f", target_dtype={self.target_dtype}"
-        return f"weights={self.weights}, vgg_passes={self.num_vgg_passes}{dtype}"
+        return f"loss_weights={self.loss_weights}, vgg_passes={self.num_vgg_passes}{dtype}"

@@ -35,17 +35,17 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from rainkit._validation import check_positive
-from rainkit.loss.feature import (
-    FeatureLoss,
+from rainkit._validation import check_positive, renamed_keyword
+from rainkit.loss._feature_ops import (
     Features,
-    _check_feature_pair,
-    _check_features,
-    _check_layer_weights,
-    _feature_dtype,
-    _mean_abs_distances,
-    _select,
+    check_feature_pair,
+    check_features,
+    check_layer_weights,
+    feature_dtype,
+    mean_abs_distances,
+    select,
 )
+from rainkit.loss.feature import FeatureLoss
 from rainkit.loss.vgg import VGGFeatures, check_layers
 
 __all__ = ["ContrastiveLoss", "EasyContrastiveLoss", "contrastive_loss", "easy_contrastive_loss"]
@@ -55,13 +55,13 @@ AECR_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
 
 
 def _pooled(f: torch.Tensor) -> torch.Tensor:
-    return _feature_dtype(f).mean(dim=(2, 3))
+    return feature_dtype(f).mean(dim=(2, 3))
 
 
 def _check_triplet(
     output_features: object, positive_features: object, negative_features: object
 ) -> tuple[Features, Features, list[Features]]:
-    out, pos = _check_feature_pair(output_features, positive_features, "positive_features")
+    out, pos = check_feature_pair(output_features, positive_features, "positive_features")
     if isinstance(negative_features, (str, bytes, dict)) or not isinstance(negative_features,
                                                                            Sequence):
         raise TypeError("negative_features must be a sequence of feature dicts (one per "
@@ -71,7 +71,7 @@ def _check_triplet(
                          "got an empty sequence")
     negs = []
     for k, nf in enumerate(negative_features):
-        checked = _check_features(nf, f"negative_features[{k}]", tuple(out))
+        checked = check_features(nf, f"negative_features[{k}]", tuple(out))
         for layer, value in out.items():
             if checked[layer].shape != value.shape:
                 raise ValueError(
@@ -130,7 +130,7 @@ def easy_contrastive_loss(
     out_feats, pos_feats, neg_feats = _check_triplet(output_features, positive_features,
                                                      negative_features)
     layers = tuple(out_feats)
-    weights = _check_layer_weights(layer_weights, layers)
+    weights = check_layer_weights(layer_weights, layers)
     total = 0.0
     for name, w in zip(layers, weights):
         out = _pooled(out_feats[name])
@@ -184,12 +184,12 @@ def contrastive_loss(
     out_feats, pos_feats, neg_feats = _check_triplet(output_features, positive_features,
                                                      negative_features)
     layers = tuple(out_feats)
-    weights = _check_layer_weights(layer_weights, layers)
+    weights = check_layer_weights(layer_weights, layers)
     eps = check_positive(eps, "eps", strict=False)
     total = 0.0
     for name, w in zip(layers, weights):
-        targets = [_feature_dtype(f[name]) for f in (pos_feats, *neg_feats)]
-        distances = _mean_abs_distances(_feature_dtype(out_feats[name]), targets)
+        targets = [feature_dtype(f[name]) for f in (pos_feats, *neg_feats)]
+        distances = mean_abs_distances(feature_dtype(out_feats[name]), targets)
         d_ap, d_an = distances[0], distances[1:].mean()
         total = total + w * d_ap / (d_an + eps)
     return total  # type: ignore[return-value]
@@ -206,7 +206,7 @@ class EasyContrastiveLoss(FeatureLoss):
     Args:
         layers: VGG19 tap names whose pooled features are compared.
         layer_weights: one weight :math:`\geq 0` per layer, default 1 each.
-        weights: ``"imagenet"``, a path or ``None`` (see :class:`~rainkit.loss.VGGFeatures`).
+        vgg_weights: ``"imagenet"``, a path or ``None`` (see :class:`~rainkit.loss.VGGFeatures`).
         normalize: ImageNet normalisation of the input inside VGG.
         vgg: a :class:`~rainkit.loss.VGGFeatures` to share instead of building one.
 
@@ -220,7 +220,7 @@ class EasyContrastiveLoss(FeatureLoss):
     Example:
         >>> import torch
         >>> from rainkit.loss import EasyContrastiveLoss
-        >>> loss = EasyContrastiveLoss(layers=("relu1_1",), weights=None)
+        >>> loss = EasyContrastiveLoss(layers=("relu1_1",), vgg_weights=None)
         >>> clean, rainy = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
         >>> 0 <= loss(clean, clean, rainy).item() <= 1  # zero positive distance
         True
@@ -228,16 +228,17 @@ class EasyContrastiveLoss(FeatureLoss):
 
     needs_negative = True
 
+    @renamed_keyword("weights", "vgg_weights", since="0.3")
     def __init__(
         self,
         layers: Sequence[str] = ("conv5_4",),
         layer_weights: Sequence[float] | None = None,
-        weights: str | os.PathLike[str] | None = "imagenet",
+        vgg_weights: str | os.PathLike[str] | None = "imagenet",
         normalize: bool = False,
         vgg: VGGFeatures | None = None,
     ) -> None:
-        checked = _check_layer_weights(layer_weights, check_layers(layers))
-        super().__init__(layers, weights, normalize, vgg)
+        checked = check_layer_weights(layer_weights, check_layers(layers))
+        super().__init__(layers, vgg_weights, normalize, vgg)
         self.layer_weights = checked
 
     def forward_features(
@@ -246,7 +247,7 @@ class EasyContrastiveLoss(FeatureLoss):
         """The loss from precomputed features."""
         if not neg_feats:
             raise ValueError(f"{type(self).__name__} needs a negative image, got None")
-        return easy_contrastive_loss(_select(out_feats, self.layers), pos_feats, neg_feats,
+        return easy_contrastive_loss(select(out_feats, self.layers), pos_feats, neg_feats,
                                      self.layer_weights)
 
     def extra_repr(self) -> str:
@@ -265,7 +266,7 @@ class ContrastiveLoss(FeatureLoss):
         layer_weights: one weight :math:`\geq 0` per layer; default AECR-Net's for its layers,
             1 each for other layers.
         eps: :math:`\varepsilon \geq 0` added to the denominator.
-        weights: ``"imagenet"``, a path or ``None`` (see :class:`~rainkit.loss.VGGFeatures`).
+        vgg_weights: ``"imagenet"``, a path or ``None`` (see :class:`~rainkit.loss.VGGFeatures`).
         normalize: ImageNet normalisation of the input inside VGG.
         vgg: a :class:`~rainkit.loss.VGGFeatures` to share instead of building one.
 
@@ -280,7 +281,7 @@ class ContrastiveLoss(FeatureLoss):
         >>> import torch
         >>> from rainkit.loss import ContrastiveLoss
         >>> loss = ContrastiveLoss(layers=("relu1_1", "relu2_1"), layer_weights=(0.5, 1.0),
-        ...                        weights=None)
+        ...                        vgg_weights=None)
         >>> clean, rainy = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
         >>> loss(clean, clean, rainy).item()
         0.0
@@ -295,21 +296,22 @@ class ContrastiveLoss(FeatureLoss):
 
     needs_negative = True
 
+    @renamed_keyword("weights", "vgg_weights", since="0.3")
     def __init__(
         self,
         layers: Sequence[str] = AECR_LAYERS,
         layer_weights: Sequence[float] | None = None,
         eps: float = 1e-7,
-        weights: str | os.PathLike[str] | None = "imagenet",
+        vgg_weights: str | os.PathLike[str] | None = "imagenet",
         normalize: bool = False,
         vgg: VGGFeatures | None = None,
     ) -> None:
         checked_layers = check_layers(layers)
         if layer_weights is None and checked_layers == AECR_LAYERS:
             layer_weights = AECR_WEIGHTS
-        checked = _check_layer_weights(layer_weights, checked_layers)
+        checked = check_layer_weights(layer_weights, checked_layers)
         checked_eps = check_positive(eps, "eps", strict=False)
-        super().__init__(layers, weights, normalize, vgg)
+        super().__init__(layers, vgg_weights, normalize, vgg)
         self.layer_weights = checked
         self.eps = checked_eps
 
@@ -319,7 +321,7 @@ class ContrastiveLoss(FeatureLoss):
         """The loss from precomputed features."""
         if not neg_feats:
             raise ValueError(f"{type(self).__name__} needs a negative image, got None")
-        return contrastive_loss(_select(out_feats, self.layers), pos_feats, neg_feats,
+        return contrastive_loss(select(out_feats, self.layers), pos_feats, neg_feats,
                                 self.layer_weights, self.eps)
 
     def extra_repr(self) -> str:

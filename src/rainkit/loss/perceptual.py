@@ -7,14 +7,15 @@ from collections.abc import Sequence
 
 import torch
 
-from rainkit.loss.feature import (
+from rainkit._validation import renamed_keyword
+from rainkit.loss._feature_ops import (
     Criterion,
     Features,
-    _feature_dtype,
-    _select,
-    _weighted_layer_distance,
-    _WeightedLayersLoss,
+    feature_dtype,
+    select,
+    weighted_layer_distance,
 )
+from rainkit.loss.feature import WeightedLayersLoss
 from rainkit.loss.vgg import VGGFeatures
 
 __all__ = ["PerceptualLoss", "perceptual_loss"]
@@ -54,11 +55,11 @@ def perceptual_loss(
         >>> perceptual_loss(a, b, [0.5]).item()
         0.5
     """
-    return _weighted_layer_distance(output_features, target_features, layer_weights, criterion,
-                                    _feature_dtype)
+    return weighted_layer_distance(output_features, target_features, layer_weights, criterion,
+                                    feature_dtype)
 
 
-class PerceptualLoss(_WeightedLayersLoss):
+class PerceptualLoss(WeightedLayersLoss):
     r"""Perceptual loss of Johnson et al., :func:`perceptual_loss` on frozen VGG19 features.
 
     The default tap is ``conv5_4``, the last convolution of VGG19 *before* its ReLU: the
@@ -72,7 +73,7 @@ class PerceptualLoss(_WeightedLayersLoss):
         layers: VGG19 tap names (see :class:`~rainkit.loss.VGGFeatures`).
         layer_weights: one weight :math:`\geq 0` per layer, default 1 each.
         criterion: ``"l1"`` or ``"mse"``.
-        weights: VGG weights, ``"imagenet"``, a path or ``None`` (see
+        vgg_weights: the VGG19 weights: ``"imagenet"``, a path or ``None`` (see
             :class:`~rainkit.loss.VGGFeatures`); ignored when ``vgg`` is given.
         normalize: ImageNet mean/std normalisation of the input inside VGG; ignored when ``vgg``
             is given.
@@ -87,7 +88,7 @@ class PerceptualLoss(_WeightedLayersLoss):
     Example:
         >>> import torch
         >>> from rainkit.loss import PerceptualLoss
-        >>> loss = PerceptualLoss(layers=("relu1_1", "relu2_1"), weights=None)
+        >>> loss = PerceptualLoss(layers=("relu1_1", "relu2_1"), vgg_weights=None)
         >>> x = torch.rand(2, 3, 16, 16, requires_grad=True)
         >>> value = loss(x, torch.rand(2, 3, 16, 16))
         >>> value.backward(); value.ndim, x.grad.shape
@@ -101,20 +102,21 @@ class PerceptualLoss(_WeightedLayersLoss):
         Super-Resolution Generative Adversarial Networks", ECCV Workshops 2018.
     """
 
+    @renamed_keyword("weights", "vgg_weights", since="0.3")
     def __init__(
         self,
         layers: Sequence[str] = ("conv5_4",),
         layer_weights: Sequence[float] | None = None,
         criterion: Criterion = "l1",
-        weights: str | os.PathLike[str] | None = "imagenet",
+        vgg_weights: str | os.PathLike[str] | None = "imagenet",
         normalize: bool = False,
         vgg: VGGFeatures | None = None,
     ) -> None:
-        super().__init__(layers, layer_weights, criterion, weights, normalize, vgg)
+        super().__init__(layers, layer_weights, criterion, vgg_weights, normalize, vgg)
 
     def forward_features(
         self, out_feats: Features, pos_feats: Features, neg_feats: list[Features] | None = None
     ) -> torch.Tensor:
         """The loss from precomputed features (``neg_feats`` is ignored)."""
-        return perceptual_loss(_select(out_feats, self.layers), pos_feats, self.layer_weights,
+        return perceptual_loss(select(out_feats, self.layers), pos_feats, self.layer_weights,
                                self.criterion)

@@ -7,15 +7,15 @@ from collections.abc import Sequence
 
 import torch
 
-from rainkit._validation import check_image_tensor
-from rainkit.loss.feature import (
+from rainkit._validation import check_image_tensor, renamed_keyword
+from rainkit.loss._feature_ops import (
     Criterion,
     Features,
-    _feature_dtype,
-    _select,
-    _weighted_layer_distance,
-    _WeightedLayersLoss,
+    feature_dtype,
+    select,
+    weighted_layer_distance,
 )
+from rainkit.loss.feature import WeightedLayersLoss
 from rainkit.loss.vgg import VGGFeatures
 
 __all__ = ["StyleLoss", "gram_matrix", "style_loss"]
@@ -39,7 +39,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
                  [0.5000, 0.5000]]])
     """
     check_image_tensor(features, "features")
-    f = _feature_dtype(features)
+    f = feature_dtype(features)
     b, c, h, w = f.shape
     f = f.reshape(b, c, h * w)
     return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
@@ -79,18 +79,18 @@ def style_loss(
         >>> style_loss(ones, {"relu1_1": torch.zeros(1, 2, 2, 2)}).item()
         0.5
     """
-    return _weighted_layer_distance(output_features, target_features, layer_weights, criterion,
+    return weighted_layer_distance(output_features, target_features, layer_weights, criterion,
                                     gram_matrix)
 
 
-class StyleLoss(_WeightedLayersLoss):
+class StyleLoss(WeightedLayersLoss):
     r""":func:`style_loss` on frozen VGG19 features (Gatys et al.).
 
     Args:
         layers: VGG19 tap names; default the first ReLU of each block, as Gatys et al.
         layer_weights: one weight :math:`\geq 0` per layer, default 1 each.
         criterion: ``"l1"`` or ``"mse"``.
-        weights: ``"imagenet"``, a path or ``None`` (see :class:`~rainkit.loss.VGGFeatures`).
+        vgg_weights: ``"imagenet"``, a path or ``None`` (see :class:`~rainkit.loss.VGGFeatures`).
         normalize: ImageNet normalisation of the input inside VGG.
         vgg: a :class:`~rainkit.loss.VGGFeatures` to share instead of building one.
 
@@ -101,7 +101,7 @@ class StyleLoss(_WeightedLayersLoss):
     Example:
         >>> import torch
         >>> from rainkit.loss import StyleLoss
-        >>> loss = StyleLoss(layers=("relu1_1",), weights=None)
+        >>> loss = StyleLoss(layers=("relu1_1",), vgg_weights=None)
         >>> x = torch.rand(1, 3, 16, 16)
         >>> loss(x, x).item()
         0.0
@@ -111,20 +111,21 @@ class StyleLoss(_WeightedLayersLoss):
         Networks", CVPR 2016.
     """
 
+    @renamed_keyword("weights", "vgg_weights", since="0.3")
     def __init__(
         self,
         layers: Sequence[str] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
         layer_weights: Sequence[float] | None = None,
         criterion: Criterion = "l1",
-        weights: str | os.PathLike[str] | None = "imagenet",
+        vgg_weights: str | os.PathLike[str] | None = "imagenet",
         normalize: bool = False,
         vgg: VGGFeatures | None = None,
     ) -> None:
-        super().__init__(layers, layer_weights, criterion, weights, normalize, vgg)
+        super().__init__(layers, layer_weights, criterion, vgg_weights, normalize, vgg)
 
     def forward_features(
         self, out_feats: Features, pos_feats: Features, neg_feats: list[Features] | None = None
     ) -> torch.Tensor:
         """The loss from precomputed features (``neg_feats`` is ignored)."""
-        return style_loss(_select(out_feats, self.layers), pos_feats, self.layer_weights,
+        return style_loss(select(out_feats, self.layers), pos_feats, self.layer_weights,
                           self.criterion)

@@ -21,6 +21,8 @@ so torchvision's ``features[:k]`` ends at the tap of index ``k - 1``: ``features
 from __future__ import annotations
 
 import os
+import pickle
+import warnings
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -29,7 +31,7 @@ import torch
 from torch import nn
 
 from rainkit._hub import resolve_weights_file
-from rainkit._validation import check_image_tensor
+from rainkit._validation import check_image_tensor, check_module_dtype, renamed_keyword
 
 __all__ = ["VGG19_LAYERS", "VGG19_URL", "VGG19_WEIGHTS_FILE", "VGGFeatures", "min_input_size"]
 
@@ -72,7 +74,10 @@ def check_layers(layers: object, name: str = "layers") -> tuple[str, ...]:
     if not result:
         raise ValueError(f"{name} must name at least one layer, got an empty sequence")
     for layer in result:
-        if not isinstance(layer, str) or layer not in _INDEX:
+        if not isinstance(layer, str):
+            raise TypeError(f"{name} must hold layer names (str), got {type(layer).__name__} "
+                            f"{layer!r:.40}")
+        if layer not in _INDEX:
             raise ValueError(
                 f"unknown VGG19 layer {layer!r} in {name}; valid names are "
                 + ", ".join(VGG19_LAYERS)
@@ -149,9 +154,53 @@ def _weights_file(weights: str | os.PathLike[str]) -> str:
         None if isinstance(weights, str) and weights == "imagenet" else weights,
         what="VGG19 ImageNet weights",
         url=VGG19_URL,
-        hint="Or pass weights=None for random weights (tests only).",
+        hint="Or pass vgg_weights=None for random weights (tests only).",
     )
     return os.path.realpath(path)
+
+
+def _read_trunk_state(path: str, trunk: nn.Sequential) -> dict[str, torch.Tensor]:
+    """The state dict of ``trunk`` read from the VGG19 file ``path``, checked key by key.
+
+    Accepts torchvision's VGG19 state dict (``features.{i}.weight`` / ``.bias`` plus the
+    classifier, which is ignored) or a trunk state dict without the prefix; layers deeper than
+    ``trunk`` are ignored. Raises :class:`ValueError` for a file that ``torch.load`` cannot
+    read, for an object that is not a state dict of tensors, and for missing keys or shapes
+    that differ from VGG19's, naming the file and what was expected.
+    """
+    expected = {k: tuple(v.shape) for k, v in trunk.state_dict().items()}
+    where = f"VGG19 weights file {path!r}"
+    hint = (f"expected torchvision's {VGG19_WEIGHTS_FILE} (a state dict with keys "
+            f"'features.0.weight', 'features.0.bias', ...) from {VGG19_URL}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True,
+                           mmap=zipfile.is_zipfile(path))
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError,
+            UnicodeDecodeError) as err:
+        raise ValueError(f"{where} is not a PyTorch checkpoint that torch.load can read "
+                         f"({type(err).__name__}: {str(err)[:200]}); {hint}") from None
+    if not isinstance(state, Mapping) or not all(isinstance(k, str) for k in state):
+        raise ValueError(f"{where} must hold a state dict (a dict from str to tensors), got "
+                         f"{type(state).__name__}; {hint}")
+    if any(key.startswith("features.") for key in state):
+        state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+    # keep the trunk's layers only; the classifier and deeper layers are not needed
+    keys = [k for k in state if k.split(".", 1)[0].isdigit()]
+    state = {k: state[k] for k in keys if int(k.split(".", 1)[0]) < len(trunk)}
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise ValueError(f"{where} does not hold a VGG19 trunk: missing keys {missing[:6]}, "
+                         f"unexpected keys {unexpected[:6]} (of {len(state)} read); {hint}")
+    for key, shape in expected.items():
+        value = state[key]
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            raise ValueError(f"{where}: {key!r} must be a floating-point tensor, got "
+                             f"{type(value).__name__}; {hint}")
+        if tuple(value.shape) != shape:
+            raise ValueError(f"{where}: {key!r} has shape {tuple(value.shape)}, VGG19's is "
+                             f"{shape}; {hint}")
+    return state
 
 
 def _drop_trunk_from_state_dict(
@@ -202,20 +251,23 @@ class VGGFeatures(nn.Module):
     leaves it out (a checkpoint of a model that holds a loss does not carry 80 MB of VGG
     weights per loss); :meth:`load_state_dict` accepts a state dict with or without it (with it,
     the trunk is loaded from it, strictly). ``vgg.features.state_dict()`` is the trunk's own,
-    in torchvision's key format. A random trunk (``weights=None``) is therefore not restored by
+    in torchvision's key format. A random trunk (``vgg_weights=None``) is therefore not restored by
     a state dict: it is for tests.
 
     Args:
         layers: names of the taps to return by default, from :data:`VGG19_LAYERS`
             (``"conv1_1"``, ``"relu1_1"``, ..., ``"conv5_4"``, ``"relu5_4"``, ``"pool1"``, ...).
-        weights: ``"imagenet"`` loads torchvision's ``vgg19-dcbb9e9d.pth`` from the torch hub
+        vgg_weights: ``"imagenet"`` loads torchvision's ``vgg19-dcbb9e9d.pth`` from the torch hub
             cache, ``torch.hub.get_dir()/checkpoints`` (``TORCH_HOME`` respected); a path loads
             that file (a torchvision VGG19 state dict, ``features.*`` keys, or a trunk state dict
             without the prefix); ``None`` draws random weights with torchvision's VGG
             initialisation (Kaiming-normal, zero biases; for tests). Nothing is
             downloaded; a missing file raises :class:`FileNotFoundError` naming the file, the
-            folder it belongs in and its URL. Only the trunk's tensors are read from a
-            zip-format file (memory-mapped); a legacy-format file is read whole.
+            folder it belongs in and its URL; a file that is not a PyTorch checkpoint, or whose
+            state dict lacks the trunk's keys or has other shapes, raises :class:`ValueError`
+            saying what it holds. Only the trunk's tensors are read from a zip-format file
+            (memory-mapped); a legacy-format file is read whole. (Called ``weights`` before
+            rainkit 0.3; that keyword still works, with a :class:`FutureWarning`.)
         normalize: standardise the input with the ImageNet mean and std.
         channels_last: run the trunk in the ``channels_last`` memory format (NHWC), inputs and
             weights (stored so, not converted per call), as oneDNN on CPUs and cuDNN with
@@ -227,15 +279,18 @@ class VGGFeatures(nn.Module):
     Shape:
         - input: :math:`(B, 3, H, W)` with :math:`B \geq 1` and :math:`H, W \geq`
           :func:`min_input_size` of the requested layers (16 for ``conv5_4``), values in
-          :math:`[0, 1]` when ``normalize=True``. Another floating dtype than the trunk's is
-          cast to the trunk's (float16 up, float64 down; gradients flow back in the input's
-          dtype); under :func:`torch.autocast`, autocast chooses the convolutions' dtype.
+          :math:`[0, 1]` when ``normalize=True``, in the trunk's dtype (:attr:`dtype`, float32
+          unless converted with ``.double()`` / ``.half()``): another dtype is a
+          :class:`TypeError`, as in every rainkit module, rather than a silent cast that would
+          round a float64 input to float32 or compute a float16 one in float32. Under
+          :func:`torch.autocast` any floating dtype is accepted and autocast chooses the
+          convolutions' dtype.
         - output: a dict from layer name to :math:`(B, C_l, H_l, W_l)`.
 
     Example:
         >>> import torch
         >>> from rainkit.loss import VGGFeatures
-        >>> vgg = VGGFeatures(layers=("relu1_1", "relu2_1"), weights=None)
+        >>> vgg = VGGFeatures(layers=("relu1_1", "relu2_1"), vgg_weights=None)
         >>> feats = vgg(torch.rand(2, 3, 16, 16))
         >>> {name: tuple(f.shape) for name, f in feats.items()}
         {'relu1_1': (2, 64, 16, 16), 'relu2_1': (2, 128, 8, 8)}
@@ -252,18 +307,19 @@ class VGGFeatures(nn.Module):
     mean: torch.Tensor
     std: torch.Tensor
 
+    @renamed_keyword("weights", "vgg_weights", since="0.3")
     def __init__(
         self,
         layers: Sequence[str] = ("relu5_4",),
-        weights: str | os.PathLike[str] | None = "imagenet",
+        vgg_weights: str | os.PathLike[str] | None = "imagenet",
         normalize: bool = True,
         channels_last: bool = True,
     ) -> None:
         super().__init__()
         self.layers = check_layers(layers)
-        if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        if vgg_weights is not None and not isinstance(vgg_weights, (str, os.PathLike)):
             raise TypeError(
-                f"weights must be 'imagenet', a path or None, got {type(weights).__name__}"
+                f"vgg_weights must be 'imagenet', a path or None, got {type(vgg_weights).__name__}"
             )
         if not isinstance(normalize, bool):
             raise TypeError(f"normalize must be a bool, got {type(normalize).__name__}")
@@ -271,9 +327,11 @@ class VGGFeatures(nn.Module):
             raise TypeError(f"channels_last must be a bool, got {type(channels_last).__name__}")
         self.normalize = normalize
         self.channels_last = channels_last
-        self.weights = weights if weights is None or weights == "imagenet" else os.fspath(weights)
+        #: ``"imagenet"``, the path given, or ``None`` for random weights.
+        self.vgg_weights = (vgg_weights if vgg_weights is None or vgg_weights == "imagenet"
+                            else os.fspath(vgg_weights))
         #: the absolute path of the weights file read, or ``None`` for random weights.
-        self.weights_file = None if weights is None else _weights_file(weights)
+        self.weights_file = None if vgg_weights is None else _weights_file(vgg_weights)
         self.depth = max(_INDEX[name] for name in self.layers) + 1
         self.features = _make_trunk(self.depth, init=self.weights_file is None)
         if channels_last:  # weights in the inputs' layout, or every call would convert them
@@ -288,18 +346,17 @@ class VGGFeatures(nn.Module):
         self.register_load_state_dict_pre_hook(_fill_trunk_in_state_dict)
         super().train(False)
 
+    @property
+    def weights(self) -> str | None:
+        """Deprecated name of :attr:`vgg_weights` (renamed in rainkit 0.3)."""
+        warnings.warn("VGGFeatures.weights was renamed VGGFeatures.vgg_weights in rainkit 0.3",
+                      FutureWarning, stacklevel=2)
+        return self.vgg_weights
+
     def _load(self, path: str) -> None:
         # A zip-format checkpoint is memory-mapped, so only the trunk's tensors (80 of VGG19's
         # 548 MB) are read from disk; a legacy (pickle) checkpoint can only be read whole.
-        state = torch.load(path, map_location="cpu", weights_only=True,
-                           mmap=zipfile.is_zipfile(path))
-        if not isinstance(state, Mapping):
-            raise TypeError(f"{path!r} must hold a state dict, got {type(state).__name__}")
-        if any(key.startswith("features.") for key in state):
-            state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
-        # keep the trunk's layers only; the classifier and deeper layers are not needed
-        state = {k: v for k, v in state.items() if int(k.split(".", 1)[0]) < self.depth}
-        self.features.load_state_dict(state, strict=True)
+        self.features.load_state_dict(_read_trunk_state(path, self.features), strict=True)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -326,7 +383,12 @@ class VGGFeatures(nn.Module):
         return self._walk(self._prepare(input), names, 0)[0]
 
     def _prepare(self, input: torch.Tensor) -> torch.Tensor:
-        """Cast to the trunk's dtype and, with ``normalize``, standardise (what module 0 gets)."""
+        """Check the dtype and, with ``normalize``, standardise (what module 0 gets).
+
+        Under autocast the input is cast to the trunk's dtype (autocast then picks the
+        convolutions' dtype); otherwise it must already have it.
+        """
+        check_module_dtype(input, self.features, "input")
         x = input.to(self.dtype)
         if self.normalize:
             x = (x - self.mean) / self.std
@@ -359,6 +421,6 @@ class VGGFeatures(nn.Module):
         return {name: out[name] for name in names if name in out}, x
 
     def extra_repr(self) -> str:
-        weights = self.weights if self.weights is None else repr(self.weights)
-        return (f"layers={self.layers}, weights={weights}, normalize={self.normalize}, "
+        weights = self.vgg_weights if self.vgg_weights is None else repr(self.vgg_weights)
+        return (f"layers={self.layers}, vgg_weights={weights}, normalize={self.normalize}, "
                 f"channels_last={self.channels_last}")

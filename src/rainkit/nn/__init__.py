@@ -1,11 +1,15 @@
 """rainkit.nn: composable deraining blocks and networks that take images of any size.
 
-Layout: :mod:`rainkit.nn.blocks` holds layers (residual, dilated, pyramid-pooling, multi-scale,
-conv-LSTM), :mod:`rainkit.nn.models` holds complete networks (subclasses of :class:`RainNet`),
-and the modules directly under ``rainkit/nn/`` are tools that work on any network (the name
-table, the receptive field, tiled inference). Everything public is imported here.
+Layout: :mod:`rainkit.nn.blocks` holds layers, :mod:`rainkit.nn.models` holds rainkit's own
+networks, :mod:`rainkit.nn.families` holds one home per published family (its networks, released
+checkpoints, key conversion and test-time processing), :mod:`rainkit.nn.registry` holds the
+tables they register into, and :mod:`rainkit.nn.loading` is the one path from a weight file to a
+network. The modules directly under ``rainkit/nn/`` are tools that work on any network (the
+receptive field, tiled inference). Everything public is imported here.
 """
 
+from rainkit.nn import families as _families  # registers every family (nothing is read)
+from rainkit.nn.base import RainNet
 from rainkit.nn.blocks import (
     ConvGRUCell,
     ConvLSTMCell,
@@ -14,32 +18,37 @@ from rainkit.nn.blocks import (
     PyramidPooling,
     ResidualBlock,
 )
-from rainkit.nn.models import (
-    PRN,
-    PRNR,
-    BaselineNet,
-    DerainNet,
-    DilatedPyramidNet,
-    PReNet,
-    PReNetGRU,
-    PReNetR,
-    PReNetReal,
-    RainNet,
-    UNet,
-)
-from rainkit.nn.pretrained import (
-    PRETRAINED,
-    PretrainedWeights,
-    PublishedScore,
+from rainkit.nn.families.prenet import PRN, PRNR, PReNet, PReNetGRU, PReNetR, PReNetReal
+from rainkit.nn.loading import (
+    LoadedNetwork,
+    WeightsFile,
     describe_pretrained,
     download_pretrained,
+    identify,
+    load_network,
     load_pretrained,
+    load_state_strict,
+    read_weights,
 )
+from rainkit.nn.models import BaselineNet, DerainNet, DilatedPyramidNet, UNet
 from rainkit.nn.receptive_field import receptive_field
-from rainkit.nn.registry import MODELS, build_model, register_model
+from rainkit.nn.registry import (
+    FAMILIES,
+    MODELS,
+    PRETRAINED,
+    Family,
+    PretrainedWeights,
+    PublishedScore,
+    build_model,
+    register_family,
+    register_model,
+)
 from rainkit.nn.tiling import context_margin, tiled_forward
 
+del _families
+
 __all__ = [
+    "FAMILIES",
     "MODELS",
     "PRETRAINED",
     "PRN",
@@ -50,6 +59,8 @@ __all__ = [
     "DerainNet",
     "DilatedPyramidNet",
     "DilatedResidualStack",
+    "Family",
+    "LoadedNetwork",
     "MultiScaleBranches",
     "PReNet",
     "PReNetGRU",
@@ -61,12 +72,18 @@ __all__ = [
     "RainNet",
     "ResidualBlock",
     "UNet",
+    "WeightsFile",
     "build_model",
     "context_margin",
     "describe_pretrained",
     "download_pretrained",
+    "identify",
+    "load_network",
     "load_pretrained",
+    "load_state_strict",
+    "read_weights",
     "receptive_field",
+    "register_family",
     "register_model",
     "tiled_forward",
 ]

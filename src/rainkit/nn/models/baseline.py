@@ -7,12 +7,14 @@ from torch import nn
 
 from rainkit._validation import check_int
 from rainkit.init import kaiming_init_
+from rainkit.nn.base import RainNet
 from rainkit.nn.blocks.residual import ResidualBlock
-from rainkit.nn.models.base import RainNet
+from rainkit.nn.registry import register_model
 
 __all__ = ["BaselineNet"]
 
 
+@register_model("baseline")
 class BaselineNet(RainNet):
     """ResNet baseline: conv-BN-ReLU, residual blocks with BatchNorm, final conv, residual output.
 

@@ -9,13 +9,15 @@ from torch import nn
 
 from rainkit._validation import check_int
 from rainkit.init import kaiming_init_
+from rainkit.nn.base import RainNet
 from rainkit.nn.blocks.multiscale import MultiScaleBranches
 from rainkit.nn.blocks.residual import ResidualBlock
-from rainkit.nn.models.base import RainNet
+from rainkit.nn.registry import register_model
 
 __all__ = ["DerainNet"]
 
 
+@register_model("derainnet")
 class DerainNet(RainNet):
     """Multi-scale rain-layer network: three residual branches at 1, 1/2 and 1/4 resolution.
 

@@ -9,13 +9,15 @@ from torch import nn
 
 from rainkit._validation import check_int
 from rainkit.init import kaiming_init_
+from rainkit.nn.base import RainNet
 from rainkit.nn.blocks.dilated import DilatedResidualStack
 from rainkit.nn.blocks.pyramid_pooling import PyramidPooling
-from rainkit.nn.models.base import RainNet
+from rainkit.nn.registry import register_model
 
 __all__ = ["DilatedPyramidNet"]
 
 
+@register_model("dilatedpyramidnet")
 class DilatedPyramidNet(RainNet):
     """Rain-layer network built from :class:`DilatedResidualStack` and :class:`PyramidPooling`.
 

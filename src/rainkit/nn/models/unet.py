@@ -9,7 +9,8 @@ from torch import nn
 from rainkit._validation import check_bool, check_int
 from rainkit.init import kaiming_init_
 from rainkit.nn._common import resize_to
-from rainkit.nn.models.base import RainNet
+from rainkit.nn.base import RainNet
+from rainkit.nn.registry import register_model
 
 __all__ = ["UNet"]
 
@@ -21,6 +22,7 @@ def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+@register_model("unet")
 class UNet(RainNet):
     """Encoder-decoder with skip connections (Ronneberger et al.) adapted to restoration.
 

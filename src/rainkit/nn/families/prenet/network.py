@@ -1,4 +1,4 @@
-"""The PReNet family: progressive (recurrent) deraining networks of Ren et al. (CVPR 2019)."""
+"""The PReNet networks: progressive (recurrent) deraining networks of Ren et al. (CVPR 2019)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from torch import nn
 from rainkit._validation import check_int
 from rainkit.init import kaiming_init_
 from rainkit.nn._common import check_network_input
+from rainkit.nn.base import RainNet
 from rainkit.nn.blocks._fused_conv import conv2d_act, conv2d_add, fused_inference
 from rainkit.nn.blocks.convgru import ConvGRUCell
 from rainkit.nn.blocks.convlstm import ConvLSTMCell
-from rainkit.nn.models.base import RainNet
+from rainkit.nn.registry import register_model
 
 __all__ = ["PRN", "PRNR", "PReNet", "PReNetGRU", "PReNetR", "PReNetReal"]
 
@@ -63,6 +64,7 @@ def _channels_last_for(x: torch.Tensor, fused: bool) -> tuple[torch.Tensor, torc
     return (x.contiguous(memory_format=torch.channels_last) if fused else x), fmt
 
 
+@register_model("prenet")
 class PReNet(RainNet):
     """Progressive recurrent network: a small ResNet and a conv-LSTM, unrolled ``stages`` times.
 
@@ -199,6 +201,7 @@ class PReNet(RainNet):
                 f"recurrent={self.recurrent!r}, recursive_blocks={self.recursive_blocks}")
 
 
+@register_model("prn")
 class PRN(PReNet):
     """PRN: :class:`PReNet` without the recurrent layer (Ren et al., section 3.1).
 
@@ -232,6 +235,7 @@ class PRN(PReNet):
         super().__init__(in_channels, stages, channels, num_blocks, recurrent=None)
 
 
+@register_model("prenet_r")
 class PReNetR(PReNet):
     """PReNet_r: :class:`PReNet` with one residual block applied ``num_blocks`` times.
 
@@ -263,6 +267,7 @@ class PReNetR(PReNet):
         super().__init__(in_channels, stages, channels, num_blocks, recursive_blocks=True)
 
 
+@register_model("prn_r")
 class PRNR(PReNet):
     """PRN_r: :class:`PRN` with one residual block applied ``num_blocks`` times.
 
@@ -293,6 +298,7 @@ class PRNR(PReNet):
                          recursive_blocks=True)
 
 
+@register_model("prenet_gru")
 class PReNetGRU(PReNet):
     """:class:`PReNet` with a convolutional GRU instead of the LSTM (the paper's ablation).
 
@@ -328,6 +334,7 @@ class PReNetGRU(PReNet):
         super().__init__(in_channels, stages, channels, num_blocks, recurrent="gru")
 
 
+@register_model("prenet_real")
 class PReNetReal(RainNet):
     """The PReNet authors' real-rain network (their ``generator.py``, ``Generator_lstm``).
 
