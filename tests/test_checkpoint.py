@@ -4,14 +4,14 @@ damaged or foreign files, checksum, version-1 files and the refusal of non-finit
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
 
-import rainkit._checkpoint_file
+import rainkit._files
 import rainkit.checkpoint
 import rainkit.nn
 from _full_disk import FullDisk
@@ -25,7 +25,7 @@ from rainkit.checkpoint import (
     load_weights_source,
     save_checkpoint,
 )
-from rainkit.nn import UNet
+from rainkit.nn import PretrainedWeights, UNet, registry
 
 KWARGS = {"base_channels": 4, "depth": 2}
 
@@ -64,7 +64,7 @@ def test_round_trip_rebuilds_the_network(saved: Path, net: UNet) -> None:
 def test_full_disk_raises_enospc_and_keeps_the_old_file(
         saved: Path, net: UNet, monkeypatch: pytest.MonkeyPatch) -> None:
     before = saved.read_bytes()
-    monkeypatch.setattr(rainkit._checkpoint_file, "open", FullDisk, raising=False)
+    monkeypatch.setattr(rainkit._files, "open", FullDisk, raising=False)
     with pytest.raises(OSError, match="No space left on device") as err:
         save_checkpoint(saved, net, model_name="unet", model_kwargs=KWARGS)
     assert err.value.errno == errno.ENOSPC
@@ -216,34 +216,39 @@ def test_weights_source_reads_a_checkpoint_file(saved: Path, net: UNet) -> None:
 
 def test_weights_source_prefers_a_published_name(tmp_path: Path, saved: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    published = rainkit.nn.build_model("baseline", channels=4, num_blocks=1).train()
-    calls: list[tuple[str, object]] = []
-
-    def load_pretrained(name: str, **options: object) -> torch.nn.Module:
-        calls.append((name, options.get("map_location")))
-        return published
-
-    monkeypatch.setattr(rainkit.nn, "PRETRAINED", {"tiny-rain": SimpleNamespace(
-        model="baseline", model_kwargs={"channels": 4, "num_blocks": 1})}, raising=False)
-    monkeypatch.setattr(rainkit.nn, "load_pretrained", load_pretrained, raising=False)
+    # a published entry "tiny-rain" whose file is a plain state dict of a small BaselineNet
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    published = rainkit.nn.build_model("baseline", channels=4, num_blocks=1)
+    blob = tmp_path / "blob.pth"
+    torch.save(published.state_dict(), blob)
+    entry = PretrainedWeights(
+        name="tiny-rain", model="baseline", url="https://example.org/tiny.pth",
+        sha256=hashlib.sha256(blob.read_bytes()).hexdigest(), training_set="none",
+        num_params=sum(p.numel() for p in published.parameters()),
+        model_kwargs={"channels": 4, "num_blocks": 1})
+    monkeypatch.setitem(registry._PRETRAINED, "tiny-rain", entry)
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    (cache / entry.file_name).write_bytes(blob.read_bytes())
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny-rain").write_bytes(saved.read_bytes())  # a file of the same name
     model, name, kwargs = load_weights_source("tiny-rain")
-    assert model is published and not model.training and calls == [("tiny-rain", "cpu")]
+    assert isinstance(model, rainkit.nn.BaselineNet) and not model.training
     assert name == "baseline" and kwargs == {"channels": 4, "num_blocks": 1}
+    for key, value in published.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
     model, name, _ = load_weights_source("./tiny-rain")  # the file, as a path
     assert isinstance(model, UNet) and name == "unet"
-    with pytest.raises(FileNotFoundError, match="nope: no such file, and not a published "
-                                                r"checkpoint \(tiny-rain\)"):
-        load_weights_source("nope")
+    with pytest.raises(FileNotFoundError, match="tiny-rai: no such file, and not a published "
+                                                r"checkpoint .*did you mean 'tiny-rain'"):
+        load_weights_source("tiny-rai")
 
 
-def test_weights_source_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rainkit.nn, "PRETRAINED", {}, raising=False)
-    with pytest.raises(FileNotFoundError, match=r"not a published checkpoint \(none known\)"):
+def test_weights_source_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"missing.pt: no such file, and not a published"):
         load_weights_source(tmp_path / "missing.pt")
     (tmp_path / "text.pt").write_text("not a checkpoint")
-    with pytest.raises(ValueError, match="text.pt cannot be read"):
+    with pytest.raises(ValueError, match="text.pt' is not a readable weight file"):
         load_weights_source(tmp_path / "text.pt")
     with pytest.raises(TypeError, match="published checkpoint name or a path, got int"):
         load_weights_source(3)  # type: ignore[arg-type]

@@ -7,7 +7,6 @@ imports :mod:`rainkit.nn`) re-exports it. See :mod:`rainkit.checkpoint` for the 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
@@ -18,6 +17,7 @@ from typing import Any
 
 import torch
 
+from rainkit._files import atomic_write_bytes
 from rainkit._validation import check_device, check_output_path, check_path
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "REQUIRED_KEYS", "atomic_save", "checksum",
@@ -83,23 +83,7 @@ def atomic_save(obj: object, path: str | os.PathLike[str]) -> Path:
         torch.save(obj, buffer)
     except (pickle.PicklingError, AttributeError, TypeError) as err:
         raise TypeError(f"obj cannot be saved by torch.save: {err}") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(buffer.getbuffer())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    atomic_write_bytes(path, buffer.getbuffer())
     return path
 
 

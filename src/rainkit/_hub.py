@@ -2,14 +2,26 @@
 
 Every pretrained file rainkit reads (torchvision's VGG19 and AlexNet, published deraining
 checkpoints) is resolved here, so the messages that say where a missing file belongs, and the
-hash check, are written once. Nothing here downloads unless :func:`download_file` is called.
+hash check, are written once. Nothing here downloads unless :func:`download_file` is called;
+that one function streams to a temporary file, checks size and hash, renames atomically, locks
+against a concurrent download of the same file, retries with backoff, and turns HTML pages,
+404s and a full disk into clear messages, leaving nothing half-written behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
@@ -86,70 +98,212 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _matches(actual: str, expected: str) -> bool:
+    """A full SHA-256, or torchvision's prefix of it (at least 8 hex digits, as in its names)."""
+    expected = expected.lower()
+    return actual == expected if len(expected) == 64 else actual.startswith(expected)
+
+
 def verify_sha256(
     path: str | os.PathLike[str], expected: str, *, what: str, hint: str = ""
 ) -> None:
     """Raise :class:`ValueError` unless the file's SHA-256 equals ``expected``.
 
-    The message names the file, both digests and what to do (download the file again), then
-    ``hint`` (for example the download command).
+    ``expected`` is the full hexadecimal digest, or a prefix of at least 8 digits (torchvision
+    names its files with one: ``vgg19-dcbb9e9d.pth``). The message names the file, both digests,
+    then ``hint`` (what to do).
     """
     actual = sha256_file(path)
-    if actual != expected.lower():
+    if not _matches(actual, expected):
         extra = f" {hint}" if hint else ""
         raise ValueError(
-            f"{what}: {os.fspath(path)!r} has SHA-256 {actual}, expected {expected.lower()}; "
-            "the file is damaged, truncated or a different file. Delete it and download it "
-            f"again.{extra}"
+            f"{what}: {os.fspath(path)!r} has SHA-256 {actual}, expected {expected.lower()}"
+            f"{'...' if len(expected) < 64 else ''}; the file is damaged, truncated or a "
+            f"different file.{extra}"
         )
+
+
+#: Seconds to wait before each retry of a failed download (then it gives up).
+RETRY_DELAYS = (1.0, 3.0, 9.0)
+_CHUNK = 1 << 20
+
+
+class _Incomplete(OSError):
+    """The server closed the connection before the announced size (retried)."""
+
+
+@contextlib.contextmanager
+def _lock(destination: Path) -> Iterator[None]:
+    """An exclusive lock on ``.<name>.lock`` beside ``destination`` (POSIX ``flock``), so two
+    processes downloading the same file take turns; a no-op where ``fcntl`` is missing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    lock_path = destination.with_name(f".{destination.name}.lock")
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            # Removed before it is released: a process that opened this file meanwhile gets
+            # the lock and finds the finished download. Correctness never rests on the lock
+            # (each download writes its own temporary file and renames a checked one).
+            with contextlib.suppress(OSError):
+                lock_path.unlink()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _open_source(url: str, timeout: float) -> tuple[BinaryIO, int | None, str]:
+    """The response stream, its announced size (or None) and its content type."""
+    request = urllib.request.Request(url, headers={"User-Agent": "rainkit"})
+    response = urllib.request.urlopen(request, timeout=timeout)
+    length = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+    kind = (response.headers.get("Content-Type") or "") if hasattr(response, "headers") else ""
+    return response, (int(length) if length and length.isdigit() else None), kind.lower()
+
+
+def _stream(url: str, tmp: Path, *, what: str, timeout: float, progress: bool) -> str:
+    """Copy ``url`` into ``tmp``; the SHA-256 of what was written."""
+    digest = hashlib.sha256()
+    response, size, kind = _open_source(url, timeout)
+    bar = None
+    try:
+        first = response.read(_CHUNK)
+        if "text/html" in kind or first.lstrip()[:15].lower().startswith((b"<!doctype html",
+                                                                           b"<html")):
+            raise ValueError(
+                f"{what}: {url} served an HTML page, not the file (Google Drive and other hosts "
+                "answer large files with a confirmation page): download it in a browser and "
+                "pass the file's path instead of the URL")
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024,
+                       desc=os.path.basename(tmp.name.split(".partial")[0]) or "download",
+                       file=sys.stderr, leave=False)
+        written = 0
+        with open(tmp, "wb") as handle:
+            chunk = first
+            while chunk:
+                handle.write(chunk)
+                digest.update(chunk)
+                written += len(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+                chunk = response.read(_CHUNK)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if size is not None and written != size:
+            raise _Incomplete(f"the connection closed after {written:,} of {size:,} bytes")
+    finally:
+        response.close()
+        if bar is not None:
+            bar.close()
+    return digest.hexdigest()
 
 
 def download_file(
     url: str,
     destination: str | os.PathLike[str],
-    sha256: str,
+    sha256: str | None,
     *,
     what: str,
     progress: bool = False,
     overwrite: bool = False,
+    timeout: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Path:
-    """Download ``url`` to ``destination`` and check its SHA-256; only called on request.
+    """Download ``url`` to ``destination`` safely; only called on request.
 
-    The file is written to a temporary name beside ``destination`` and renamed only after the
-    hash matched, so a failed or interrupted download never leaves a wrong file under the final
-    name. ``file://`` URLs work (used by the tests, which never touch the network).
+    The file streams to a hidden temporary file beside ``destination`` and is renamed over it
+    only when it is complete (the announced size) and its SHA-256 matches: an interrupted,
+    concurrent or failed download never leaves a wrong or half-written file under the final
+    name, and the temporary file is removed on every failure (``Ctrl-C`` included). Two
+    processes downloading the same file take turns (a lock file beside it); the second finds
+    the first one's file and checks it. Server errors, timeouts and cut connections are
+    retried after :data:`RETRY_DELAYS`; a 404, an HTML page instead of the file, a wrong hash
+    or a full disk are not, and say so.
 
     Args:
-        url: the source (``https://``, ``http://`` or ``file://``).
+        url: the source: ``https://``, ``http://``, ``file://``, or a plain path of a local copy.
         destination: the final path.
-        sha256: the expected hexadecimal digest.
+        sha256: the expected hexadecimal digest (or torchvision's prefix of it, 8 digits or
+            more), or ``None`` for a file with no published hash (the caller checks it).
         what: what the file holds, for messages.
         progress: show a progress bar on stderr.
         overwrite: replace an existing file at ``destination`` (else an existing file with the
             right hash is kept and returned, and one with a wrong hash is an error).
+        timeout: seconds to wait for the server on each try.
+        sleep: how to wait between retries (tests pass a no-op).
 
     Returns:
         ``destination`` as a :class:`~pathlib.Path`.
 
     Raises:
-        ValueError: the downloaded file (or an existing one) has another SHA-256.
-        OSError: the download failed; the message names the URL.
+        ValueError: the file has another SHA-256 (nothing was kept), or the server sent a web
+            page.
+        OSError: the download failed after the retries, the URL does not exist (404), or the
+            disk is full; the message names the URL and says that nothing was kept.
     """
     destination = Path(destination)
+    source = os.fspath(url)
+    if "://" not in source:
+        local = Path(source).expanduser()
+        if not local.is_file():
+            raise FileNotFoundError(f"{what}: no file at {source!r}")
+        source = local.resolve().as_uri()
     if destination.is_file() and not overwrite:
-        verify_sha256(destination, sha256, what=what)
+        if sha256 is not None:
+            verify_sha256(destination, sha256, what=what,
+                          hint="It was there before this call (nothing was downloaded): "
+                               "delete it, or download again with overwrite (--force).")
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
-    tmp = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
-    try:
+    with _lock(destination):
+        if destination.is_file() and not overwrite and sha256 is not None:
+            # another process finished the same download while this one waited
+            verify_sha256(destination, sha256, what=what)
+            return destination
+        tmp = destination.with_name(
+            f".{destination.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
         try:
-            torch.hub.download_url_to_file(url, os.fspath(tmp), hash_prefix=None,
-                                           progress=progress)
-        except (OSError, ValueError) as err:
-            raise OSError(f"{what}: download of {url} failed: {err}") from err
-        verify_sha256(tmp, sha256, what=f"{what} downloaded from {url}")
-        os.replace(tmp, destination)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+            for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+                try:
+                    actual = _stream(source, tmp, what=what, timeout=timeout, progress=progress)
+                    break
+                except urllib.error.HTTPError as err:
+                    if err.code < 500 or delay is None:
+                        missing = " (no such file on the server)" if err.code == 404 else ""
+                        raise OSError(f"{what}: download of {source} failed: HTTP {err.code} "
+                                      f"{err.reason}{missing}; nothing was kept") from None
+                except OSError as err:
+                    if err.errno == errno.ENOSPC:
+                        raise OSError(errno.ENOSPC,
+                                      f"{what}: no space left on the device while writing "
+                                      f"{str(destination)!r} from {source}; nothing was kept. "
+                                      "Free some space, or set TORCH_HOME to another "
+                                      "disk") from None
+                    if delay is None or (isinstance(err, urllib.error.URLError) and \
+                            source.startswith("file:")):
+                        raise OSError(f"{what}: download of {source} failed after "
+                                      f"{attempt + 1} tries: {err}; nothing was kept") from None
+                sleep(delay)
+            if sha256 is not None and not _matches(actual, sha256):
+                raise ValueError(
+                    f"{what}: the file downloaded from {source} has SHA-256 {actual}, expected "
+                    f"{sha256.lower()}; it was not kept (a wrong or damaged file; try again, or "
+                    "another mirror)")
+            os.replace(tmp, destination)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    with contextlib.suppress(OSError):
+        fd = os.open(destination.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     return destination
+

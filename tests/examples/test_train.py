@@ -22,7 +22,7 @@ import pytest
 import torch
 from PIL import Image
 
-import rainkit._checkpoint_file
+import rainkit._files
 import rainkit.checkpoint
 import rainkit.nn
 import rainkit.training
@@ -242,7 +242,7 @@ def test_full_disk_says_so_and_leaves_no_temporary_file(
         opened.append(path)  # epoch 1 writes best.pt and last.pt; then the disk is full
         return open(path, mode) if len(opened) <= 2 else FullDisk(path, mode)
 
-    monkeypatch.setattr(rainkit._checkpoint_file, "open", open_then_fill_up, raising=False)
+    monkeypatch.setattr(rainkit._files, "open", open_then_fill_up, raising=False)
     said = _fails(capsys, ["--data_dir", str(data / "train"), "--out_dir", str(out), *TINY,
                            "--epochs", "3"])
     assert "No space left on device" in said and "could not write" in said

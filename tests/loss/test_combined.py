@@ -224,6 +224,43 @@ def test_errors(shallow_vgg) -> None:
     deep = CombinedLoss({"p": (PerceptualLoss(vgg_weights=None), 1.0)})
     with pytest.raises(ValueError, match="at least 16x16 pixels for the VGG19 layer 'conv5_4'"):
         deep(torch.rand(1, 3, 15, 64), torch.rand(1, 3, 15, 64))
+    with pytest.raises(TypeError, match=r"negative has dtype torch.float64"):
+        combined(x, x, x.double())
+
+
+class OneArgument(nn.Module):
+    def forward(self, output: torch.Tensor) -> torch.Tensor:
+        return output.abs().mean()
+
+
+class ThreeRequired(nn.Module):
+    def forward(self, output: torch.Tensor, positive: torch.Tensor,
+                extra: torch.Tensor) -> torch.Tensor:
+        return (output - positive).abs().mean()
+
+
+class Flexible(nn.Module):
+    def forward(self, *args: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        return scale * (args[0] - args[1]).abs().mean()
+
+
+def test_a_loss_that_cannot_take_output_and_positive_fails_at_construction() -> None:
+    for module, signature in ((OneArgument(), r"\(output: 'torch.Tensor'\)"),
+                              (ThreeRequired(), "extra")):
+        with pytest.raises(TypeError, match=rf"losses\['bad'\] must take \(output, positive\).*"
+                                            rf"{type(module).__name__}.forward.*{signature}"):
+            CombinedLoss({"l1": (nn.L1Loss(), 1.0), "bad": (module, 1.0)})
+    x = torch.rand(1, 3, 4, 4)
+    total, _ = CombinedLoss({"flex": (Flexible(), 1.0)})(x, x)  # *args binds two
+    assert total.item() == 0.0
+
+
+def test_loss_weights_and_the_deprecated_weights_attribute() -> None:
+    combined = CombinedLoss({"l1": (nn.L1Loss(), 2.0), "c": (CharbonnierLoss(), 0.5)})
+    assert combined.loss_weights == {"l1": 2.0, "c": 0.5}
+    with pytest.warns(FutureWarning, match="renamed CombinedLoss.loss_weights"):
+        assert combined.weights == combined.loss_weights
+    assert "loss_weights={'l1': 2.0, 'c': 0.5}" in repr(combined)
 
 
 def test_pixel_only_any_channels() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -59,8 +61,8 @@ def test_easy_contrastive_range_and_identity(shallow_vgg) -> None:
 
 
 def test_aecr_defaults() -> None:
-    defaults = ContrastiveLoss.__init__.__defaults__  # type: ignore[misc]
-    assert defaults[0] == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    layers = inspect.signature(ContrastiveLoss).parameters["layers"].default
+    assert layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
 def test_contrastive_is_aecr_ratio(shallow_vgg) -> None:

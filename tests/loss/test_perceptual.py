@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,7 +22,7 @@ def by_hand_layers(vgg: VGGFeatures, x: torch.Tensor) -> dict[str, torch.Tensor]
 
 
 def test_default_is_the_seed_features_35() -> None:
-    assert PerceptualLoss.__init__.__defaults__[0] == ("conv5_4",)  # type: ignore[index]
+    assert inspect.signature(PerceptualLoss).parameters["layers"].default == ("conv5_4",)
 
 
 @pytest.mark.parametrize("criterion", ["l1", "mse"])
@@ -113,13 +115,15 @@ def test_input_checks_of_the_modules(shallow_vgg) -> None:
         loss(torch.rand(1, 3, 1, 8), torch.rand(1, 3, 1, 8))
     with pytest.raises(ValueError, match="at least 16x16 pixels for the VGG19 layer 'conv5_4'"):
         PerceptualLoss(vgg_weights=None)(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
-    # float16 and float64 images go through the float32 trunk; float64 gradients come back
+    # float16 and float64 images into the float32 trunk: a clear error, no silent cast
     x = torch.rand(2, 3, 8, 8)
     y = torch.rand(2, 3, 8, 8)
-    expected = loss(x, y)
-    torch.testing.assert_close(loss(x.double(), y.double()), expected)
-    x16 = x.half()
-    torch.testing.assert_close(loss(x16, y), loss(x16.float(), y))
+    for dtype in (torch.float16, torch.float64):
+        with pytest.raises(TypeError, match=f"output has dtype {dtype}"):
+            loss(x.to(dtype), y)
+        with pytest.raises(TypeError, match=f"positive has dtype {dtype}"):
+            loss(x, y.to(dtype))
+    # a float64 trunk takes float64 images, and the gradient comes back in float64
     x64 = x.double().requires_grad_()
-    loss(x64, y).backward()
+    loss.double()(x64, y.double()).backward()
     assert x64.grad is not None and x64.grad.dtype == torch.float64

@@ -107,8 +107,49 @@ def test_strict_loading_rejects_incomplete_state(tmp_path) -> None:
     state = torchvision_state_dict(torchvision_trunk())
     del state["features.2.weight"]
     torch.save(state, tmp_path / "bad.pth")
-    with pytest.raises(RuntimeError, match="2.weight"):
+    with pytest.raises(ValueError, match=r"bad.pth.*missing keys \['2.weight'\]"):
         VGGFeatures(layers=("relu1_2",), vgg_weights=tmp_path / "bad.pth")
+
+
+def test_bad_weight_files_give_a_value_error_naming_the_file(tmp_path) -> None:
+    # a text file (e.g. an HTML page served instead of the weights), a pickled non-dict, a
+    # state dict of another network, and one with VGG19's keys but other shapes
+    text = tmp_path / "page.pth"
+    text.write_text("<!DOCTYPE html><html>Sign in to continue</html>")
+    with pytest.raises(ValueError, match="page.pth.*not a PyTorch checkpoint.*vgg19-dcbb9e9d"):
+        VGGFeatures(layers=("relu1_1",), vgg_weights=text)
+    torch.save([torch.zeros(1)], tmp_path / "list.pth")
+    with pytest.raises(ValueError, match="list.pth' must hold a state dict.*got list"):
+        VGGFeatures(layers=("relu1_1",), vgg_weights=tmp_path / "list.pth")
+    torch.save({"conv.weight": torch.zeros(64, 3, 3, 3)}, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match=r"other.pth' does not hold a VGG19 trunk.*0.weight.*conv.weight"):
+        VGGFeatures(layers=("relu1_1",), vgg_weights=tmp_path / "other.pth")
+    state = torchvision_state_dict(torchvision_trunk())
+    state["features.0.weight"] = torch.zeros(32, 3, 3, 3)
+    torch.save(state, tmp_path / "shape.pth")
+    with pytest.raises(ValueError, match=r"'0.weight' has shape \(32, 3, 3, 3\), VGG19's is "
+                                         r"\(64, 3, 3, 3\)"):
+        VGGFeatures(layers=("relu1_1",), vgg_weights=tmp_path / "shape.pth")
+    state["features.0.weight"] = torch.zeros(64, 3, 3, 3, dtype=torch.int64)
+    torch.save(state, tmp_path / "int.pth")
+    with pytest.raises(ValueError, match="'0.weight' must be a floating-point tensor"):
+        VGGFeatures(layers=("relu1_1",), vgg_weights=tmp_path / "int.pth")
+
+
+def test_old_weights_keyword_still_works_with_a_future_warning() -> None:
+    with pytest.warns(FutureWarning, match=r"VGGFeatures\(weights=...\) was renamed vgg_weights="):
+        vgg = VGGFeatures(layers=("relu1_1",), weights=None)
+    with pytest.warns(FutureWarning, match="renamed VGGFeatures.vgg_weights"):
+        assert vgg.weights is None
+    with pytest.warns(FutureWarning, match=r"PerceptualLoss\(weights=...\)"):
+        PerceptualLoss(("relu1_1",), weights=None)
+    with pytest.raises(TypeError, match="both weights= and vgg_weights="):
+        VGGFeatures(weights=None, vgg_weights=None)
+
+
+def test_layer_names_must_be_strings() -> None:
+    with pytest.raises(TypeError, match="layers must hold layer names \\(str\\), got int"):
+        VGGFeatures(layers=(1,), vgg_weights=None)
 
 
 def test_unknown_layer_lists_valid_names() -> None:
@@ -204,20 +245,20 @@ def test_empty_batch_and_dtypes() -> None:
     with pytest.raises(TypeError, match="floating-point"):
         vgg(torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
     x = torch.rand(2, 3, 8, 8)
-    reference = vgg(x)
-    # float16 input to a float32 trunk: cast up (exactly representable values give equal taps)
-    half = x.half()
-    for name, value in vgg(half).items():
-        assert value.dtype == torch.float32
-        torch.testing.assert_close(value, vgg(half.float())[name], rtol=0, atol=0)
-    # float64 input: computed in float32, the gradient comes back in float64
+    # float16 and float64 input to a float32 trunk: a TypeError that says how to agree, never a
+    # silent cast (float64 rounded to float32, float16 computed in float32)
+    for dtype in (torch.float16, torch.float64, torch.bfloat16):
+        with pytest.raises(TypeError, match=rf"input has dtype {dtype}.*VGGFeatures.*float32"):
+            vgg(x.to(dtype))
+    # under autocast any floating dtype goes in, and autocast picks the convolutions' dtype
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert vgg(x.double())["relu2_1"].dtype == torch.bfloat16
+    # a float64 trunk takes float64, keeps it, and the gradient comes back in float64
     x64 = x.double().requires_grad_()
-    feats = vgg(x64)
-    torch.testing.assert_close(feats["relu2_1"], reference["relu2_1"], rtol=0, atol=0)
+    feats = vgg.double()(x64)
+    assert feats["relu1_1"].dtype == torch.float64
     feats["relu2_1"].sum().backward()
     assert x64.grad is not None and x64.grad.dtype == torch.float64
-    # a float64 trunk keeps float64
-    assert vgg.double()(x64.detach())["relu1_1"].dtype == torch.float64
 
 
 def test_device(device: torch.device) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import rainkit._checkpoint_file
+import rainkit._files
 import rainkit.checkpoint
 from _full_disk import FullDisk
 from rainkit.checkpoint import load_checkpoint
@@ -150,7 +150,7 @@ def test_record_epoch_full_disk_names_the_file(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     net = torch.nn.Conv2d(3, 3, 1)
     _record(tmp_path, 1, net)
-    monkeypatch.setattr(rainkit._checkpoint_file, "open", FullDisk, raising=False)
+    monkeypatch.setattr(rainkit._files, "open", FullDisk, raising=False)
     with pytest.raises(OSError) as err:
         _record(tmp_path, 2, net)
     assert err.value.errno == errno.ENOSPC

@@ -1,18 +1,32 @@
-"""Shared parts of the commands: device choice, loading a model by name or path, errors."""
+"""Shared parts of the commands: device choice, loading a network, notices, errors."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import sys
+from typing import Any
 
 import torch
-from torch import nn
 
-__all__ = ["CommandError", "add_device_argument", "load_network", "pick_device"]
+__all__ = [
+    "CommandError",
+    "add_device_argument",
+    "load_network",
+    "notice",
+    "pick_device",
+    "scale_argument",
+]
 
 
 class CommandError(Exception):
     """A failure the user can act on; ``rainkit`` prints it and exits with status 1."""
+
+
+def notice(text: str) -> None:
+    """Print a one-line notice on stderr without breaking a progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(f"notice: {text}", file=sys.stderr)
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
@@ -36,22 +50,34 @@ def pick_device(flag: str, threads: int | None = None) -> torch.device:
         raise CommandError(f"--device: {err}") from None
 
 
-def load_network(spec: str, device: torch.device) -> tuple[nn.Module, str, object | None]:
-    """Load a published model by name, or a rainkit checkpoint by path, in eval mode
-    (:func:`rainkit.checkpoint.load_weights_source`).
+def scale_argument(text: str) -> float | str:
+    """``--scale``: ``auto`` or a factor >= 1 (argparse ``type``)."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 1, got {text!r}"
+                                         ) from None
+    if not value >= 1 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 1, got {text!r}")
+    return value
+
+
+def load_network(spec: str) -> Any:
+    """Load a published network by name, or any weight file (a rainkit checkpoint, a
+    ``.safetensors`` export, or an authors' checkpoint recognised by its SHA-256 or its keys
+    and shapes), on the CPU in eval mode: :func:`rainkit.nn.load_network`.
 
     Returns:
-        ``(model, description, published entry or None)``.
+        The :class:`rainkit.nn.LoadedNetwork` (network, name, arguments, published entry,
+        how it was recognised).
     """
-    import rainkit.nn
-    from rainkit.checkpoint import load_weights_source
+    from rainkit.nn import load_network as load
 
-    entry = getattr(rainkit.nn, "PRETRAINED", {}).get(spec)
     try:
-        model, _, _ = load_weights_source(spec)
+        return load(spec)
     except FileNotFoundError as err:
-        hint = "; 'rainkit models' lists them" if entry is None else ""
-        raise CommandError(f"{err}{hint}") from None
+        raise CommandError(str(err)) from None
     except ValueError as err:
         raise CommandError(str(err)) from None
-    return model.to(device), spec if entry is not None else str(Path(spec)), entry

@@ -1,4 +1,4 @@
-"""``rainkit derain``: derain photos with a published model or a rainkit checkpoint."""
+"""``rainkit derain``: derain photos with a published model, a weight file or a checkpoint."""
 
 from __future__ import annotations
 
@@ -7,31 +7,41 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-from torch import nn
+from rainkit.cli._common import (
+    CommandError,
+    add_device_argument,
+    load_network,
+    notice,
+    pick_device,
+    scale_argument,
+)
+from rainkit.data import IMAGE_EXTENSIONS
 
-from rainkit.cli._common import CommandError, add_device_argument, load_network, pick_device
-from rainkit.data import IMAGE_EXTENSIONS, read_image, save_image, split_alpha
-from rainkit.nn import context_margin, tiled_forward
-
-__all__ = ["output_paths", "read_photo", "register", "write_photo"]
+__all__ = ["output_paths", "register"]
 
 DESCRIPTION = """\
 Derain one image or every image of a folder with a published model (see 'rainkit models';
-download it once with 'rainkit download NAME') or a checkpoint written by examples/train.py.
-Outputs are PNG files named after the inputs; grayscale stays grayscale, an alpha channel is
-kept, phone photos are turned upright (EXIF orientation). Large photos run in tiles with enough
-context that the result equals the whole-image result for convolutional networks. Existing
-files are never overwritten unless --overwrite is given, and the inputs never.
+download it once with 'rainkit download NAME'), an authors' weight file (recognised by its
+SHA-256 or its keys and shapes), or a checkpoint written by examples/train.py.
+
+Outputs are 8-bit PNG files named after the inputs (values rounded to the nearest level);
+grayscale stays grayscale, an alpha channel is kept, phone photos are turned upright (EXIF
+orientation). Images larger than --tile run in tiles with a context margin of half the
+network's receptive field, so that the result equals the whole-image result for convolutional
+networks; the receptive field is measured once per architecture and cached, and never when an
+image fits one tile. Photos much larger than the training images (a 3000x2000 photo against
+481x321 training pairs) have rain streaks many pixels wide that the networks never saw: pass
+--scale auto to estimate the rain at the training size and remove it at full resolution.
+Existing files are never overwritten unless --overwrite is given, and the inputs never.
 """
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("derain", help="derain images with a published model or a "
-                                 "checkpoint", description=DESCRIPTION,
+                                 "weight file", description=DESCRIPTION,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", help="a published model name (e.g. prenet-rain100h) or the "
-                                      "path of a rainkit checkpoint")
+    parser.add_argument("model", help="a published model name (e.g. prenet-rain100h), a weight "
+                                      "file of a published network, or a rainkit checkpoint")
     parser.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
     parser.add_argument("-o", "--output", type=Path, default=Path("derained"),
                         help="output folder (default: ./derained)")
@@ -40,7 +50,13 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "(default: 512)")
     parser.add_argument("--margin", default="auto",
                         help="context pixels around each tile: 'auto' (half the network's "
-                             "measured receptive field) or a number (default: auto)")
+                             "receptive field, measured once and cached) or a number "
+                             "(default: auto)")
+    parser.add_argument("--scale", type=scale_argument, default=1.0,
+                        help="'auto': estimate the rain layer on the photo shrunk so that its "
+                             "short side is about 384 px (only for photos with a short side "
+                             "of 576 px or more), enlarge it and subtract it at full "
+                             "resolution; or a shrink factor >= 1 (default: 1, full resolution)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files")
     add_device_argument(parser)
@@ -81,54 +97,26 @@ def output_paths(files: list[Path], folder: Path) -> dict[Path, Path]:
     return mapping
 
 
-def read_photo(path: Path) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
-    """Read an image upright (EXIF applied) as ``(rgb, alpha, grayscale)`` for the network.
-
-    ``rgb`` is a :math:`(3, H, W)` float tensor in [0, 1] (16-bit files keep their precision,
-    grayscale is repeated), ``alpha`` the :math:`(1, H, W)` alpha channel or ``None``.
-    """
-    color, alpha = split_alpha(read_image(path, mode="keep"))
-    grayscale = color.shape[0] == 1
-    return color.expand(3, -1, -1).contiguous(), alpha, grayscale
-
-
-def write_photo(rgb: torch.Tensor, alpha: torch.Tensor | None, grayscale: bool,
-                path: Path) -> None:
-    """Write a :math:`(3, H, W)` result as an 8-bit PNG in the input's channels, atomically."""
-    image = rgb.clamp(0, 1)
-    if grayscale:
-        image = image.mean(dim=0, keepdim=True)
-    if alpha is not None:
-        image = torch.cat([image, alpha.to(image)], dim=0)
-    tmp = path.with_name(f".{path.name}.partial.png")
+def _margin(flag: str) -> int | str:
+    if flag == "auto":
+        return flag
     try:
-        save_image(image.cpu(), tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _margin(flag: str, model: nn.Module) -> int:
-    if flag != "auto":
-        try:
-            value = int(flag)
-        except ValueError:
-            raise CommandError(f"--margin must be 'auto' or a number, got {flag!r}") from None
-        if value < 0:
-            raise CommandError(f"--margin must be >= 0, got {value}")
-        return value
-    margin = context_margin(model.cpu())
-    if margin is None:
-        print("warning: this network pools over the whole image, so tiles cannot reproduce the "
-              "whole-image result exactly; using a 64 px margin (pass --tile 0 for exact "
-              "whole-image inference if memory allows)", file=sys.stderr)
-        return 64
-    return margin
+        value = int(flag)
+    except ValueError:
+        raise CommandError(f"--margin must be 'auto' or a number, got {flag!r}") from None
+    if value < 0:
+        raise CommandError(f"--margin must be >= 0, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rainkit.inference import Derainer, read_photo, write_photo
+
     if args.tile < 0:
         raise CommandError(f"--tile must be >= 0 (0 = whole image), got {args.tile}")
+    margin = _margin(args.margin)
     files = _collect(args.inputs)
     targets = output_paths(files, args.output)
     sources = {p.resolve() for p in files}
@@ -140,34 +128,52 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{len(existing)} output file(s) exist already, e.g. {existing[0]}; "
                            "pass --overwrite to replace them or choose another --output")
     device = pick_device(args.device, args.threads)
-    model, described, _ = load_network(args.model, device)
-    margin = _margin(args.margin, model) if args.tile else 0
-    model = model.to(device)
+    loaded = load_network(args.model)
+    if loaded.entry is None:
+        notice(f"{args.model}: {loaded.how}")
+    family = _tiling_note(loaded)
+    if family and args.tile:
+        notice(family)
+    derainer = Derainer(loaded.model, device=device, tile=args.tile, margin=margin,
+                        scale=args.scale, progress=True, log=notice)
+    start = time.perf_counter()
     failures: list[tuple[Path, str]] = []
-    for index, path in enumerate(files, 1):
-        start = time.perf_counter()
+    bar = tqdm(files, unit="image", file=sys.stderr, dynamic_ncols=True, disable=len(files) < 2)
+    for path in bar:
+        bar.set_postfix_str(path.name)
         try:
-            rgb, alpha, grayscale = read_photo(path)
+            photo = read_photo(path)
         except (OSError, ValueError) as err:
             failures.append((path, f"cannot read the image: {err}"))
             continue
-        with torch.no_grad():
-            batch = rgb[None].to(device)
-            if args.tile:
-                result = tiled_forward(model, batch, tile=args.tile, margin=margin)
-            else:
-                result = model(batch)
-        result = result[0].float()
-        if not bool(torch.isfinite(result).all()):
-            failures.append((path, f"the network's output is not finite (NaN or inf): the "
-                                   f"weights of {described} are broken"))
+        try:
+            result = derainer.derain_photo(photo)
+        except ValueError as err:
+            failures.append((path, f"{err} ({args.model})"))
             continue
-        write_photo(result, alpha, grayscale, targets[path])
-        print(f"[{index}/{len(files)}] {path} -> {targets[path]} "
-              f"({time.perf_counter() - start:.2f} s)", flush=True)
+        write_photo(result, targets[path])
+    bar.close()
+    done = len(files) - len(failures)
+    print(f"derained {done} of {len(files)} image(s) into {args.output} with {args.model} in "
+          f"{time.perf_counter() - start:.1f} s ({derainer.summary()})")
     if failures:
         print(f"{len(failures)} of {len(files)} image(s) failed:", file=sys.stderr)
         for path, reason in failures:
             print(f"  {path}: {reason}", file=sys.stderr)
         return 1
     return 0
+
+
+def _tiling_note(loaded: object) -> str:
+    """The family's sentence when its networks cannot be tiled exactly, else ''."""
+    from rainkit.nn import FAMILIES
+
+    entry = getattr(loaded, "entry", None)
+    family = FAMILIES.get(getattr(entry, "family", "") or "")
+    if family is None:
+        name = getattr(loaded, "model_name", "")
+        family = next((f for f in FAMILIES.values() if name in f.models), None)
+    if family is None or family.tiling == "exact":
+        return ""
+    return f"{family.name}: tiles are approximate: {family.tiling} (pass --tile 0 for the " \
+           "exact whole-image result if memory allows)"

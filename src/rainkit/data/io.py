@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import struct
 import warnings
-import zlib
 from pathlib import Path
 from typing import Literal
 
@@ -13,11 +12,14 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from rainkit._validation import check_choice, check_path, check_raster
+from rainkit._validation import check_choice, check_finite, check_path, check_raster
+from rainkit.data.png16 import decode_png16, png_header, write_png16
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "check_unit_interval",
     "decode_image",
+    "exif_orientation",
     "read_image",
     "save_image",
     "split_alpha",
@@ -29,7 +31,6 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".
 
 ReadMode = Literal["RGB", "keep"]
 _READ_MODES: tuple[str, ...] = ("RGB", "keep")
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _EXIF_ORIENTATION = 0x0112
 
 
@@ -68,128 +69,7 @@ def _cannot_read(path: Path, why: object) -> ValueError:
     return ValueError(f"cannot read image file {path}: {why}")
 
 
-def _png_header(path: Path) -> tuple[int, int] | None:
-    """``(bit depth, colour type)`` from a PNG's IHDR chunk, or ``None`` for other files."""
-    with open(path, "rb") as file:
-        head = file.read(26)
-    if len(head) < 26 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
-        return None
-    return head[24], head[25]
-
-
-def _decode_png16(path: Path) -> np.ndarray:
-    """Decode a 16-bit colour PNG (which PIL reduces to 8 bits) to an ``(H, W, C)`` int32 array.
-
-    The file's structure is checked first (every chunk's CRC, the zlib stream and its size):
-    torchvision's libpng decoder can crash the process on a corrupt file. The pixels then come
-    from torchvision when it returns 16-bit samples (torchvision >= 0.21), else from
-    :func:`_unfilter_rows`.
-    """
-    data = path.read_bytes()
-    width, height, channels, raw = _parse_png16(data, path)
-    try:
-        from torchvision.io import ImageReadMode, decode_png
-    except ImportError:  # pragma: no cover - torchvision without its image extension
-        decode_png = None
-    if decode_png is not None:
-        with warnings.catch_warnings():  # torchvision >= 0.29 flags its decoders as deprecated
-            warnings.simplefilter("ignore", DeprecationWarning)
-            try:
-                decoded = decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8),
-                                     mode=ImageReadMode.UNCHANGED)
-            except RuntimeError as err:
-                raise _cannot_read(path, f"it is corrupt or not a PNG ({err})") from err
-        if decoded.dtype == torch.uint16 and tuple(decoded.shape) == (channels, height, width):
-            return decoded.to(torch.int32).permute(1, 2, 0).numpy()
-    try:
-        samples = _unfilter_rows(raw, channels * 2)
-    except ValueError as err:
-        raise _cannot_read(path, f"it is corrupt ({err})") from err
-    return samples.view(">u2").reshape(height, width, channels).astype(np.int32)
-
-
-def _unfilter_rows(rows: np.ndarray, bpp: int) -> np.ndarray:
-    """Undo the PNG row filters (PNG spec section 9) of ``(H, 1 + stride)`` filtered bytes."""
-    height, stride = rows.shape[0], rows.shape[1] - 1
-    out = np.zeros((height, stride), np.uint8)
-    prior = np.zeros(stride, np.uint8)
-    for y in range(height):
-        kind, line = int(rows[y, 0]), rows[y, 1:]
-        if kind == 0:  # None
-            current = line.copy()
-        elif kind == 1:  # Sub: a running sum along each byte lane, modulo 256
-            current = np.cumsum(line.reshape(-1, bpp), axis=0, dtype=np.uint8).reshape(-1)
-        elif kind == 2:  # Up
-            current = line + prior
-        elif kind in (3, 4):  # Average, Paeth: sequential along the row
-            filt, up = line.tolist(), prior.tolist()
-            rec = [0] * stride
-            for i in range(stride):
-                a = rec[i - bpp] if i >= bpp else 0
-                b = up[i]
-                if kind == 3:
-                    rec[i] = (filt[i] + ((a + b) >> 1)) & 255
-                    continue
-                c = up[i - bpp] if i >= bpp else 0
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                rec[i] = (filt[i] + pred) & 255
-            current = np.array(rec, np.uint8)
-        else:
-            raise ValueError(f"unknown PNG filter type {kind} in row {y}")
-        out[y] = current
-        prior = current
-    return out
-
-
-def _parse_png16(data: bytes, path: Path) -> tuple[int, int, int, np.ndarray]:
-    """Check a 16-bit PNG's structure; return its width, height, channels and the
-    ``(H, 1 + stride)`` filtered rows (non-interlaced files)."""
-    pos, header, idat, last = 8, None, [], b""
-    try:
-        while pos + 12 <= len(data):
-            (length,) = struct.unpack(">I", data[pos:pos + 4])
-            kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-            (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
-            if len(body) != length or zlib.crc32(kind + body) != crc:
-                raise ValueError(f"chunk {kind!r} is truncated or its CRC is wrong")
-            if kind == b"IHDR":
-                header = struct.unpack(">IIBBBBB", body)
-            elif kind == b"IDAT":
-                if idat and last != b"IDAT":
-                    raise ValueError("its IDAT chunks are not consecutive")
-                idat.append(body)
-            elif kind == b"IEND":
-                break
-            last = kind
-            pos += 12 + length
-        else:
-            raise ValueError("the file ends before its IEND chunk")
-        if header is None or not idat:
-            raise ValueError("no IHDR or IDAT chunk")
-        width, height, depth, color_type, compression, filtering, interlace = header
-        channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(color_type)
-        if depth != 16 or channels is None:
-            raise ValueError(f"bit depth {depth}, colour type {color_type} is not 16-bit")
-        if width == 0 or height == 0 or compression or filtering:
-            raise ValueError(f"invalid IHDR {header}")
-        if interlace:
-            raise ValueError("interlaced 16-bit PNGs are not supported; save it without "
-                             "interlacing")
-        raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8)
-        stride = width * channels * 2
-        if raw.size != height * (stride + 1):
-            raise ValueError(f"{raw.size} bytes of image data, expected {height * (stride + 1)}")
-        kinds = raw[:: stride + 1]
-        if int(kinds.max()) > 4:
-            raise ValueError(f"unknown row filter type {int(kinds.max())}")
-    except (ValueError, struct.error, zlib.error) as err:
-        raise _cannot_read(path, f"it is corrupt or not a 16-bit PNG ({err})") from err
-    return width, height, channels, raw.reshape(height, stride + 1)
-
-
-def _orientation(img: Image.Image) -> int:
+def exif_orientation(img: Image.Image) -> int:
     """The EXIF orientation tag (1 to 8), or 1 when absent or unreadable (the pixels may
     still be fine: a broken EXIF block must not make the image unreadable)."""
     try:
@@ -261,11 +141,11 @@ def decode_image(path: str | os.PathLike[str], mode: ReadMode = "RGB") -> torch.
     if path.stat().st_size == 0:
         raise _cannot_read(path, "the file is empty (0 bytes)")
     try:
-        header = _png_header(path)
+        header = png_header(path)
         with Image.open(path) as img:
-            orientation = _orientation(img)
+            orientation = exif_orientation(img)
             if header is not None and header[0] == 16 and header[1] in (2, 4, 6):
-                array = _decode_png16(path)
+                array = decode_png16(path)
             else:
                 bits = img.tag_v2.get(258) if img.format == "TIFF" else None
                 if isinstance(bits, tuple) and len(bits) > 1 and max(bits) > 8:
@@ -373,20 +253,47 @@ def split_alpha(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]
     return image, None
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+def check_unit_interval(values: torch.Tensor, name: str = "image") -> None:
+    """Raise ValueError unless a floating image holds finite values in [0, 1].
+
+    Non-finite values follow the policy of :func:`rainkit._validation.check_finite`; for
+    values out of range the message gives the range found and says which mistake it looks
+    like: a 0..255 image (divide by 255) or a network output that overshoots (clamp it).
+    Reads the values (one device synchronisation on a GPU).
+    """
+    check_finite(values, name)
+    if not values.numel() or bool(((values >= 0) & (values <= 1)).all()):
+        return
+    low, high = values.min().item(), values.max().item()
+    span = f"[{low:.4g}, {high:.4g}]"
+    if high > 2.0 and low >= 0.0:
+        raise ValueError(f"{name} must hold values in [0, 1], got {span}, which looks like a "
+                         f"0..255 image: divide it by 255")
+    raise ValueError(f"{name} must hold values in [0, 1], got {span}; clamp a network output "
+                     f"with .clamp(0, 1)")
 
 
-def _write_png16(array: np.ndarray, path: Path) -> None:
-    """Write an ``(H, W, C)`` uint16 array as a 16-bit PNG (PIL writes 16-bit grayscale only)."""
-    height, width, channels = array.shape
-    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
-    rows = array.astype(">u2").reshape(height, width * channels).view(np.uint8)
-    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1)  # filter type 0
-    header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
-    path.write_bytes(
-        _PNG_SIGNATURE + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + _png_chunk(b"IEND", b"")
+def _check_save_shape(image: torch.Tensor) -> None:
+    """The shape checks of :func:`save_image`, with a hint for the usual mistakes."""
+    shape = tuple(image.shape)
+    if image.ndim == 3 and shape[0] in (1, 2, 3, 4):
+        if shape[2] in (3, 4) and shape[1] >= 16:  # tall, 3 or 4 pixels wide: (H, W, C)?
+            warnings.warn(
+                f"save_image reads the tensor of shape {shape} as (C, H, W): {shape[0]} "
+                f"channel(s), {shape[1]}x{shape[2]} pixels (height x width); if it is (H, W, C), "
+                f"pass image.permute(2, 0, 1)", UserWarning, stacklevel=3)
+        return
+    if image.ndim == 3 and shape[2] in (1, 2, 3, 4):
+        hint = ", which looks like (H, W, C): pass image.permute(2, 0, 1)"
+    elif image.ndim == 2:
+        hint = ", a 2-D (H, W) image: add its channel with image[None]"
+    elif image.ndim == 4 and shape[1] in (1, 2, 3, 4):
+        hint = ", a batch: save each image, image[0] for the first"
+    else:
+        hint = ""
+    raise ValueError(
+        f"image must have shape (C, H, W) with C in 1, 2, 3, 4 (1 gray, 2 gray + alpha, 3 RGB, "
+        f"4 RGBA), got {shape}{hint}"
     )
 
 
@@ -397,8 +304,22 @@ def save_image(
 
     ``uint8`` tensors are written as they are; ``uint16`` tensors hold 16-bit values; floating
     tensors must hold values in :math:`[0, 1]` and are scaled by 255 (or 65535) and rounded.
-    The channels give the kind of image: 1 grayscale, 2 grayscale and alpha, 3 RGB, 4 RGBA.
     The format follows the suffix; the parent folder is created.
+
+    What is assumed, and said when it may be wrong:
+
+    * **The layout is** :math:`(C, H, W)`, channels first, as every rainkit tensor. A tensor
+      whose last dimension looks like channels (``(H, W, 3)`` from numpy or PIL) is refused
+      with a hint to ``permute(2, 0, 1)``; a tensor that fits both readings, such as
+      ``(4, 480, 3)``, is saved as :math:`(C, H, W)` (a 3-pixel-wide image) with a
+      :class:`UserWarning` that says so.
+    * **The channels give the kind of image**: 1 grayscale, 2 grayscale and alpha, 3 RGB,
+      4 RGBA, where the 4th channel is the opacity (0 transparent, 1 or 255 opaque).
+    * **The dtype gives the scale**: ``uint8`` 0..255, ``uint16`` 0..65535, floating 0..1.
+      Floating values outside :math:`[0, 1]` are refused, never clipped or rescaled: the
+      message says whether they look like a 0..255 image (divide by 255), an overshooting
+      network output (clamp), or hold NaN/inf. Other integer dtypes (``int64`` from
+      ``torch.tensor([...])``) are refused rather than guessed at.
 
     Args:
         image: a tensor of shape :math:`(C, H, W)` with :math:`C \\in \\{1, 2, 3, 4\\}`:
@@ -411,7 +332,8 @@ def save_image(
     Raises:
         TypeError: ``image`` is not a tensor, or has another dtype (``int32``, ``int64``,
             ``bool``: convert to ``uint8`` or to float in [0, 1] first).
-        ValueError: a bad shape, a floating value outside :math:`[0, 1]` (or NaN), a
+        ValueError: a bad shape (the message names the likely mistake: channels last, a
+            2-D image, a batch), a floating value outside :math:`[0, 1]` (or NaN, inf), a
             ``uint16`` tensor saved at 8 bits, a 16-bit file that is not a PNG, or an alpha
             channel for a format without one (JPEG).
 
@@ -424,10 +346,7 @@ def save_image(
     """
     if not isinstance(image, torch.Tensor):
         raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[0] not in (1, 2, 3, 4):
-        raise ValueError(
-            f"image must have shape (C, H, W) with C in 1, 2, 3, 4, got {tuple(image.shape)}"
-        )
+    _check_save_shape(image)
     if isinstance(bit_depth, bool) or bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
     path = check_path(path, "path")
@@ -443,25 +362,19 @@ def save_image(
         array = image.to(torch.int32).numpy().astype(np.uint16)
     elif image.is_floating_point():
         values = image.double()
-        if values.numel() and not bool(((values >= 0) & (values <= 1)).all()):
-            finite = values[torch.isfinite(values)]
-            span = (f"[{finite.min().item():.4g}, {finite.max().item():.4g}]" if finite.numel()
-                    else "no finite values")
-            nan = ", with NaN or inf" if finite.numel() < values.numel() else ""
-            raise ValueError(
-                f"a floating image must hold values in [0, 1], got {span}{nan}; clamp it with "
-                ".clamp(0, 1), or divide a 0..255 image by 255"
-            )
+        check_unit_interval(values, "image")
         array = (values * peak).round().numpy().astype(np.uint16 if bit_depth == 16 else np.uint8)
     else:
+        hint = ("; convert 0..255 integers with .to(torch.uint8)"
+                if not image.dtype.is_complex and image.dtype != torch.bool else "")
         raise TypeError(
             f"image must be uint8 (0..255), uint16 (0..65535) or floating (0..1), got "
-            f"{image.dtype}"
+            f"{image.dtype}{hint}"
         )
     array = np.ascontiguousarray(array.transpose(1, 2, 0))
     path.parent.mkdir(parents=True, exist_ok=True)
     if bit_depth == 16:
-        _write_png16(array, path)
+        write_png16(array, path)
         return
     channels = array.shape[2]
     if channels in (2, 4) and path.suffix.lower() in (".jpg", ".jpeg"):

@@ -148,8 +148,8 @@ def _builtin(pattern: re.Pattern[str], template: str) -> Callable[[str], str | N
 
 def _rule_function(pair_by: object) -> Callable[[str], str | None]:
     """The name rule of ``pair_by`` (not ``"sorted"``, which pairs by position)."""
-    if isinstance(pair_by, str):
-        raise ValueError(
+    if isinstance(pair_by, str):  # a lone regex is the wrong type: a rule needs a template
+        raise TypeError(
             f"pair_by must be 'sorted', a (pattern, template) tuple of str or a callable, "
             f"got {pair_by!r}"
         )
@@ -481,5 +481,6 @@ def _detect(root: Path, pair_by: PairBy | None, strict: bool) -> tuple[str, _Mat
         f"cannot detect the dataset layout of {root}; it holds:\n{_describe(root)}\n"
         f"known layouts (layout=...):\n{_known_layouts()}\n"
         "or give the folders and a name rule: rainy_dir=..., clean_dir=..., "
-        "pair_by=(r'rain-(\\d+)', r'norain-\\1')"
+        "pair_by=(r'rain-(\\d+)', r'norain-\\1'), or pair_by='sorted' to pair the files by "
+        "sorted order"
     )

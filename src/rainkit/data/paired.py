@@ -261,6 +261,12 @@ class PairedRainDataset(Dataset):
         return random.Random(int(seed[0]) << 32 | int(seed[1]))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+        if isinstance(index, str):
+            raise TypeError(
+                f"index must be an int (a position), got str {index!r}; find a pair by name with "
+                f"[pair.name for pair in dataset.pairs].index(name)"
+            )
+        index = check_int(index, "index")
         if not -len(self) <= index < len(self):
             raise IndexError(f"index must be in [0, {len(self)}), got {index}")
         index %= len(self)

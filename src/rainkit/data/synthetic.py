@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from rainkit._validation import check_image_tensor, check_int, check_real
-from rainkit.data.io import read_image
+from rainkit.data.io import check_unit_interval, read_image
 from rainkit.data.transforms import paired_random_crop, paired_random_flip
 
 __all__ = ["SyntheticRainDataset", "line_kernel", "synthesize_rain"]
@@ -91,7 +91,9 @@ def synthesize_rain(
     function of the arguments when ``seed`` is given.
 
     Args:
-        image: a clean image of shape :math:`(3, H, W)` or :math:`(B, 3, H, W)` in [0, 1].
+        image: a clean image of shape :math:`(3, H, W)` or :math:`(B, 3, H, W)`, floating,
+            with finite values in [0, 1] (a 0..255 image, NaN or inf raise
+            :class:`ValueError`: the screen blend is only defined on [0, 1]).
         density: fraction of pixels that start a streak, in :math:`[0, 1]`.
         length: streak length in pixels, ``> 0``.
         angle: streak direction in degrees from the vertical, positive leaning right.
@@ -122,6 +124,7 @@ def synthesize_rain(
         SIGGRAPH 2006.
     """
     check_image_tensor(image, "image", ndims=(3, 4), channels=3)
+    check_unit_interval(image.detach(), "image")
     density = check_real(density, "density", minimum=0.0, maximum=1.0)
     length = check_real(length, "length", minimum=0.0, strict_minimum=True)
     width = check_real(width, "width", minimum=0.0, strict_minimum=True)
@@ -256,6 +259,7 @@ class SyntheticRainDataset(Dataset):
         for index, item in enumerate(clean_images):
             if isinstance(item, torch.Tensor):
                 check_image_tensor(item, f"clean_images[{index}]", ndims=(3,), channels=3)
+                check_unit_interval(item.detach(), f"clean_images[{index}]")
                 images.append(item.float())
             else:
                 images.append(read_image(item))
@@ -275,6 +279,7 @@ class SyntheticRainDataset(Dataset):
         return len(self.images) * self.samples_per_image
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+        index = check_int(index, "index")
         if not 0 <= index < len(self):
             raise IndexError(f"index must be in [0, {len(self)}), got {index}")
         rng = np.random.default_rng([self.seed, self.epoch, index])

@@ -15,7 +15,13 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from rainkit._validation import check_choice, check_image_tensor, check_positive, check_same_shape
+from rainkit._validation import (
+    check_choice,
+    check_image_tensor,
+    check_module_dtype,
+    check_positive,
+    check_same_shape,
+)
 from rainkit.loss.vgg import VGG19_LAYERS, VGGFeatures
 
 __all__ = [
@@ -26,6 +32,7 @@ __all__ = [
     "check_feature_pair",
     "check_features",
     "check_layer_weights",
+    "check_trunk_dtypes",
     "extract",
     "feature_dtype",
     "l1",
@@ -126,6 +133,17 @@ def check_layer_weights(
             f"{len(layer_weights)}"
         )
     return tuple(check_positive(w, "layer_weights", strict=False) for w in layer_weights)
+
+
+def check_trunk_dtypes(vgg: VGGFeatures, *images: torch.Tensor,
+                       names: Sequence[str] = ("output", "positive")) -> None:
+    """Raise TypeError unless every image has the trunk's dtype (anything goes under autocast).
+
+    A float64 image into a float32 trunk would be rounded, a float16 one computed in float32:
+    neither is cast silently; the message names the argument and the two ways to agree.
+    """
+    for image, name in zip(images, names):
+        check_module_dtype(image, vgg, name)
 
 
 def as_negatives(negative: object, positive: torch.Tensor) -> list[torch.Tensor]:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from rainkit._validation import check_image_tensor, check_positive, check_same_shape
-from rainkit.loss._feature_ops import as_negatives, extract, select
+from rainkit.loss._feature_ops import as_negatives, check_trunk_dtypes, extract, select
 from rainkit.loss.feature import FeatureLoss
 from rainkit.loss.vgg import VGG19_LAYERS, VGGFeatures, check_vgg_input
 
@@ -197,6 +197,9 @@ class CombinedLoss(nn.Module):
         negatives = None if negative is None else as_negatives(negative, positive)
         for vgg, layers, neg_layers, names in self._groups:
             check_vgg_input(output, "output", layers)
+            check_trunk_dtypes(vgg, output, positive)
+            if neg_layers and negatives is not None:
+                check_trunk_dtypes(vgg, *negatives, names=("negative",) * len(negatives))
             if neg_layers and negatives is None:
                 needs_neg = [n for n in names if self.losses[n].needs_negative]
                 raise ValueError(f"losses {needs_neg} need a negative image, got None")

@@ -15,6 +15,7 @@ from rainkit.loss._feature_ops import (
     Features,
     as_negatives,
     check_layer_weights,
+    check_trunk_dtypes,
     extract,
 )
 from rainkit.loss.vgg import VGG19_LAYERS, VGGFeatures, check_layers, check_vgg_input
@@ -126,12 +127,16 @@ class FeatureLoss(nn.Module):
         check_vgg_input(output, "output", self.layers)
         check_image_tensor(positive, "positive", channels=3)
         check_same_shape(output, positive, ("output", "positive"))
+        check_trunk_dtypes(self.vgg, output, positive)
         if negative is None:
             if self.needs_negative:
                 raise ValueError(f"{type(self).__name__} needs a negative image, got None")
             return None
         negatives = as_negatives(negative, positive)
-        return negatives if self.needs_negative else None
+        if not self.needs_negative:
+            return None
+        check_trunk_dtypes(self.vgg, *negatives, names=("negative",) * len(negatives))
+        return negatives
 
     def forward(
         self, output: torch.Tensor, positive: torch.Tensor, negative: object = None

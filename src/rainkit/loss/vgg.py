@@ -182,6 +182,7 @@ def _read_trunk_state(path: str, trunk: nn.Sequential) -> dict[str, torch.Tensor
     if not isinstance(state, Mapping) or not all(isinstance(k, str) for k in state):
         raise ValueError(f"{where} must hold a state dict (a dict from str to tensors), got "
                          f"{type(state).__name__}; {hint}")
+    found = list(state)
     if any(key.startswith("features.") for key in state):
         state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
     # keep the trunk's layers only; the classifier and deeper layers are not needed
@@ -191,7 +192,8 @@ def _read_trunk_state(path: str, trunk: nn.Sequential) -> dict[str, torch.Tensor
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
         raise ValueError(f"{where} does not hold a VGG19 trunk: missing keys {missing[:6]}, "
-                         f"unexpected keys {unexpected[:6]} (of {len(state)} read); {hint}")
+                         f"unexpected keys {unexpected[:6]}; the file's keys begin "
+                         f"{found[:6]} ({len(found)} in all); {hint}")
     for key, shape in expected.items():
         value = state[key]
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
@@ -247,7 +249,7 @@ class VGGFeatures(nn.Module):
     :class:`~rainkit.loss.CombinedLoss` also makes losses that load the same weights share one
     trunk after the fact.
 
-    **State dict.** The trunk is frozen and rebuilt from ``weights``, so :meth:`state_dict`
+    **State dict.** The trunk is frozen and rebuilt from ``vgg_weights``, so :meth:`state_dict`
     leaves it out (a checkpoint of a model that holds a loss does not carry 80 MB of VGG
     weights per loss); :meth:`load_state_dict` accepts a state dict with or without it (with it,
     the trunk is loaded from it, strictly). ``vgg.features.state_dict()`` is the trunk's own,
@@ -360,7 +362,7 @@ class VGGFeatures(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        """The dtype of the trunk's weights (inputs are cast to it)."""
+        """The dtype of the trunk's weights (inputs must have it, outside autocast)."""
         return self.mean.dtype
 
     def train(self, mode: bool = True) -> VGGFeatures:
@@ -388,7 +390,7 @@ class VGGFeatures(nn.Module):
         Under autocast the input is cast to the trunk's dtype (autocast then picks the
         convolutions' dtype); otherwise it must already have it.
         """
-        check_module_dtype(input, self.features, "input")
+        check_module_dtype(input, self, "input")
         x = input.to(self.dtype)
         if self.normalize:
             x = (x - self.mean) / self.std

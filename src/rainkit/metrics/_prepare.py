@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from rainkit._validation import (
+    check_finite,
     check_image_tensor,
     check_int,
     check_positive,
@@ -18,9 +19,30 @@ from rainkit._validation import (
 from rainkit.metrics.color import rgb_to_y
 from rainkit.metrics.conventions import QUANTIZE_MODES, ScoringConvention, resolve_convention
 
-__all__ = ["Options", "Prepared", "check_options", "finish", "prepare"]
+__all__ = [
+    "Options",
+    "Prepared",
+    "Tensors",
+    "apply_options",
+    "check_options",
+    "check_window_conflicts",
+    "finish",
+    "prepare",
+    "to_tensors",
+]
 
 _INT_RANGES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+@dataclass
+class Tensors:
+    """An input pair converted once: ``(B, C, H, W)`` floating tensors, before any convention."""
+
+    input: torch.Tensor
+    target: torch.Tensor
+    data_range: float
+    numpy: bool
+    shape: tuple[int, ...]  # the input's shape as given, for messages
 
 
 @dataclass
@@ -54,14 +76,14 @@ def _conflict(option: str, value: object, convention: ScoringConvention, fixed: 
 
 
 def check_options(data_range: object, crop_border: object, y_channel: object,
-                  reduction: object, *, convention: object = None, quantize: object = None,
-                  window: tuple[object, object, object, object] | None = None) -> Options:
+                  reduction: object, *, convention: object = None,
+                  quantize: object = None) -> Options:
     """Validate the options shared by every metric (no input needed) and apply a convention.
 
     ``crop_border`` and ``y_channel`` may be ``None`` ("not given"): they then take the
     convention's value, or ``0`` and ``False`` without one. An explicit value that contradicts
-    the convention raises :class:`ValueError`, as does an SSIM ``window`` (``(window_size,
-    sigma, k1, k2)``) other than the convention's.
+    the convention raises :class:`ValueError`. (SSIM's window options are checked against the
+    convention by :func:`check_window_conflicts`.)
     """
     scale = None if data_range is None else check_positive(data_range, "data_range")
     border = None if crop_border is None else check_int(crop_border, "crop_border", minimum=0)
@@ -79,15 +101,18 @@ def check_options(data_range: object, crop_border: object, y_channel: object,
         raise _conflict("y_channel", y_channel, conv, conv.y_channel, what)
     if conv.crop_border is not None and border is not None and border != conv.crop_border:
         raise _conflict("crop_border", border, conv, conv.crop_border, "uses a fixed border")
-    if window is not None:
-        names = ("window_size", "sigma", "k1", "k2")
-        fixed = (conv.window_size, conv.sigma, conv.k1, conv.k2)
-        for name, value, want in zip(names, window, fixed):
-            if value != want:
-                raise _conflict(name, value, conv, want, "uses Wang et al.'s SSIM settings")
     if border is None:
         border = conv.crop_border or 0
     return Options(scale, border, conv.y_channel, conv.round_y, quantize, conv)
+
+
+def check_window_conflicts(convention: ScoringConvention, **given: object) -> None:
+    """Raise :class:`ValueError` if an explicitly given SSIM option (``window_size=7``; ``None``
+    means not given) differs from the convention's."""
+    for name, value in given.items():
+        want = getattr(convention, name)
+        if value is not None and value != want:
+            raise _conflict(name, value, convention, want, "fixes the SSIM settings of its script")
 
 
 def _quantize(x: torch.Tensor, scale: float, mode: str) -> torch.Tensor:
@@ -139,52 +164,62 @@ def _numpy_to_tensor(array: np.ndarray, name: str) -> tuple[torch.Tensor, float]
         raise ValueError(f"{name} must not be empty, got shape {array.shape} (a zero-size "
                          "dimension)")
     tensor = torch.from_numpy(np.asarray(array, dtype=np.float64))
+    # numpy inputs return numbers, which are read anyway: a NaN pixel is an error there
+    # (rainkit._validation's non-finite policy)
+    check_finite(tensor, name)
     tensor = tensor[None] if array.ndim == 2 else tensor.permute(2, 0, 1)
     return tensor.unsqueeze(0), default_range
 
 
-def prepare(input: object, target: object, *, data_range: float | None,
-            crop_border: int | None, y_channel: bool | None, reduction: str,
-            convention: str | ScoringConvention | None = None, quantize: str | None = None,
-            window: tuple[object, object, object, object] | None = None) -> Prepared:
-    """Check and convert ``(input, target)`` for a metric; see :func:`rainkit.metrics.psnr`.
+def _common_dtype(x: torch.Tensor, y: torch.Tensor) -> torch.dtype:
+    """The dtype both images are scored in: the wider of two floating dtypes (float32 with
+    float64 gives float64), float32 for float16/bfloat16."""
+    dtype = torch.promote_types(x.dtype, y.dtype)
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
-    In order: type and shape checks, conversion to ``(B, C, H, W)`` floating tensors, the data
-    range, ``quantize`` (``input`` only), luma (rounded if the convention says so), border crop.
-    ``convention``, ``crop_border=None``, ``y_channel=None`` and ``window``: see
-    :func:`check_options`.
+
+def to_tensors(input: object, target: object, data_range: float | None, *,
+               finite: bool = False) -> Tensors:
+    """Check ``(input, target)`` and convert them once to ``(B, C, H, W)`` floating tensors.
+
+    numpy arrays: ``(H, W)`` or ``(H, W, C)`` of uint8, uint16 or float (float32 and float64
+    may be mixed), converted to float64 and checked to be finite. Tensors: ``(B, C, H, W)`` or
+    ``(C, H, W)``, floating, on one device; float32 with float64 is computed in float64,
+    float16/bfloat16 in float32. ``finite=True`` also checks tensors for NaN and infinities
+    (one device synchronisation).
     """
-    opts = check_options(data_range, crop_border, y_channel, reduction, convention=convention,
-                         quantize=quantize, window=window)
-    crop_border, y_channel = opts.crop_border, opts.y_channel
     if isinstance(input, np.ndarray) and isinstance(target, np.ndarray):
         if input.shape != target.shape:
             raise ValueError(
                 f"input and target must have the same shape, got {input.shape} and {target.shape}"
             )
-        if input.dtype != target.dtype:
+        both_float = (np.issubdtype(input.dtype, np.floating)
+                      and np.issubdtype(target.dtype, np.floating))
+        if input.dtype != target.dtype and not both_float:
             raise TypeError(
-                f"input and target must have the same dtype, got {input.dtype} and {target.dtype}"
+                f"input and target must have the same dtype (or both be floating), got "
+                f"{input.dtype} and {target.dtype}"
             )
         x, default_range = _numpy_to_tensor(input, "input")
         y, _ = _numpy_to_tensor(target, "target")
         is_numpy = True
+        shape: tuple[int, ...] = tuple(input.shape)
     elif isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor):
         x = check_image_tensor(input, "input", ndims=(3, 4))
         y = check_image_tensor(target, "target", ndims=(3, 4))
         check_same_shape(x, y)
-        if x.dtype != y.dtype:
-            raise TypeError(
-                f"input and target must have the same dtype, got {x.dtype} and {y.dtype}"
-            )
         if x.device != y.device:
             raise ValueError(
                 f"input and target must be on the same device, got {x.device} and {y.device}"
             )
+        if finite:
+            check_finite(x, "input")
+            check_finite(y, "target")
+        shape = tuple(x.shape)
         if x.ndim == 3:
             x, y = x.unsqueeze(0), y.unsqueeze(0)
-        if x.dtype in (torch.float16, torch.bfloat16):
-            x, y = x.float(), y.float()
+        dtype = _common_dtype(x, y)
+        x, y = x.to(dtype), y.to(dtype)
         default_range = 1.0
         is_numpy = False
     else:
@@ -193,6 +228,13 @@ def prepare(input: object, target: object, *, data_range: float | None,
             f"{type(input).__name__} and {type(target).__name__}"
         )
     scale = default_range if data_range is None else float(data_range)
+    return Tensors(x, y, scale, is_numpy, shape)
+
+
+def apply_options(tensors: Tensors, opts: Options) -> tuple[torch.Tensor, torch.Tensor]:
+    """What a convention (or the plain options) does before the metric: the 8-bit snap or
+    ``quantize`` (``input`` only), luma (rounded if the convention says so), border crop."""
+    x, y, scale = tensors.input, tensors.target, tensors.data_range
     if opts.round_y:
         # The script reads 8-bit files: snap both images to the 8-bit grid (exact for data
         # that came from 8-bit files; the input by ``quantize`` when given).
@@ -200,28 +242,43 @@ def prepare(input: object, target: object, *, data_range: float | None,
         y = _quantize(y, scale, "round")
     elif opts.quantize is not None:
         x = _quantize(x, scale, opts.quantize)
-    if y_channel:
+    if opts.y_channel:
         if x.shape[1] != 3:
             source = "y_channel=True" if opts.convention is None else \
                 f"convention {opts.convention.name!r} (Y channel)"
             raise ValueError(
                 f"{source} expects 3 RGB channels, got {x.shape[1]} channels "
-                f"(input shape {tuple(input.shape)})"  # type: ignore[union-attr]
+                f"(input shape {tensors.shape})"
             )
         if opts.round_y:
             x, y = _matlab_y_uint8(x, scale), _matlab_y_uint8(y, scale)
         else:
             x, y = rgb_to_y(x, scale), rgb_to_y(y, scale)
-    if crop_border:
+    border = opts.crop_border
+    if border:
         height, width = x.shape[-2:]
-        if 2 * crop_border >= min(height, width):
+        if 2 * border >= min(height, width):
             raise ValueError(
                 f"crop_border must leave at least one pixel, expected crop_border < "
-                f"{(min(height, width) + 1) // 2} for a {height}x{width} image, got {crop_border}"
+                f"{(min(height, width) + 1) // 2} for a {height}x{width} image, got {border}"
             )
-        x = x[..., crop_border:-crop_border, crop_border:-crop_border]
-        y = y[..., crop_border:-crop_border, crop_border:-crop_border]
-    return Prepared(x, y, scale, is_numpy)
+        x = x[..., border:-border, border:-border]
+        y = y[..., border:-border, border:-border]
+    return x, y
+
+
+def prepare(input: object, target: object, *, data_range: float | None,
+            crop_border: int | None, y_channel: bool | None, reduction: str,
+            convention: str | ScoringConvention | None = None,
+            quantize: str | None = None) -> Prepared:
+    """Check and convert ``(input, target)`` for one metric call; see
+    :func:`rainkit.metrics.psnr`: :func:`check_options`, :func:`to_tensors`,
+    :func:`apply_options`."""
+    opts = check_options(data_range, crop_border, y_channel, reduction, convention=convention,
+                         quantize=quantize)
+    tensors = to_tensors(input, target, data_range)
+    x, y = apply_options(tensors, opts)
+    return Prepared(x, y, tensors.data_range, tensors.numpy)
 
 
 def finish(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -11,18 +12,18 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from rainkit._validation import Reduction, check_choice, check_positive
-from rainkit.metrics._prepare import check_options, finish, prepare
-from rainkit.metrics.conventions import Quantize, ScoringConvention
-from rainkit.metrics.ssim import (
-    _cs_terms,
-    _filter_adjoint,
-    _gaussian,
-    _ssim_map_backward,
-    _ssim_terms,
-    _strips,
-    check_window_options,
+from rainkit._validation import Reduction, check_choice, check_positive, renamed_keyword
+from rainkit.metrics._kernels import (
+    cs_terms,
+    filter_adjoint,
+    gaussian_window,
+    row_strips,
+    ssim_map_backward,
+    ssim_terms,
 )
+from rainkit.metrics._prepare import check_options, check_window_conflicts, finish, prepare
+from rainkit.metrics.conventions import Quantize, ScoringConvention, resolve_convention
+from rainkit.metrics.ssim import check_window_options
 
 __all__ = ["MS_SSIM", "MS_SSIM_WEIGHTS", "ms_ssim"]
 
@@ -33,16 +34,38 @@ Normalize = Literal["relu", "simple"]
 _NORMALIZE = ("relu", "simple")
 
 
-def check_ms_options(weights: object, normalize: object, fewer_scales: object) -> tuple[float, ...]:
+FuncT = TypeVar("FuncT", bound=Callable[..., Any])
+
+
+def renamed_scale_weights(func: FuncT) -> FuncT:
+    """Keep MS-SSIM's old keyword ``weights=`` working after its rename to ``scale_weights=``
+    (``weights`` means backbone files elsewhere in rainkit): a value gives a
+    :class:`FutureWarning`; ``weights=None``, the default that older callers pass on, is
+    dropped without a word."""
+    renamed = renamed_keyword("weights", "scale_weights", since="0.3")(func)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "weights" in kwargs and kwargs["weights"] is None and "scale_weights" not in kwargs:
+            del kwargs["weights"]
+        return renamed(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def check_ms_options(scale_weights: object, normalize: object,
+                     fewer_scales: object) -> tuple[float, ...]:
     """Validate MS-SSIM's own options (shared with :class:`rainkit.loss.MSSSIMLoss`); return
-    the weights as a tuple of floats."""
-    if weights is None:
-        weights = MS_SSIM_WEIGHTS
-    if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
-        raise TypeError(f"weights must be a sequence of numbers, got {type(weights).__name__}")
-    if len(weights) == 0:
-        raise ValueError("weights must hold at least one weight (one per scale), got none")
-    out = tuple(check_positive(w, f"weights[{i}]", strict=False) for i, w in enumerate(weights))
+    the scale weights as a tuple of floats."""
+    if scale_weights is None:
+        scale_weights = MS_SSIM_WEIGHTS
+    if isinstance(scale_weights, (str, bytes)) or not isinstance(scale_weights, Sequence):
+        raise TypeError(f"scale_weights must be a sequence of numbers, got "
+                        f"{type(scale_weights).__name__}")
+    if len(scale_weights) == 0:
+        raise ValueError("scale_weights must hold at least one weight (one per scale), got none")
+    out = tuple(check_positive(w, f"scale_weights[{i}]", strict=False)
+                for i, w in enumerate(scale_weights))
     check_choice(normalize, _NORMALIZE, "normalize")
     if not isinstance(fewer_scales, bool):
         raise TypeError(f"fewer_scales must be a bool, got {type(fewer_scales).__name__}")
@@ -70,7 +93,7 @@ class _ScaleFunction(torch.autograd.Function):
 
     The SSIM case is :class:`rainkit.metrics.ssim._SSIMFunction`'s with per-channel means. For
     the contrast-structure map :math:`A_2 / B_2` (terms of
-    :func:`rainkit.metrics.ssim._ssim_terms`), :math:`g_{A_2} = 1 / B_2`,
+    :func:`rainkit.metrics._kernels.ssim_terms`), :math:`g_{A_2} = 1 / B_2`,
     :math:`g_{B_2} = -A_2 / B_2^2` and
 
     .. math::
@@ -108,11 +131,11 @@ def _scale_backward(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, grad
     weight = (grad / ((height - k + 1) * (width - k + 1)))[:, :, None, None]
     grad_x = torch.zeros_like(x) if need_x else None
     grad_y = torch.zeros_like(y) if need_y else None
-    for top, bottom in _strips(x, k):
+    for top, bottom in row_strips(x, k):
         xs, ys = x[:, :, top:bottom], y[:, :, top:bottom]
         if luminance:
-            terms = _ssim_terms(xs, ys, kernel, c1, c2, shift)
-            grad_a, grad_d = _ssim_map_backward(xs, ys, kernel, shift, weight, terms)
+            terms = ssim_terms(xs, ys, kernel, c1, c2, shift)
+            grad_a, grad_d = ssim_map_backward(xs, ys, kernel, shift, weight, terms)
         else:
             grad_a, grad_d = _cs_map_backward(xs, ys, kernel, c2, shift, weight)
         if grad_x is not None:
@@ -126,7 +149,7 @@ def _cs_map_backward(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c2:
                      shift: float, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradients of ``sum(weight * A2 / B2)`` over one strip with respect to
     ``a = x + y - 2 shift`` and ``d = x - y`` (see :class:`_ScaleFunction`)."""
-    fa, fd, a2, b2 = _cs_terms(x, y, kernel, c2, shift)
+    fa, fd, a2, b2 = cs_terms(x, y, kernel, c2, shift)
     c = x.shape[1]
     g_a2 = b2.reciprocal().mul_(weight)          # w / B2
     g_b2 = a2.mul_(g_a2).div_(b2).neg_()         # -w A2 / B2^2
@@ -135,7 +158,7 @@ def _cs_map_backward(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c2:
     g_sq_d = torch.sub(g_b2, g_a2, out=g[:, 3 * c:])
     torch.mul(fa, g_sq_a, out=g[:, :c]).mul_(-2)
     torch.mul(fd, g_sq_d, out=g[:, c:2 * c]).mul_(-2)
-    f_a, f_d, f_sq_a, f_sq_d = _filter_adjoint(g, kernel).split(c, dim=1)
+    f_a, f_d, f_sq_a, f_sq_d = filter_adjoint(g, kernel).split(c, dim=1)
     a = (x + y).sub_(2 * shift)
     d = x - y
     return f_a.addcmul(a, f_sq_a, value=2), f_d.addcmul(d, f_sq_d, value=2)
@@ -144,17 +167,17 @@ def _cs_map_backward(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c2:
 def _scale_in_strips(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float,
                      c2: float, shift: float, luminance: bool) -> torch.Tensor:
     """Per-channel mean :math:`(B, C)` of the contrast-structure or SSIM map, in row strips
-    (see :func:`rainkit.metrics.ssim._ssim_in_strips`)."""
+    (see :func:`rainkit.metrics._kernels.ssim_in_strips`)."""
     k = kernel.numel()
     height, width = x.shape[2:]
     total = x.new_zeros(x.shape[:2])
-    for top, bottom in _strips(x, k):
+    for top, bottom in row_strips(x, k):
         xs, ys = x[:, :, top:bottom], y[:, :, top:bottom]
         if luminance:
-            _, _, _, a1, a2, b1, b2 = _ssim_terms(xs, ys, kernel, c1, c2, shift)
+            _, _, _, a1, a2, b1, b2 = ssim_terms(xs, ys, kernel, c1, c2, shift)
             total += a1.div_(b1).mul_(a2.div_(b2)).sum(dim=(2, 3))
         else:
-            _, _, a2, b2 = _cs_terms(xs, ys, kernel, c2, shift)
+            _, _, a2, b2 = cs_terms(xs, ys, kernel, c2, shift)
             total += a2.div_(b2).sum(dim=(2, 3))
     return total / ((height - k + 1) * (width - k + 1))
 
@@ -216,7 +239,7 @@ def _scale_value(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: flo
 def _ms_ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, window_size: int,
                        sigma: float, k1: float, k2: float, weights: tuple[float, ...],
                        normalize: str) -> torch.Tensor:
-    kernel = _gaussian(window_size, sigma, x.dtype, x.device)
+    kernel = gaussian_window(window_size, sigma, x.dtype, x.device)
     c1 = (k1 * data_range) ** 2
     c2 = (k2 * data_range) ** 2
     values = []
@@ -263,6 +286,7 @@ def _scales_for(height: int, width: int, window_size: int, weights: tuple[float,
     )
 
 
+@renamed_scale_weights
 def ms_ssim(
     input: torch.Tensor | np.ndarray,
     target: torch.Tensor | np.ndarray,
@@ -276,7 +300,7 @@ def ms_ssim(
     sigma: float = 1.5,
     k1: float = 0.01,
     k2: float = 0.03,
-    weights: Sequence[float] | None = None,
+    scale_weights: Sequence[float] | None = None,
     normalize: Normalize = "relu",
     fewer_scales: bool = False,
     reduction: Reduction = "mean",
@@ -302,7 +326,7 @@ def ms_ssim(
     bars for the mean over the scale's valid map: contrast-structure at the finer scales,
     contrast-structure times luminance (the SSIM map) at the coarsest, as in the authors'
     MATLAB code and pytorch-msssim. The score of an image is the mean over its channels.
-    The weights :math:`\beta` are ``weights`` (default :data:`MS_SSIM_WEIGHTS`, 0.0448,
+    The weights :math:`\beta` are ``scale_weights`` (default :data:`MS_SSIM_WEIGHTS`, 0.0448,
     0.2856, 0.3001, 0.2363, 0.1333, finest first). Identical images give exactly ``1``.
 
     **Negative values.** A mean :math:`\overline{cs}_j` (or the last SSIM) can be negative
@@ -365,9 +389,10 @@ def ms_ssim(
         sigma: standard deviation of the Gaussian window (1.5).
         k1: stabilising constant of the luminance term, :math:`C_1 = (k_1 L)^2`.
         k2: stabilising constant of the contrast-structure term, :math:`C_2 = (k_2 L)^2`.
-        weights: one exponent per scale, finest first, each ``>= 0``; ``None`` means
+        scale_weights: one exponent per scale, finest first, each ``>= 0``; ``None`` means
             :data:`MS_SSIM_WEIGHTS`. Used as given (not renormalised), like pytorch-msssim
-            (piq divides custom weights by their sum).
+            (piq divides custom weights by their sum). Called ``weights`` before rainkit 0.3:
+            the old keyword still works, with a :class:`FutureWarning`.
         normalize: ``"relu"`` or ``"simple"``, how negative per-scale values are handled (see
             above).
         fewer_scales: score images too small for all the scales with fewer (see above)
@@ -403,16 +428,33 @@ def ms_ssim(
         quality assessment", Asilomar Conference on Signals, Systems and Computers, 2003.
     """
     check_window_options(window_size, sigma, k1, k2)
-    scale_weights = check_ms_options(weights, normalize, fewer_scales)
+    _check_convention_window(convention, window_size, sigma, k1, k2)
+    weights = check_ms_options(scale_weights, normalize, fewer_scales)
     p = prepare(input, target, data_range=data_range, crop_border=crop_border,
                 y_channel=y_channel, reduction=reduction, convention=convention,
-                quantize=quantize, window=(window_size, sigma, k1, k2))
+                quantize=quantize)
     height, width = p.input.shape[-2:]
-    scale_weights = _scales_for(height, width, window_size, scale_weights, fewer_scales,
-                                crop_border or 0)
+    weights = _scales_for(height, width, window_size, weights, fewer_scales, crop_border or 0)
     values = _ms_ssim_per_image(p.input, p.target, p.data_range, window_size, float(sigma),
-                                float(k1), float(k2), scale_weights, normalize)
+                                float(k1), float(k2), weights, normalize)
     return finish(values, reduction, p.numpy)
+
+
+def _check_convention_window(convention: object, window_size: int, sigma: float, k1: float,
+                             k2: float) -> None:
+    """MS-SSIM takes a convention's preparation (luma, rounding, crop) and its Gaussian window;
+    its own dyadic scales replace ``"prenet-y"``'s automatic downsampling. A convention with
+    another window has no MS-SSIM form."""
+    if convention is None:
+        return
+    conv = resolve_convention(convention)
+    if conv.ssim_window != "gaussian" or conv.sample_covariance or conv.ssim_range_factor != 1:
+        raise ValueError(
+            f"convention {conv.name!r} uses an SSIM of its own ({conv.window_size}x"
+            f"{conv.window_size} {conv.ssim_window} window), which has no MS-SSIM form; use "
+            f"y_channel= and crop_border= instead"
+        )
+    check_window_conflicts(conv, window_size=window_size, sigma=sigma, k1=k1, k2=k2)
 
 
 class MS_SSIM(nn.Module):
@@ -428,20 +470,22 @@ class MS_SSIM(nn.Module):
         tensor([1., 1.])
     """
 
+    @renamed_scale_weights
     def __init__(self, *, data_range: float | None = None, crop_border: int | None = None,
                  y_channel: bool | None = None,
                  convention: str | ScoringConvention | None = None,
                  quantize: Quantize | None = None, window_size: int = 11, sigma: float = 1.5,
-                 k1: float = 0.01, k2: float = 0.03, weights: Sequence[float] | None = None,
-                 normalize: Normalize = "relu", fewer_scales: bool = False,
-                 reduction: Reduction = "mean") -> None:
+                 k1: float = 0.01, k2: float = 0.03,
+                 scale_weights: Sequence[float] | None = None, normalize: Normalize = "relu",
+                 fewer_scales: bool = False, reduction: Reduction = "mean") -> None:
         super().__init__()
         check_options(data_range, crop_border, y_channel, reduction, convention=convention,
-                      quantize=quantize, window=(window_size, sigma, k1, k2))
+                      quantize=quantize)
         self.convention = convention
         self.quantize = quantize
         check_window_options(window_size, sigma, k1, k2)
-        self.weights = check_ms_options(weights, normalize, fewer_scales)
+        _check_convention_window(convention, window_size, sigma, k1, k2)
+        self.scale_weights = check_ms_options(scale_weights, normalize, fewer_scales)
         self.data_range = data_range
         self.crop_border = crop_border
         self.y_channel = y_channel
@@ -458,12 +502,18 @@ class MS_SSIM(nn.Module):
             input, target, data_range=self.data_range, crop_border=self.crop_border,
             y_channel=self.y_channel, convention=self.convention, quantize=self.quantize,
             window_size=self.window_size, sigma=self.sigma,
-            k1=self.k1, k2=self.k2, weights=self.weights, normalize=self.normalize,
-            fewer_scales=self.fewer_scales, reduction=self.reduction)
+            k1=self.k1, k2=self.k2, scale_weights=self.scale_weights,
+            normalize=self.normalize, fewer_scales=self.fewer_scales, reduction=self.reduction)
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        """The scale weights under their old name (read-only; use :attr:`scale_weights`)."""
+        return self.scale_weights
 
     def extra_repr(self) -> str:
         return (f"data_range={self.data_range}, crop_border={self.crop_border}, "
                 f"y_channel={self.y_channel}, window_size={self.window_size}, "
-                f"sigma={self.sigma}, k1={self.k1}, k2={self.k2}, weights={self.weights}, "
+                f"sigma={self.sigma}, k1={self.k1}, k2={self.k2}, "
+                f"scale_weights={self.scale_weights}, "
                 f"normalize={self.normalize!r}, fewer_scales={self.fewer_scales}, "
                 f"reduction={self.reduction!r}")

@@ -9,6 +9,7 @@ from torch import nn
 from rainkit._validation import Reduction
 from rainkit.metrics._prepare import check_options, finish, prepare
 from rainkit.metrics.conventions import Quantize, ScoringConvention
+from rainkit.metrics.registry import PreparedPair, register_metric
 
 __all__ = ["PSNR", "psnr"]
 
@@ -38,11 +39,20 @@ def psnr(
     Tensors are computed in their own dtype, float16 and bfloat16 in float32 (the result is then
     float32); numpy arrays are computed in float64.
 
+    Non-finite values: numpy arrays are checked (a NaN or infinite pixel raises
+    :class:`ValueError`, since the number is read anyway); tensors are not (a check would force a
+    device synchronisation in training loops): NaN propagates to that image's value. Use
+    :class:`~rainkit.metrics.ScoreTable`, which checks, to score test sets.
+
     Args:
         input: the restored image(s): a tensor :math:`(B, C, H, W)` or :math:`(C, H, W)`
             (any floating dtype and device, differentiable), or a numpy array :math:`(H, W)`
             or :math:`(H, W, C)` of dtype uint8, uint16 or float.
-        target: the reference image(s), same type, shape and dtype as ``input``.
+        target: the reference image(s), same type and shape as ``input``, and the same dtype
+            except that floating dtypes may be mixed: float32 with float64 is computed in
+            float64 (papers compare a float32 network output with a float64 reference),
+            float16/bfloat16 in float32; integer arrays must match (uint8 with uint16 or with
+            float would be on different scales).
         data_range: the peak value :math:`L`. ``None`` (default) takes it from the dtype:
             ``1.0`` for floating inputs (images in :math:`[0, 1]`), ``255`` for uint8 and
             ``65535`` for uint16 arrays. It is never guessed from the values; an explicit
@@ -53,8 +63,9 @@ def psnr(
             :func:`rgb_to_y`) instead of the RGB channels; needs 3 channels. ``None``
             (default): what the convention says, else ``False``.
         convention: the name of a published evaluation script's convention (a key of
-            :data:`CONVENTIONS`: ``"matlab-y"``, ``"matlab-y-uint8"``, ``"basicsr-y"``,
-            ``"rgb"``) or a :class:`ScoringConvention`. It sets ``y_channel``, whether luma is
+            :data:`CONVENTIONS`: ``"prenet-y"`` (alias ``"matlab-y"``), ``"mprnet-y"`` (alias
+            ``"matlab-y-uint8"``), ``"basicsr-y"``, ``"rgb"``, ``"spanet-rgb"``) or a
+            :class:`ScoringConvention`. It sets ``y_channel``, whether luma is
             rounded to 8 bits, and the border where the script fixes one; an explicit
             ``y_channel`` or ``crop_border`` that contradicts it raises :class:`ValueError`.
             ``None`` (default): only the options above. See :doc:`/guides/reproducing_tables`.
@@ -63,7 +74,7 @@ def psnr(
             (:math:`\mathrm{round}(255\,\mathrm{clamp}(x, 0, 1))`, half to even) or
             ``"floor"`` (truncation), on the scale of ``data_range``. Not differentiable.
             ``None`` (default): score the values as given. ``target`` is not quantized (it
-            comes from 8-bit files in every pipeline), except that ``"matlab-y-uint8"``, whose
+            comes from 8-bit files in every pipeline), except that ``"mprnet-y"``, whose
             script reads only 8-bit files, snaps both images to 8 bits (``input`` by
             ``quantize``, default ``"round"``; ``target`` by rounding, exact for 8-bit data).
         reduction: ``"none"`` (one value per image), ``"mean"`` or ``"sum"`` over images.
@@ -91,9 +102,9 @@ def psnr(
         >>> clean = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
         >>> clean = clean.mul(255).round().div(255)  # an image read from an 8-bit file
         >>> out = (clean + 0.004).clamp(0, 1)
-        >>> round(psnr(out, clean, convention="matlab-y").item(), 2)  # PReNet's scripts
+        >>> round(psnr(out, clean, convention="prenet-y").item(), 2)  # PReNet's scripts
         49.33
-        >>> round(psnr(out, clean, convention="matlab-y-uint8").item(), 2)  # MPRNet, Restormer
+        >>> round(psnr(out, clean, convention="mprnet-y").item(), 2)  # MPRNet, Restormer
         48.81
 
     References:
@@ -103,9 +114,19 @@ def psnr(
     p = prepare(input, target, data_range=data_range, crop_border=crop_border,
                 y_channel=y_channel, reduction=reduction, convention=convention,
                 quantize=quantize)
-    mse = (p.input - p.target).square().mean(dim=(1, 2, 3))
-    values = 10.0 * (2.0 * torch.log10(mse.new_tensor(p.data_range)) - torch.log10(mse))
-    return finish(values, reduction, p.numpy)
+    return finish(_psnr_per_image(p.input, p.target, p.data_range), reduction, p.numpy)
+
+
+def _psnr_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
+    mse = (x - y).square().mean(dim=(1, 2, 3))
+    return 10.0 * (2.0 * torch.log10(mse.new_tensor(data_range)) - torch.log10(mse))
+
+
+@register_metric("psnr", label="PSNR", unit="dB", decimals=2)
+def psnr_of_pair(pair: PreparedPair) -> torch.Tensor:
+    """PSNR of a :class:`~rainkit.metrics.PreparedPair`, per image :math:`(B,)` (the
+    :class:`~rainkit.metrics.ScoreTable` entry); the peak is the pair's data range."""
+    return _psnr_per_image(pair.input, pair.target, pair.data_range)
 
 
 class PSNR(nn.Module):

@@ -6,8 +6,7 @@ import numpy as np
 import torch
 
 from rainkit.metrics.conventions import Quantize, ScoringConvention, resolve_convention
-from rainkit.metrics.psnr import psnr
-from rainkit.metrics.ssim import ssim
+from rainkit.metrics.table import ScoreTable, key_for
 
 __all__ = ["score"]
 
@@ -23,17 +22,20 @@ def score(
 ) -> dict[str, torch.Tensor | float]:
     r"""Per-image PSNR and SSIM as a published evaluation script computes them.
 
-    Equivalent to ``psnr(input, target, convention=convention, reduction="none", ...)`` and
-    the same call of :func:`ssim`, with the convention resolved once. Average the per-image
-    values over a test set yourself, as the scripts do (mean of per-image PSNRs, mean of
-    per-image SSIMs).
+    A one-convention :class:`~rainkit.metrics.ScoreTable` with its keys renamed ``"psnr"`` and
+    ``"ssim"`` (the images are prepared once for both). Average the per-image values over a
+    test set yourself, as the scripts do (mean of per-image PSNRs, mean of per-image SSIMs), or
+    with :func:`~rainkit.metrics.mean_scores`. To score under several conventions at once
+    (and LPIPS or no-reference metrics), use a :class:`~rainkit.metrics.ScoreTable`.
 
     Args:
         input: the restored image(s): a tensor :math:`(B, 3, H, W)` or :math:`(3, H, W)`, or a
             numpy array :math:`(H, W, 3)` (uint8, uint16 or float); see :func:`psnr`.
-        target: the clean image(s), same type, shape and dtype as ``input``.
-        convention: a key of :data:`CONVENTIONS` (``"matlab-y"``, ``"matlab-y-uint8"``,
-            ``"basicsr-y"``, ``"rgb"``) or a :class:`ScoringConvention`.
+        target: the clean image(s), same type and shape as ``input`` (floating dtypes may
+            differ: float32 with float64 is computed in float64).
+        convention: a key of :data:`CONVENTIONS` (``"prenet-y"``, ``"mprnet-y"``,
+            ``"basicsr-y"``, ``"rgb"``, ``"spanet-rgb"``, or the old names ``"matlab-y"`` and
+            ``"matlab-y-uint8"``) or a :class:`ScoringConvention`.
         data_range: the scale of floating inputs (``None``: 1.0 for floats, 255 for uint8).
         crop_border: border for conventions that take it as an option (``"basicsr-y"``);
             ``None`` keeps the convention's.
@@ -45,22 +47,22 @@ def score(
         ``{"psnr": ..., "ssim": ...}``: tensors of shape :math:`(B,)` for tensor inputs
         (:math:`(1,)` for a single :math:`(3, H, W)` image), Python floats for numpy inputs.
 
+    Raises:
+        ValueError: also for NaN or infinite pixels (see :class:`~rainkit.metrics.ScoreTable`).
+
     Example:
         >>> import numpy as np
         >>> rng = np.random.default_rng(0)
         >>> clean = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
         >>> noisy = np.clip(clean + rng.normal(0, 2, clean.shape), 0, 255).astype(np.uint8)
-        >>> scores = score(noisy, clean, "matlab-y-uint8")
+        >>> scores = score(noisy, clean, "mprnet-y")
         >>> sorted(scores)
         ['psnr', 'ssim']
         >>> isinstance(scores["psnr"], float)
         True
     """
     conv = resolve_convention(convention)
-    options = {"data_range": data_range, "crop_border": crop_border, "convention": conv,
-               "quantize": quantize, "reduction": "none"}
-    values = {"psnr": psnr(input, target, **options),  # type: ignore[arg-type]
-              "ssim": ssim(input, target, **options)}  # type: ignore[arg-type]
-    if isinstance(input, np.ndarray):
-        return {name: float(value[0]) for name, value in values.items()}  # type: ignore[index]
-    return values  # type: ignore[return-value]
+    table = ScoreTable([conv], data_range=data_range, crop_border=crop_border,
+                       quantize=quantize)
+    row = table(input, target)
+    return {name: row[key_for(name, conv)] for name in ("psnr", "ssim")}

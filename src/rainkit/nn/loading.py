@@ -369,7 +369,8 @@ def identify(weights: WeightsFile) -> _Identified:
         how = (f"an unpublished file with the keys and shapes of {entry.model}"
                f"({dict(entry.model_kwargs)}) ({entry.family} family)")
         if len(configs) > 1:
-            others = sorted({f"{e.model}({dict(e.model_kwargs)})" for e, _ in matches[1:]})
+            chosen = f"{entry.model}({dict(entry.model_kwargs)})"
+            others = sorted({f"{e.model}({dict(e.model_kwargs)})" for e, _ in matches} - {chosen})
             how += (f"; the file cannot tell it from {', '.join(others)}: pass the published "
                     "name whose network it is, load_pretrained(name, path=...), to choose")
         return _Identified(entry.model, dict(entry.model_kwargs), None, how, converted)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -12,7 +11,9 @@ from torch import nn
 
 from rainkit._validation import check_device, check_int, check_nonempty, check_output_path
 from rainkit.data.io import save_image
-from rainkit.metrics import score
+from rainkit.metrics import ScoreTable, ScoringConvention
+from rainkit.metrics import format_scores as format_score_row
+from rainkit.metrics.conventions import resolve_convention
 from rainkit.training.devices import all_reduce_sum
 
 __all__ = ["Validator", "centre_crop", "format_scores"]
@@ -56,17 +57,21 @@ def centre_crop(image: torch.Tensor, size: int | None) -> torch.Tensor:
 class Validator:
     r"""Mean PSNR, SSIM (on RGB and on Y) and LPIPS of a network over validation pairs.
 
-    PSNR and SSIM are those of :func:`rainkit.metrics.score` under the ``"rgb"`` and
-    ``"matlab-y"`` conventions (Y of BT.601 as MATLAB's ``rgb2ycbcr``), on outputs clamped to
-    :math:`[0, 1]`; LPIPS is added when a module is given. Means are over images (each image
-    scored at its own size, optionally centre-cropped to ``max_size``). Under DDP each process
-    scores every ``world``-th pair and the sums are combined with :func:`all_reduce_sum`, so
-    every process gets the same means.
+    The scores are one :class:`rainkit.metrics.ScoreTable` under the ``"rgb"`` convention and
+    ``convention`` (default ``"prenet-y"``: Y of BT.601 as MATLAB's ``rgb2ycbcr``, PReNet's
+    SSIM), on outputs clamped to :math:`[0, 1]` and not quantized; LPIPS is added when a module
+    is given. Means are over images (each image scored at its own size, optionally
+    centre-cropped to ``max_size``). Under DDP each process scores every ``world``-th pair and
+    the sums are combined with :func:`all_reduce_sum`, so every process gets the same means.
 
     Args:
         pairs: a sequence of ``(rainy, clean, name)`` with tensors :math:`(3, H, W)` in
             :math:`[0, 1]`, such as a :class:`rainkit.data.PairedRainDataset` without patches.
         device: where the network runs.
+        convention: the luma convention of ``psnr_y``/``ssim_y`` (a name in
+            :data:`rainkit.metrics.CONVENTIONS` or a convention); an RGB convention
+            (``"rgb"``, ``"spanet-rgb"``) replaces the RGB scores instead, and then there are
+            no ``_y`` scores.
         max_size: centre-crop each image to at most this side (``None``: whole images); at
             least the SSIM window, 11.
         lpips: an LPIPS module (:class:`rainkit.metrics.LPIPS`) on ``device``, or ``None``.
@@ -74,13 +79,15 @@ class Validator:
         world: the number of processes (1 without DDP).
 
     Attributes:
-        names: the score names, ``["psnr", "ssim", "psnr_y", "ssim_y"]`` plus ``"lpips"``.
+        names: the score names (the table's keys), ``["psnr", "ssim", "psnr_y", "ssim_y"]``
+            plus ``"lpips"``.
+        table: the :class:`rainkit.metrics.ScoreTable` that computes them.
 
     Raises:
         TypeError: if ``pairs`` is not a sequence, ``device`` not a device or ``lpips`` not a
             module.
         ValueError: if ``pairs`` is empty, ``device`` is not on this machine, ``max_size`` is
-            below 11 or ``rank`` is not in ``[0, world)``.
+            below 11, ``rank`` is not in ``[0, world)`` or ``convention`` is unknown.
 
     Example:
         >>> clean = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -96,6 +103,7 @@ class Validator:
     window = 11
 
     def __init__(self, pairs: Sequence[Any], device: torch.device | str = "cpu", *,
+                 convention: str | ScoringConvention = "prenet-y",
                  max_size: int | None = None, lpips: nn.Module | None = None, rank: int = 0,
                  world: int = 1) -> None:
         if isinstance(pairs, str) or not (isinstance(pairs, Sequence)
@@ -115,7 +123,11 @@ class Validator:
             raise ValueError(f"rank must be in [0, {world}), got {rank}")
         self.pairs, self.device, self.max_size = pairs, torch.device(device), max_size
         self.lpips, self.rank, self.world = lpips, rank, world
-        self.names = ["psnr", "ssim", "psnr_y", "ssim_y"] + ["lpips"] * (lpips is not None)
+        conv = resolve_convention(convention)
+        conventions = ("rgb", conv) if conv.y_channel else (conv,)
+        self.table = ScoreTable(conventions, lpips=lpips, data_range=1.0)
+        self.convention = conv
+        self.names = list(self.table.keys)
 
     @torch.no_grad()
     def metrics(self, output: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
@@ -128,13 +140,8 @@ class Validator:
         Returns:
             Score name (see :attr:`names`) to its mean over the batch.
         """
-        output, scores = output.clamp(0, 1), {}
-        for suffix, convention in (("", "rgb"), ("_y", "matlab-y")):
-            for name, value in score(output, clean, convention, data_range=1.0).items():
-                scores[name + suffix] = value.mean().item()  # type: ignore[union-attr]
-        if self.lpips is not None:
-            scores["lpips"] = self.lpips(output, clean).mean().item()
-        return scores
+        row = self.table(output.clamp(0, 1), clean)
+        return {key: float(value.mean()) for key, value in row.items()}  # type: ignore[union-attr]
 
     @torch.no_grad()
     def score(self, derain: Callable[[torch.Tensor], torch.Tensor], keep: int = 0,
@@ -221,9 +228,12 @@ def _check_pair(pair: object, index: int) -> tuple[torch.Tensor, torch.Tensor, A
 def format_scores(scores: Mapping[str, float]) -> str:
     """One line for the scores of :meth:`Validator.score`, as the training example prints them.
 
+    The labels, units and decimals are those of :func:`rainkit.metrics.format_scores` (the
+    score table's key scheme), in the order of ``scores``.
+
     Args:
-        scores: score name to value, with ``psnr``, ``ssim``, ``psnr_y``, ``ssim_y`` and
-            optionally ``lpips``.
+        scores: score name to value, with at least ``psnr`` and ``ssim`` (and usually
+            ``psnr_y``, ``ssim_y``, optionally ``lpips``).
 
     Returns:
         ``"PSNR 27.31 dB, SSIM 0.8712, Y-PSNR 28.90 dB, Y-SSIM 0.8890"`` (and ``", LPIPS
@@ -231,7 +241,7 @@ def format_scores(scores: Mapping[str, float]) -> str:
 
     Raises:
         TypeError: if ``scores`` is not a mapping or a score is not a real number.
-        ValueError: if one of the four scores is missing.
+        ValueError: if ``psnr`` or ``ssim`` is missing.
 
     Example:
         >>> format_scores({"psnr": 27.314, "ssim": 0.87123, "psnr_y": 28.9, "ssim_y": 0.889})
@@ -239,14 +249,7 @@ def format_scores(scores: Mapping[str, float]) -> str:
     """
     if not isinstance(scores, Mapping):
         raise TypeError(f"scores must be a mapping of name to value, got {type(scores).__name__}")
-    missing = [k for k in ("psnr", "ssim", "psnr_y", "ssim_y") if k not in scores]
+    missing = [k for k in ("psnr", "ssim") if k not in scores]
     if missing:
         raise ValueError(f"scores lacks {missing}; it holds {sorted(scores)}")
-    for key in ("psnr", "ssim", "psnr_y", "ssim_y", "lpips"):
-        value = scores.get(key, 0.0)
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"scores[{key!r}] must be a real number, got "
-                            f"{type(value).__name__} {value!r:.40}")
-    text = (f"PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.4f}, Y-PSNR "
-            f"{scores['psnr_y']:.2f} dB, Y-SSIM {scores['ssim_y']:.4f}")
-    return text + (f", LPIPS {scores['lpips']:.4f}" if "lpips" in scores else "")
+    return format_score_row(scores)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.init import kaiming_init_
+from rainkit.init import kaiming_init_, zero_output_init_
 from rainkit.nn.base import RainNet
 from rainkit.nn.blocks.residual import ResidualBlock
 from rainkit.nn.registry import register_model
@@ -26,7 +26,9 @@ class BaselineNet(RainNet):
     i.e. the output is the input plus a predicted residual :math:`-R` (residual learning: the
     network only models the rain layer :math:`R`, which is sparse and easier to learn than the
     clean image). Blocks are :class:`ResidualBlock` (conv-BN-ReLU-conv-BN, add, ReLU). The
-    convolutions are Kaiming-initialised (``fan_out``, ReLU) and BatchNorm starts as the identity.
+    convolutions are Kaiming-initialised (``fan_out``, ReLU) and BatchNorm starts as the
+    identity, except the output layers: the tail and each block's last BatchNorm start at zero
+    (:func:`~rainkit.init.zero_output_init_`), so a fresh network returns its input.
 
     With the defaults (``channels=64, num_blocks=4``): 299,523 parameters, about 298 k
     multiply-accumulates per pixel, and a receptive field of 21 x 21 pixels (measured with
@@ -50,6 +52,8 @@ class BaselineNet(RainNet):
         >>> derained, rain = net(torch.rand(2, 3, 7, 13), return_rain=True)
         >>> derained.shape, rain.shape
         (torch.Size([2, 3, 7, 13]), torch.Size([2, 3, 7, 13]))
+        >>> float(rain.abs().max())  # untrained: the identity, no rain
+        0.0
 
     References:
         K. He et al., "Deep Residual Learning for Image Recognition", CVPR 2016; X. Fu et al.,
@@ -73,6 +77,7 @@ class BaselineNet(RainNet):
         ))
         self.tail = nn.Conv2d(channels, in_channels, 3, padding=1)
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
+        zero_output_init_(*self.blocks, self.tail)  # the identity at initialisation
 
     def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         rain = self.tail(self.blocks(self.head(x)))

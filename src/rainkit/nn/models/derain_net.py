@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.init import kaiming_init_
+from rainkit.init import kaiming_init_, zero_output_init_
 from rainkit.nn.base import RainNet
 from rainkit.nn.blocks.multiscale import MultiScaleBranches
 from rainkit.nn.blocks.residual import ResidualBlock
@@ -30,6 +30,10 @@ class DerainNet(RainNet):
     .. math::
 
         \\hat{B} = x - R(x).
+
+    Kaiming-initialised (``fan_out``, ReLU) but for the output layers: the last convolution of
+    every residual block and of the tail start at zero (:func:`~rainkit.init.zero_output_init_`),
+    so a fresh network returns its input.
 
     With the defaults (``channels=64, num_blocks=8``): 1,886,723 parameters, about 888 k
     multiply-accumulates per pixel, and a receptive field of 141 x 141 pixels (measured with
@@ -85,6 +89,8 @@ class DerainNet(RainNet):
             nn.Conv2d(c, in_channels, 3, padding=1),
         )
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
+        # the identity at initialisation: zero last layer of every residual branch and the head
+        zero_output_init_(*(m for m in self.modules() if isinstance(m, ResidualBlock)), self.tail)
 
     def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         rain = self.tail(self.branches(self.head(x)))

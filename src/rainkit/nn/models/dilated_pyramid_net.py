@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.init import kaiming_init_
+from rainkit.init import kaiming_init_, zero_output_init_
 from rainkit.nn.base import RainNet
 from rainkit.nn.blocks.dilated import DilatedResidualStack
 from rainkit.nn.blocks.pyramid_pooling import PyramidPooling
@@ -26,7 +26,9 @@ class DilatedPyramidNet(RainNet):
     rain layer :math:`R`; output :math:`\\hat{B} = x - R`. Everything runs at full resolution:
     the dilations widen the local receptive field for no extra parameters, and the pyramid
     pooling adds image-wide context (rain streaks share direction and density over the whole
-    image) for a few 1x1 convolutions.
+    image) for a few 1x1 convolutions. Kaiming-initialised (``fan_out``, ReLU) but for the output
+    layers: the last convolution of each residual block and of the tail start at zero
+    (:func:`~rainkit.init.zero_output_init_`), so a fresh network returns its input.
 
     With the defaults (``channels=48``, dilations 1, 2, 4, 8, bins 1, 2, 3, 6): 212,787
     parameters and about 210 k multiply-accumulates per pixel, fewer than :class:`BaselineNet`
@@ -79,6 +81,7 @@ class DilatedPyramidNet(RainNet):
             nn.Conv2d(channels, in_channels, 3, padding=1),
         )
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
+        zero_output_init_(*self.body.blocks, self.tail)  # the identity at initialisation
 
     def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         rain = self.tail(self.context(self.body(self.head(x))))

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rainkit._validation import check_bool, check_int
-from rainkit.init import kaiming_init_
+from rainkit.init import kaiming_init_, zero_output_init_
 from rainkit.nn._common import resize_to
 from rainkit.nn.base import RainNet
 from rainkit.nn.registry import register_model
@@ -32,7 +32,9 @@ class UNet(RainNet):
     channels, concatenation with the skip, two conv-ReLU. A final 1x1 convolution maps to the
     image channels. With ``residual=True`` it predicts the rain layer :math:`R` and returns
     :math:`x - R`; otherwise it predicts the clean image directly (and the rain layer is reported
-    as :math:`x - \\hat{B}`).
+    as :math:`x - \\hat{B}`). Kaiming-initialised (``fan_out``, ReLU); with ``residual=True`` the
+    final convolution starts at zero (:func:`~rainkit.init.zero_output_init_`), so a fresh
+    network returns its input (with ``residual=False`` no initialisation gives the identity).
 
     With the defaults (``base_channels=32, depth=4``): 1,796,643 parameters, about 141 k
     multiply-accumulates per pixel, and a receptive field of 116 x 116 pixels (measured with
@@ -80,6 +82,8 @@ class UNet(RainNet):
         )
         self.out = nn.Conv2d(widths[0], in_channels, 1)
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
+        if self.residual:  # a zero rain head: the identity at initialisation
+            zero_output_init_(self.out)
 
     def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         skips = []

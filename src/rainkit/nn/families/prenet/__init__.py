@@ -1,4 +1,28 @@
-"""PReNet (Ren et al., CVPR 2019): the networks, the authors' released checkpoints, their keys."""
+"""PReNet (Ren et al., CVPR 2019): the networks, the authors' released checkpoints, their keys.
+
+The authors released 20 files (github.com/csdwren/PReNet, ``logs/``): the paper's four networks
+for Rain100H, Rain100L and Rain1400 (PReNet, PReNet_r, PRN, PRN_r, all with 6 stages), the
+real-rain ``Generator_lstm`` twice, and the paper's ablation study on
+Rain100H (PReNet_LSTM with 5, 6 and 7 stages, PReNet_GRU, PReNet_LSTM trained with a recursive
+SSIM loss, PReNet_x).
+
+Checkpoint names are ``<network>-<training set>[-<variant>]``, lowercase:
+
+- ``<network>`` is the authors' class with ``_`` (``prenet``, ``prenet_r``, ``prn``, ``prn_r``,
+  ``prenet_lstm``, ``prenet_gru``, ``prenet_x``; ``prenet_real`` for ``Generator_lstm``);
+  it is the name of the rainkit network in :data:`rainkit.nn.MODELS` except for
+  ``prenet_lstm``: the authors' ``PReNet_LSTM`` is :class:`PReNet` with ``residual=False``
+  (the same wiring without the final addition of the input), so it has no network of its own;
+- ``<training set>`` is the test set the file was trained for (``rain100h``: RainTrainH, ...);
+  the real-rain files have none and are numbered as the authors number them
+  (``prenet_real-1``);
+- ``<variant>`` tells apart files of the same network and training set: a stage count other
+  than the paper's 6 (``-5stages``) or the training loss (``-recssim``).
+
+The ablation files predict the clean image directly (their classes do not add the input):
+their entries set ``residual=False``, which rainkit's trainable defaults do not (a fresh
+network starts at the identity).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +30,15 @@ import functools
 
 import torch
 
-from rainkit.nn.families.prenet.network import PRN, PRNR, PReNet, PReNetGRU, PReNetR, PReNetReal
+from rainkit.nn.families.prenet.network import (
+    PRN,
+    PRNR,
+    PReNet,
+    PReNetGRU,
+    PReNetR,
+    PReNetReal,
+    PReNetX,
+)
 from rainkit.nn.registry import (
     Family,
     PretrainedWeights,
@@ -23,6 +55,7 @@ __all__ = [
     "PReNetGRU",
     "PReNetR",
     "PReNetReal",
+    "PReNetX",
     "convert_authors_state",
 ]
 
@@ -80,26 +113,36 @@ _SOURCE = ("Ren et al., CVPR 2019; github.com/csdwren/PReNet README "
 _BASE = "https://github.com/csdwren/PReNet/raw/master/logs/"
 _NOTE = ("Released by the PReNet authors in their repository, which has no licence file: "
          "rainkit does not ship or redistribute it.")
+_ABLATION = ("The paper's ablation study on Rain100H (the authors' test_Ablation.sh runs it with "
+             "their class {cls}); it predicts the clean image directly (no addition of the "
+             "input), hence residual=False. The paper's ablation tables score it; their figures "
+             "are not transcribed here. ")
+#: Scoring convention of the published figures: the authors' statistic/*.m (MATLAB Y, not
+#: rounded, Wang's ssim.m with automatic downsampling).
+CONVENTION = "prenet-y"
 _TRAIN = {
     "rain100h": "RainTrainH (1,254 pairs: Yang et al.'s 1,800 minus 546 that share a background "
                 "with Rain100H)",
     "rain100l": "RainTrainL (200 pairs, Yang et al.)",
     "rain1400": "Rain12600 (900 scenes x 14 rain types, Fu et al.)",
+    "ablation": "RainTrainH (1,254 pairs: Yang et al.'s 1,800 minus 546 that share a background "
+                "with Rain100H)",
 }
 
 
 def _entry(name: str, model: str, folder: str, sha256: str, num_params: int,
-           score: tuple[str, float, float] | None, **kwargs: object) -> PretrainedWeights:
+           score: tuple[str, float, float] | None, notes: str = "",
+           **kwargs: object) -> PretrainedWeights:
     trained_on = folder.split("/")[0].lower()
     published: tuple[PublishedScore, ...] = ()
     if score is not None:
-        published = (PublishedScore(score[0], score[1], score[2], "matlab-y", _SOURCE,
+        published = (PublishedScore(score[0], score[1], score[2], CONVENTION, _SOURCE,
                                     protocol="A"),)
     return PretrainedWeights(
         name=name, model=model, url=f"{_BASE}{folder}", sha256=sha256, num_params=num_params,
         training_set=_TRAIN.get(trained_on, "real rainy images (not stated by the authors)"),
         model_kwargs=kwargs, convert=functools.partial(convert_authors_state, model=model),
-        published=published, notes=_NOTE,
+        published=published, notes=notes + _NOTE,
     )
 
 
@@ -112,10 +155,11 @@ FAMILY = register_family(Family(
     repository="https://github.com/csdwren/PReNet (commit 6d908d1e)",
     licence="no licence file in the authors' repository: weights are the authors', not "
             "redistributed by rainkit",
-    models=("prenet", "prenet_r", "prn", "prn_r", "prenet_gru", "prenet_real"),
-    input_note=("RGB in [0, 1]; the synthetic-rain networks add their output to the input "
-                "(predict the negative rain layer); the real-rain Generator_lstm predicts the "
-                "clean image"),
+    models=("prenet", "prenet_r", "prn", "prn_r", "prenet_gru", "prenet_x", "prenet_real"),
+    input_note=("RGB in [0, 1] (the authors' test script converts OpenCV's BGR to RGB); the "
+                "synthetic-rain networks add their output to the input (predict the negative "
+                "rain layer); the ablation classes PReNet_LSTM, PReNet_GRU, PReNet_x and the "
+                "real-rain Generator_lstm predict the clean image"),
     weights=(
         _entry("prenet-rain100h", "prenet", "Rain100H/PReNet6/net_latest.pth",
                "127c0098787c5272f1f8583f6c5202e7ef674f750cd145a1691912a6d9e96210", 168963,
@@ -132,20 +176,53 @@ FAMILY = register_family(Family(
         _entry("prenet-rain100l", "prenet", "Rain100L/PReNet6/net_latest.pth",
                "cb9b743bb33cf6e5c56ba45f8ade93add46266dea9fa582e1934dc5eed942333", 168963,
                ("Rain100L", 37.48, 0.979), stages=6),
+        _entry("prenet_r-rain100l", "prenet_r", "Rain100L/PReNet6_r/net_latest.pth",
+               "31dd4419cdb0f4da623d974747113d60e2c22803598c39dcf03d789f86a7f62b", 94979,
+               ("Rain100L", 37.10, 0.977), stages=6),
         _entry("prn-rain100l", "prn", "Rain100L/PRN6/net_latest.pth",
                "ed4be5b78f76dcec5c781e1655dee48c2a90b56993de555945d72e31848aea99", 95107,
                ("Rain100L", 36.99, 0.977), stages=6),
+        _entry("prn_r-rain100l", "prn_r", "Rain100L/PRN6_r/net_latest.pth",
+               "87ee3b1c027b33e7e532a4881c3b077d100cf40c65dd2843690600e3023acee0", 21123,
+               ("Rain100L", 36.11, 0.973), stages=6),
         _entry("prenet-rain1400", "prenet", "Rain1400/PReNet6/net_latest.pth",
                "d5744dc2e35d73187a3f34936b3413884d293277073ffb78b961a78e65337879", 168963,
                ("Rain1400", 32.60, 0.946), stages=6),
+        _entry("prenet_r-rain1400", "prenet_r", "Rain1400/PReNet6_r/net_latest.pth",
+               "c639c19b342d6ae977b7ff8a4b2fbeb24179510a6e57b8bf5ef32d6b071fc8d5", 94979,
+               ("Rain1400", 32.44, 0.944), stages=6),
         _entry("prn-rain1400", "prn", "Rain1400/PRN6/net_latest.pth",
                "c6620860a51b54afec0c1eebe412f0f1ca00128100f5b23c13758605206a0bf2", 95107,
                ("Rain1400", 31.69, 0.941), stages=6),
+        _entry("prn_r-rain1400", "prn_r", "Rain1400/PRN6_r/net_latest.pth",
+               "c0f7f18f3d33e26f50af8c693494a03c2776c627140a1d8e0514edd53e9398fb", 21123,
+               ("Rain1400", 31.31, 0.937), stages=6),
         _entry("prenet_real-1", "prenet_real", "real/PReNet1.pth",
                "eba0c0ed941565abce9c61ceb8b36ff5e1532320c20efc11843f5f7fc810f7bb", 168963,
                None, stages=4),
         _entry("prenet_real-2", "prenet_real", "real/PReNet2.pth",
                "cbf6068474e64bf81ea8597fe1473cda19e7d0afadb3c81beb41f8dcc3751269", 168963,
                None, stages=4),
+        _entry("prenet_lstm-rain100h-5stages", "prenet", "Ablation/PReNet5_LSTM/net_latest.pth",
+               "02a0a1c184a87bf816e341a092756666f52277b5d34d9e224ba6ae904d2e991e", 168963,
+               None, _ABLATION.format(cls="PReNet_LSTM(5)"), stages=5, residual=False),
+        _entry("prenet_lstm-rain100h", "prenet", "Ablation/PReNet6_LSTM/net_latest.pth",
+               "b32541dfad6aa173c537dada8597475227e920fc9c8e1bbb80061363462bc14c", 168963,
+               None, _ABLATION.format(cls="PReNet_LSTM(6)"), stages=6, residual=False),
+        _entry("prenet_lstm-rain100h-7stages", "prenet", "Ablation/PReNet7_LSTM/net_latest.pth",
+               "c5971708f06fefcbd467588321958160806225bccb4415e9ca56073d68b8f812", 168963,
+               None, _ABLATION.format(cls="PReNet_LSTM(7)"), stages=7, residual=False),
+        _entry("prenet_lstm-rain100h-recssim", "prenet",
+               "Ablation/PReNet6_RecSSIM/net_latest.pth",
+               "04ee235b6fed1798d48fbfd8b31f853d782fa6fdcae172f533979264a96ed7a4", 168963,
+               None, _ABLATION.format(cls="PReNet_LSTM(6)")
+               + "Trained with the recursive SSIM loss (every stage's output supervised). ",
+               stages=6, residual=False),
+        _entry("prenet_gru-rain100h", "prenet_gru", "Ablation/PReNet6_GRU/net_latest.pth",
+               "2c0ed5ec96fe54c83a474c597741843ae4e98f1aac019470ce51235ac3bf66ff", 150499,
+               None, _ABLATION.format(cls="PReNet_GRU(6)"), stages=6, residual=False),
+        _entry("prenet_x-rain100h", "prenet_x", "Ablation/PReNet6_x/net_latest.pth",
+               "ae76d3dce017c181f6c541c4884d606315b4a09ca1d29757ca44c8688e845bfe", 168099,
+               None, _ABLATION.format(cls="PReNet_x(6)"), stages=6, residual=False),
     ),
 ))

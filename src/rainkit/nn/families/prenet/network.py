@@ -16,7 +16,7 @@ from rainkit.nn.blocks.convgru import ConvGRUCell
 from rainkit.nn.blocks.convlstm import ConvLSTMCell
 from rainkit.nn.registry import register_model
 
-__all__ = ["PRN", "PRNR", "PReNet", "PReNetGRU", "PReNetR", "PReNetReal"]
+__all__ = ["PRN", "PRNR", "PReNet", "PReNetGRU", "PReNetR", "PReNetReal", "PReNetX"]
 
 Recurrent = Literal["lstm", "gru"] | None
 _RECURRENT = ("lstm", "gru", None)
@@ -64,6 +64,19 @@ def _channels_last_for(x: torch.Tensor, fused: bool) -> tuple[torch.Tensor, torc
     return (x.contiguous(memory_format=torch.channels_last) if fused else x), fmt
 
 
+def _zero_residual_outputs_(blocks: nn.Sequential, *heads: nn.Conv2d) -> list[nn.Conv2d]:
+    """Zero the last convolution of every residual block and the output convolutions ``heads``,
+    in place; a network built so starts at the identity (its residual branches add nothing, its
+    output convolutions predict no change). Returns the convolutions it changed."""
+    changed = [block.body[2] for block in blocks] + list(heads)
+    with torch.no_grad():
+        for conv in changed:
+            conv.weight.zero_()
+            if conv.bias is not None:
+                conv.bias.zero_()
+    return changed
+
+
 @register_model("prenet")
 class PReNet(RainNet):
     """Progressive recurrent network: a small ResNet and a conv-LSTM, unrolled ``stages`` times.
@@ -85,8 +98,12 @@ class PReNet(RainNet):
     layer (PRN, :class:`PRN`), ``recurrent="gru"`` replaces the LSTM by a
     :class:`~rainkit.nn.ConvGRUCell` (the paper's ablation, :class:`PReNetGRU`),
     ``recursive_blocks=True`` applies one residual block ``num_blocks`` times with shared weights
-    (PReNet_r, :class:`PReNetR`; :class:`PRNR`). The authors' real-rain model is another network:
-    :class:`PReNetReal`.
+    (PReNet_r, :class:`PReNetR`; :class:`PRNR`), ``residual=False`` drops the final
+    :math:`y +`, so that :math:`x_t = W_{out} * \\operatorname{Res}^{5}(h_t)` is the clean image
+    itself (the authors' ablation class ``PReNet_LSTM``, and ``PReNet_GRU`` with
+    ``recurrent="gru"``; trained that way, they do not start at the identity). The authors'
+    real-rain model is another network: :class:`PReNetReal`; their ablation without :math:`y`
+    in the stage input is :class:`PReNetX`.
 
     With the paper's settings (``stages=6, channels=32, num_blocks=5``): 168,963 parameters
     (the paper quotes 0.17 M: 1,760 for :math:`W_{in}`, 73,856 for the LSTM gates, 92,480 for
@@ -111,6 +128,9 @@ class PReNet(RainNet):
             one block).
         recurrent: ``"lstm"`` (PReNet), ``"gru"`` or ``None`` (PRN: no recurrent layer).
         recursive_blocks: one residual block applied ``num_blocks`` times (the ``_r`` variants).
+        residual: add the rainy input to the output convolution (PReNet, the default); ``False``
+            predicts the clean image directly (the authors' ablation files ``PReNet_LSTM``,
+            ``PReNet_GRU``).
 
     Shape:
         - Input: :math:`(B, C, H, W)` in :math:`[0, 1]`, any :math:`H, W \\ge 1`.
@@ -142,6 +162,7 @@ class PReNet(RainNet):
         num_blocks: int = 5,
         recurrent: Recurrent = "lstm",
         recursive_blocks: bool = False,
+        residual: bool = True,
     ) -> None:
         super().__init__()
         self.in_channels = check_int(in_channels, "in_channels", minimum=1)
@@ -155,6 +176,9 @@ class PReNet(RainNet):
                 f"recursive_blocks must be a bool, got {type(recursive_blocks).__name__}"
             )
         self.recursive_blocks = recursive_blocks
+        if not isinstance(residual, bool):
+            raise TypeError(f"residual must be a bool, got {type(residual).__name__}")
+        self.residual = residual
         self.num_blocks = check_int(num_blocks, "num_blocks", minimum=1 if recursive_blocks else 0)
         self.head = nn.Sequential(nn.Conv2d(2 * in_channels, channels, 3, padding=1), nn.ReLU())
         if recurrent == "lstm":
@@ -165,6 +189,8 @@ class PReNet(RainNet):
         self.blocks = nn.Sequential(*(_PReNetResBlock(channels) for _ in range(unique)))
         self.tail = nn.Conv2d(channels, in_channels, 3, padding=1)
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
+        if residual:  # the identity at initialisation (x_t = y until trained)
+            _zero_residual_outputs_(self.blocks, self.tail)
 
     def _stages(self, y: torch.Tensor, every: bool) -> list[torch.Tensor]:
         fused = fused_inference(y)
@@ -181,7 +207,10 @@ class PReNet(RainNet):
             elif self.recurrent == "gru":
                 state = z = self.gru(z, state)
             z = _run_blocks(self.blocks, z, self.num_blocks, self.recurrent is None)
-            x = conv2d_add(z, tail.weight, tail.bias, y, fused=fused)
+            if self.residual:
+                x = conv2d_add(z, tail.weight, tail.bias, y, fused=fused)
+            else:
+                x = conv2d_act(z, tail.weight, tail.bias, fused=fused)
             if every:
                 outputs.append(x.contiguous(memory_format=fmt) if fused else x)
         return outputs if every else [x.contiguous(memory_format=fmt) if fused else x]
@@ -198,7 +227,8 @@ class PReNet(RainNet):
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, stages={self.stages}, "
                 f"channels={self.channels}, num_blocks={self.num_blocks}, "
-                f"recurrent={self.recurrent!r}, recursive_blocks={self.recursive_blocks}")
+                f"recurrent={self.recurrent!r}, recursive_blocks={self.recursive_blocks}, "
+                f"residual={self.residual}")
 
 
 @register_model("prn")
@@ -303,10 +333,11 @@ class PReNetGRU(PReNet):
     """:class:`PReNet` with a convolutional GRU instead of the LSTM (the paper's ablation).
 
     Same as ``PReNet(recurrent="gru")``; the recurrent layer is a
-    :class:`~rainkit.nn.ConvGRUCell` with Ren et al.'s gate convention. The authors' ablation
-    class ``PReNet_GRU`` outputs :math:`W_{out} * \\operatorname{Res}^5(h_t)` without adding
-    :math:`y`; this one keeps PReNet's residual prediction :math:`x_t = y + \\dots`, like every
-    other member of the family here.
+    :class:`~rainkit.nn.ConvGRUCell` with Ren et al.'s gate convention. By default it keeps
+    PReNet's residual prediction :math:`x_t = y + \\dots`, like every other trainable member of
+    the family here. The authors' ablation class ``PReNet_GRU`` (their released file
+    ``Ablation/PReNet6_GRU``) outputs :math:`x_t = W_{out} * \\operatorname{Res}^5(h_t)` without
+    adding :math:`y`: ``residual=False`` reproduces it.
 
     With the paper's settings: 150,499 parameters, 0.86 M multiply-accumulates per pixel
     and a receptive field of 167 x 167 pixels (measured on 385 x 385: the reset gate puts two
@@ -317,6 +348,8 @@ class PReNetGRU(PReNet):
         stages: number of recurrent stages :math:`T`.
         channels: feature and GRU channels.
         num_blocks: residual blocks per stage.
+        residual: add the rainy input to the output convolution (default); ``False`` predicts
+            the clean image directly, as the authors' ``PReNet_GRU``.
 
     Shape:
         - Input: :math:`(B, C, H, W)` in :math:`[0, 1]`, any :math:`H, W \\ge 1`.
@@ -329,9 +362,11 @@ class PReNetGRU(PReNet):
     """
 
     def __init__(
-        self, in_channels: int = 3, stages: int = 6, channels: int = 32, num_blocks: int = 5
+        self, in_channels: int = 3, stages: int = 6, channels: int = 32, num_blocks: int = 5,
+        residual: bool = True,
     ) -> None:
-        super().__init__(in_channels, stages, channels, num_blocks, recurrent="gru")
+        super().__init__(in_channels, stages, channels, num_blocks, recurrent="gru",
+                         residual=residual)
 
 
 @register_model("prenet_real")
@@ -417,3 +452,109 @@ class PReNetReal(RainNet):
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, stages={self.stages}, "
                 f"channels={self.channels}, num_blocks={self.num_blocks}")
+
+
+@register_model("prenet_x")
+class PReNetX(RainNet):
+    """PReNet_x: the paper's ablation whose stages see only the previous estimate, not :math:`y`.
+
+    Written from the authors' class ``PReNet_x`` (Ren et al., CVPR 2019, the ablation on the
+    stage input). Stage :math:`t` computes
+
+    .. math::
+
+        z = \\operatorname{ReLU}(W_{in} * x_{t-1}), \\quad
+        (h_t, c_t) = \\operatorname{ConvLSTM}(z, (h_{t-1}, c_{t-1})), \\quad
+        x_t = x_{t-1} + W_{out} * \\operatorname{Res}^{5}(h_t),
+
+    with :math:`x_0 = y` and the same weights at every stage: unlike :class:`PReNet`, the input
+    convolution reads :math:`C` channels, not :math:`2C`, so a :class:`PReNet` state dict does
+    not load into it. With ``residual=False`` the stage predicts the image itself,
+    :math:`x_t = W_{out} * \\operatorname{Res}^{5}(h_t)`: that is the authors' class and their
+    released file ``Ablation/PReNet6_x``. The default adds :math:`x_{t-1}`, so that a fresh
+    network (zero output convolution and zero last convolution of every residual block) returns
+    its input. The rain layer is :math:`R = y - x_T`.
+
+    With the default settings: 168,099 parameters (864 fewer than :class:`PReNet`: the input
+    convolution's :math:`y` half) and a receptive field of 157 x 157 pixels (13 3x3
+    convolutions per stage, as :class:`PReNet`).
+
+    Args:
+        in_channels: image channels :math:`C`.
+        stages: number of recurrent stages :math:`T`.
+        channels: feature and LSTM channels.
+        num_blocks: residual blocks per stage.
+        residual: add the previous estimate to the output convolution (default); ``False``
+            predicts the clean image directly, as the authors' ``PReNet_x``.
+
+    Shape:
+        - Input: :math:`(B, C, H, W)` in :math:`[0, 1]`, any :math:`H, W \\ge 1`.
+        - Output: :math:`(B, C, H, W)`; :meth:`stage_outputs` returns every stage's estimate.
+
+    Example:
+        >>> import torch
+        >>> from rainkit.nn import PReNetX
+        >>> net = PReNetX()
+        >>> sum(p.numel() for p in net.parameters())
+        168099
+        >>> x = torch.rand(1, 3, 5, 6)
+        >>> bool((net(x) == x).all())  # a fresh network returns its input
+        True
+
+    References:
+        D. Ren, W. Zuo, Q. Hu, P. Zhu, D. Meng, "Progressive Image Deraining Networks: A Better
+        and Simpler Baseline", CVPR 2019 (ablation on the stage input; the authors' released
+        ``networks.py``, class ``PReNet_x``).
+    """
+
+    def __init__(
+        self, in_channels: int = 3, stages: int = 6, channels: int = 32, num_blocks: int = 5,
+        residual: bool = True,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
+        self.stages = check_int(stages, "stages", minimum=1)
+        self.channels = check_int(channels, "channels", minimum=1)
+        self.num_blocks = check_int(num_blocks, "num_blocks", minimum=0)
+        if not isinstance(residual, bool):
+            raise TypeError(f"residual must be a bool, got {type(residual).__name__}")
+        self.residual = residual
+        self.head = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1), nn.ReLU())
+        self.lstm = ConvLSTMCell(channels, channels)
+        self.blocks = nn.Sequential(*(_PReNetResBlock(channels) for _ in range(num_blocks)))
+        self.tail = nn.Conv2d(channels, in_channels, 3, padding=1)
+        kaiming_init_(self, mode="fan_out", nonlinearity="relu")
+        _zero_residual_outputs_(self.blocks, self.tail)
+
+    def _stages(self, y: torch.Tensor, every: bool) -> list[torch.Tensor]:
+        fused = fused_inference(y)
+        y, fmt = _channels_last_for(y, fused)
+        head, tail = self.head[0], self.tail
+        x = y
+        state = None
+        outputs = []
+        for _ in range(self.stages):
+            z = conv2d_act(x, head.weight, head.bias, "relu", fused=fused)
+            state = self.lstm(z, state)
+            z = _run_blocks(self.blocks, state[0], self.num_blocks, False)
+            if self.residual:
+                x = conv2d_add(z, tail.weight, tail.bias, x, fused=fused)
+            else:
+                x = conv2d_act(z, tail.weight, tail.bias, fused=fused)
+            if every:
+                outputs.append(x.contiguous(memory_format=fmt) if fused else x)
+        return outputs if every else [x.contiguous(memory_format=fmt) if fused else x]
+
+    def stage_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The estimate after each stage, a list of ``stages`` :math:`(B, C, H, W)` tensors."""
+        check_network_input(x, self.in_channels)
+        return self._stages(x, every=True)
+
+    def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        derained = self._stages(x, every=False)[-1]
+        return derained, x - derained
+
+    def extra_repr(self) -> str:
+        return (f"in_channels={self.in_channels}, stages={self.stages}, "
+                f"channels={self.channels}, num_blocks={self.num_blocks}, "
+                f"residual={self.residual}")

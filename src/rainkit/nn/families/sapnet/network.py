@@ -1,0 +1,166 @@
+"""SAPNet: PReNet's recurrence with dilated residual blocks and channel attention (WACV 2022)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from rainkit._validation import check_int
+from rainkit.init import kaiming_init_
+from rainkit.nn._common import check_network_input
+from rainkit.nn.base import RainNet
+from rainkit.nn.blocks._fused_dilated import conv2d_dilated, conv2d_dilated_add, fused_inference
+from rainkit.nn.blocks.convlstm import ConvLSTMCell
+from rainkit.nn.blocks.se import SqueezeExcite
+from rainkit.nn.registry import register_model
+
+__all__ = ["SAPNet"]
+
+
+class _AttentionResBlock(nn.Module):
+    """SAPNet's residual block: :math:`y = \\operatorname{ReLU}(x + F(x))` with
+    :math:`F = \\operatorname{ReLU} \\circ \\operatorname{CRA} \\circ W_2 \\circ \\operatorname{ReLU}
+    \\circ \\operatorname{CRA} \\circ W_1`, both 3x3 convolutions dilated by ``dilation``, each
+    followed by a channel-residual attention gate (:class:`~rainkit.nn.SqueezeExcite` with a
+    linear skip, no biases)."""
+
+    def __init__(self, channels: int, dilation: int, reduction: int) -> None:
+        super().__init__()
+        self.dilation = dilation
+        hidden = max(1, channels // reduction)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation)
+        self.att1 = SqueezeExcite(channels, hidden, bias=False, skip=True)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation)
+        self.att2 = SqueezeExcite(channels, hidden, bias=False, skip=True)
+
+    def forward(self, x: torch.Tensor, fused: bool) -> torch.Tensor:
+        d = self.dilation
+        if not fused:
+            r = torch.relu(self.att1(self.conv1(x)))
+            return torch.relu(torch.relu(self.att2(self.conv2(r))) + x)
+        r = conv2d_dilated(x, self.conv1.weight, self.conv1.bias, d, fused=True)
+        r = r.mul_(self.att1.scale(r)).relu_()
+        r = conv2d_dilated(r, self.conv2.weight, self.conv2.bias, d, fused=True)
+        return r.mul_(self.att2.scale(r)).relu_().add_(x).relu_()
+
+
+@register_model("sapnet")
+class SAPNet(RainNet):
+    """SAPNet's deraining network: PReNet's recurrence, dilated blocks with channel attention.
+
+    Written from Zheng et al. (WACV 2022) and their ``Modeling/network.py`` (class ``SAPNet``
+    as ``test.py`` runs it: ``recurrent_iter=6, use_dilation=True``). Stage :math:`t`
+    concatenates the rainy image :math:`y` with the estimate :math:`x_{t-1}` (:math:`x_0 = y`):
+
+    .. math::
+
+        z = \\operatorname{ReLU}(W_{in} * [y, x_{t-1}]), \\quad
+        (h_t, c_t) = \\operatorname{ConvLSTM}(z, (h_{t-1}, c_{t-1})), \\quad
+        x_t = y + W_{out} * \\operatorname{Res}_5 \\circ \\cdots \\circ \\operatorname{Res}_1(h_t),
+
+    where :math:`\\operatorname{Res}_k` is a residual block of two 3x3 convolutions dilated by
+    ``dilations[k]``, each followed by a channel-residual attention (CRA) gate and a ReLU. The
+    weights are shared by all stages; the rain layer is :math:`R = y - x_T`.
+
+    **The dilations are not stored in the checkpoint.** The released file has the same keys
+    and shapes with ``dilations=(1, 1, 1, 1, 1)`` (the authors' ``use_dilation=False``), which
+    is another network; the table entry states ``(1, 2, 4, 8, 16)``. **Tiling.** The CRA
+    gates pool over the whole image: ``rainkit derain --tile`` is only approximate.
+
+    **Initialisation.** Kaiming (``fan_out``, ReLU), with the second convolution of each
+    residual block and the output convolution at zero, so an untrained network is the
+    identity.
+
+    **Speed.** Under ``torch.no_grad()`` on a float32 CPU tensor the forward runs in NHWC with
+    oneDNN convolutions, the LSTM gates as one stacked convolution (the first stage skips
+    :math:`W_h * h_0`) and in-place updates (``benchmarks/bench_sapnet.py``).
+
+    With the defaults: 180,483 parameters.
+
+    Args:
+        in_channels: image channels :math:`C`.
+        stages: number of recurrent stages :math:`T`.
+        channels: feature and LSTM channels.
+        dilations: dilation of each residual block (their number is the number of blocks).
+        reduction: the CRA bottleneck is ``channels // reduction`` wide.
+
+    Shape:
+        - Input: :math:`(B, C, H, W)`, RGB in :math:`[0, 1]`, any :math:`H, W \\ge 1`.
+        - Output: :math:`(B, C, H, W)`; :meth:`stage_outputs` returns every stage's estimate.
+
+    Example:
+        >>> import torch
+        >>> from rainkit.nn import SAPNet
+        >>> net = SAPNet()
+        >>> sum(p.numel() for p in net.parameters())
+        180483
+        >>> x = torch.rand(1, 3, 9, 11)
+        >>> bool(torch.equal(net(x), x))  # the identity until trained
+        True
+
+    References:
+        S. Zheng, C. Lu, Y. Wu, G. Gupta, "SAPNet: Segmentation-Aware Progressive Network for
+        Perceptual Contrastive Deraining", WACV 2022 Workshops.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        stages: int = 6,
+        channels: int = 32,
+        dilations: Sequence[int] = (1, 2, 4, 8, 16),
+        reduction: int = 16,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
+        self.stages = check_int(stages, "stages", minimum=1)
+        self.channels = check_int(channels, "channels", minimum=1)
+        self.reduction = check_int(reduction, "reduction", minimum=1)
+        if isinstance(dilations, (str, bytes)) or not isinstance(dilations, Sequence):
+            raise TypeError(f"dilations must be a sequence of ints, got {dilations!r}")
+        self.dilations = tuple(check_int(d, "dilations[i]", minimum=1) for d in dilations)
+        self.head = nn.Conv2d(2 * in_channels, channels, 3, padding=1)
+        self.lstm = ConvLSTMCell(channels, channels)
+        self.blocks = nn.ModuleList(
+            _AttentionResBlock(channels, d, reduction) for d in self.dilations)
+        self.tail = nn.Conv2d(channels, in_channels, 3, padding=1)
+        kaiming_init_(self, mode="fan_out", nonlinearity="relu")
+        with torch.no_grad():
+            for block in self.blocks:
+                block.conv2.weight.zero_()
+            self.tail.weight.zero_()
+
+    def _stages(self, y: torch.Tensor, every: bool) -> list[torch.Tensor]:
+        fused = fused_inference(y)
+        if fused:
+            y = y.contiguous(memory_format=torch.channels_last)
+        x, state = y, None
+        outputs = []
+        for _ in range(self.stages):
+            z = conv2d_dilated(torch.cat([y, x], dim=1), self.head.weight, self.head.bias,
+                               act="relu", fused=fused)
+            state = self.lstm(z, state)
+            z = state[0]
+            for block in self.blocks:
+                z = block(z, fused)
+            x = conv2d_dilated_add(z, self.tail.weight, self.tail.bias, y, fused=fused)
+            outputs.append(x)
+        outputs = outputs if every else outputs[-1:]
+        return [o.contiguous() for o in outputs]
+
+    def stage_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The estimate after each stage, a list of ``stages`` :math:`(B, C, H, W)` tensors (the
+        authors' ``x_list``)."""
+        check_network_input(x, self.in_channels, self)
+        return self._stages(x, every=True)
+
+    def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        derained = self._stages(x, every=False)[-1]
+        return derained, x - derained
+
+    def extra_repr(self) -> str:
+        return (f"in_channels={self.in_channels}, stages={self.stages}, "
+                f"channels={self.channels}, dilations={self.dilations}, "
+                f"reduction={self.reduction}")
