@@ -92,5 +92,14 @@ def _skip_member(app, what, name, obj, skip, options):
     return skip
 
 
+def _write_generated_tables(app):
+    """Tables made from rainkit's registries at every build, so they never fall behind."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "figures"))
+    import model_zoo
+
+    model_zoo.write_tables()
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_member)
+    app.connect("builder-inited", _write_generated_tables)

@@ -23,14 +23,14 @@ residual branch, whose output is added to the skip. With every layer Kaiming-ini
 fresh network predicts a "rain layer" as large as its features, and every unscaled residual sum
 adds its branch's full variance: rainkit's networks built so were 2 to :math:`10^7` away from
 their input in mean absolute difference on a uniform image (BaselineNet 5.4, PReNet 23, PRN
-:math:`6 \cdot 10^7`), and training from scratch started far below the rainy input's PSNR.
+:math:`6 \\cdot 10^7`), and training from scratch started far below the rainy input's PSNR.
 So every rainkit network calls :func:`kaiming_init_` and then :func:`zero_output_init_` on its
-rain head and on the last layer of each residual branch (Goyal et al.'s zero-:math:`\gamma`,
+rain head and on the last layer of each residual branch (Goyal et al.'s zero-:math:`\\gamma`,
 torchvision's ``zero_init_residual``, Fixup): a fresh network is the identity,
-:math:`\hat B = x`, and each branch starts as the identity map around which it learns.
+:math:`\\hat B = x`, and each branch starts as the identity map around which it learns.
 
-**Gradients at step 0.** A zero layer passes no gradient *backwards* (:math:`\partial L /
-\partial x = W^\top g = 0`) but receives one (:math:`\partial L / \partial W = g x^\top \ne
+**Gradients at step 0.** A zero layer passes no gradient *backwards* (:math:`\\partial L /
+\\partial x = W^\\top g = 0`) but receives one (:math:`\\partial L / \\partial W = g x^\\top \\ne
 0`). So the first backward pass reaches only the rain head (and the layers beside it); once the
 head has moved, the second reaches the skips and the zeroed last layers of the branches, and
 the third every parameter. Training loses two steps, not more
@@ -41,7 +41,7 @@ References:
     Performance on ImageNet Classification", ICCV 2015.
 
     P. Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour", 2017
-    (zero-initialised last BatchNorm :math:`\gamma` of each residual block).
+    (zero-initialised last BatchNorm :math:`\\gamma` of each residual block).
 
     H. Zhang, Y. N. Dauphin, T. Ma, "Fixup Initialization: Residual Learning Without
     Normalization", ICLR 2019.
@@ -136,8 +136,8 @@ def zero_output_init_(*modules: nn.Module) -> list[nn.Module]:
     For each module the output layer is the last convolution, linear or affine normalisation
     layer registered in it (the module itself when it is one): its weight and bias are set to
     0 in place, under :func:`torch.no_grad`. On a residual branch :math:`y = x + F(x)` whose
-    last layer is zero, :math:`y = x`; on a rain head, :math:`\hat B = x - 0 = x`. For a
-    normalisation layer this is Goyal et al.'s zero :math:`\gamma` (with :math:`\beta = 0`).
+    last layer is zero, :math:`y = x`; on a rain head, :math:`\\hat B = x - 0 = x`. For a
+    normalisation layer this is Goyal et al.'s zero :math:`\\gamma` (with :math:`\\beta = 0`).
     "Last registered" is the order of ``__init__``; pass the layer itself when a module
     registers its output layer before others. See the module's docs for why the output layers
     are not Kaiming-initialised, and for the two steps gradients take to reach every

@@ -26,3 +26,10 @@ def write_rgb(path: Path, height: int = 20, width: int = 24, seed: int = 0) -> n
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path)
     return array
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+                   ) -> None:
+    """Measured tile margins go to a temporary cache, not the user's ~/.cache/rainkit."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -423,3 +424,34 @@ def test_empty_file_named_in_error(tmp_path: Path) -> None:
     (tmp_path / "empty.png").write_bytes(b"")
     with pytest.raises(ValueError, match=r"empty.png.*empty \(0 bytes\)"):
         read_image(tmp_path / "empty.png")
+
+
+# ------------------------------------------------------------------ save_image's assumptions
+@pytest.mark.parametrize(("image", "error", "match"), [
+    (torch.rand(16, 16, 3), ValueError, r"got \(16, 16, 3\), which looks like \(H, W, C\): "
+                                        r"pass image.permute\(2, 0, 1\)"),
+    (torch.rand(16, 16), ValueError, r"a 2-D \(H, W\) image: add its channel with image\[None\]"),
+    (torch.rand(1, 3, 8, 8), ValueError, r"a batch: save each image"),
+    (torch.rand(3, 8, 8) * 255, ValueError, "looks like a 0..255 image: divide it by 255"),
+    (torch.rand(3, 8, 8) + 0.5, ValueError, r"clamp a network output with .clamp\(0, 1\)"),
+    (torch.full((3, 4, 4), float("nan")), ValueError, "image must be finite, got 48 NaN"),
+    ((torch.rand(3, 8, 8) * 255).long(), TypeError, r"got torch.int64; convert 0..255 "
+                                                    r"integers with .to\(torch.uint8\)"),
+])
+def test_save_image_says_what_went_wrong(tmp_path: Path, image: torch.Tensor, error: type,
+                                         match: str) -> None:
+    with pytest.raises(error, match=match):
+        save_image(image, tmp_path / "out.png")
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_save_image_warns_when_the_layout_is_ambiguous(tmp_path: Path) -> None:
+    hwc = torch.rand(4, 32, 3)  # (H, W, C) with 4 rows, or (C, H, W) 3 pixels wide?
+    with pytest.warns(UserWarning, match=r"reads the tensor of shape \(4, 32, 3\) as \(C, H, W\): "
+                                         r"4 channel\(s\), 32x3 pixels"):
+        save_image(hwc, tmp_path / "a.png")
+    assert decode_image(tmp_path / "a.png", mode="keep").shape == (4, 32, 3)  # as it said
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_image(torch.rand(4, 8, 8), tmp_path / "rgba.png")  # RGBA: no warning
+        save_image(torch.rand(3, 5, 4), tmp_path / "small.png")

@@ -216,3 +216,25 @@ def test_dataset_accepts_numpy_numbers() -> None:
         synthesize_rain(torch.zeros(3, 8, 8), length=float("inf"))
     with pytest.raises(ValueError, match="angle must be a finite number"):
         line_kernel(5, float("nan"))
+
+
+# ------------------------------------------------------------------ bad input (issue 23)
+@pytest.mark.parametrize(("image", "match"), [
+    (torch.rand(3, 8, 8) * 255, "looks like a 0..255 image: divide it by 255"),
+    (torch.rand(3, 8, 8) * 1.5 - 0.2, r"must hold values in \[0, 1\]"),
+    (torch.full((3, 8, 8), float("nan")), "image must be finite, got 192 NaN"),
+    (torch.tensor(float("inf")).expand(1, 3, 4, 4), "1 NaN|0 NaN and 48 inf"),
+])
+def test_synthesize_rain_refuses_values_outside_0_1(image: torch.Tensor, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        synthesize_rain(image, seed=0)
+
+
+def test_synthetic_dataset_checks_images_and_index() -> None:
+    with pytest.raises(ValueError, match=r"clean_images\[0\] must hold values in \[0, 1\]"):
+        SyntheticRainDataset([torch.rand(3, 8, 8) * 255])
+    dataset = SyntheticRainDataset([torch.rand(3, 8, 8)])
+    with pytest.raises(TypeError, match="index must be an int, got str"):
+        dataset["0"]  # type: ignore[index]
+    with pytest.raises(IndexError):
+        dataset[1]

@@ -23,7 +23,16 @@ import pytest
 import torch
 from scipy.signal import convolve2d
 
-from rainkit.metrics import CONVENTIONS, PSNR, SSIM, ScoringConvention, psnr, score, ssim
+from rainkit.metrics import (
+    CONVENTION_ALIASES,
+    CONVENTIONS,
+    PSNR,
+    SSIM,
+    ScoringConvention,
+    psnr,
+    score,
+    ssim,
+)
 
 skimage_data = pytest.importorskip("skimage.data")
 skimage_metrics = pytest.importorskip("skimage.metrics")
@@ -128,14 +137,25 @@ def high_psnr_pair() -> tuple[np.ndarray, np.ndarray]:
 
 # --------------------------------------------------------------------------- table
 def test_table_names_fields_and_immutability():
-    assert sorted(CONVENTIONS) == ["basicsr-y", "matlab-y", "matlab-y-uint8", "rgb"]
+    canonical = ["basicsr-y", "mprnet-y", "prenet-y", "rgb", "spanet-rgb"]
+    assert sorted(CONVENTIONS) == sorted(canonical + ["matlab-y", "matlab-y-uint8"])
+    assert dict(CONVENTION_ALIASES) == {"matlab-y": "prenet-y", "matlab-y-uint8": "mprnet-y"}
     for name, conv in CONVENTIONS.items():
-        assert isinstance(conv, ScoringConvention) and conv.name == name
-        assert (conv.window_size, conv.sigma, conv.k1, conv.k2) == (11, 1.5, 0.01, 0.03)
+        assert isinstance(conv, ScoringConvention)
+        assert conv.name == CONVENTION_ALIASES.get(name, name)
         assert conv.reproduces and conv.formula
-    assert CONVENTIONS["matlab-y-uint8"].round_y and not CONVENTIONS["matlab-y"].round_y
+        if conv.name != "spanet-rgb":
+            assert (conv.window_size, conv.sigma, conv.k1, conv.k2) == (11, 1.5, 0.01, 0.03)
+            assert conv.ssim_window == "gaussian" and not conv.sample_covariance
+    assert CONVENTIONS["matlab-y"] is CONVENTIONS["prenet-y"]
+    assert CONVENTIONS["mprnet-y"].round_y and not CONVENTIONS["prenet-y"].round_y
+    assert CONVENTIONS["prenet-y"].ssim_downsample
+    assert not any(CONVENTIONS[n].ssim_downsample for n in canonical if n != "prenet-y")
     assert CONVENTIONS["basicsr-y"].crop_border is None
-    assert CONVENTIONS["matlab-y"].pipeline_quantize == "floor"
+    assert CONVENTIONS["prenet-y"].pipeline_quantize == "floor"
+    spa = CONVENTIONS["spanet-rgb"]
+    assert (spa.window_size, spa.ssim_window, spa.sample_covariance, spa.ssim_range_factor,
+            spa.y_channel, spa.pipeline_quantize) == (7, "uniform", True, 2.0, False, None)
     with pytest.raises(dataclasses.FrozenInstanceError):
         CONVENTIONS["rgb"].y_channel = True  # type: ignore[misc]
     with pytest.raises(TypeError):
@@ -273,19 +293,21 @@ def test_convention_matches_explicit_options_and_modules():
     ("kwargs", "error", "match"),
     [
         ({"convention": "matlab"}, ValueError,
-         "convention must be one of 'basicsr-y', 'matlab-y', 'matlab-y-uint8', 'rgb', "
-         "got 'matlab'"),
+         "convention must be one of 'basicsr-y', 'matlab-y', 'matlab-y-uint8', 'mprnet-y', "
+         "'prenet-y', 'rgb', 'spanet-rgb', got 'matlab'"),
         ({"convention": 3}, TypeError, "convention must be a str .* or a ScoringConvention, "
          "got int"),
         ({"convention": "matlab-y", "y_channel": False}, ValueError,
-         "y_channel=False contradicts convention 'matlab-y', which scores the Y channel"),
+         "y_channel=False contradicts convention 'prenet-y', which scores the Y channel"),
         ({"convention": "rgb", "y_channel": True}, ValueError,
          "y_channel=True contradicts convention 'rgb', which scores the RGB channels"),
         ({"convention": "matlab-y-uint8", "crop_border": 4}, ValueError,
-         r"crop_border=4 contradicts convention 'matlab-y-uint8', which uses a fixed border "
+         r"crop_border=4 contradicts convention 'mprnet-y', which uses a fixed border "
          r"\(crop_border=0\)"),
         ({"convention": "matlab-y", "window_size": 7}, ValueError,
-         "window_size=7 contradicts convention 'matlab-y'"),
+         "window_size=7 contradicts convention 'prenet-y', which fixes the SSIM settings"),
+        ({"convention": "spanet-rgb", "window_size": 11}, ValueError,
+         r"window_size=11 contradicts convention 'spanet-rgb'.*\(window_size=7\)"),
         ({"convention": "basicsr-y", "k2": 0.05}, ValueError,
          "k2=0.05 contradicts convention 'basicsr-y'"),
         ({"quantize": "ceil"}, ValueError,
@@ -295,6 +317,8 @@ def test_convention_matches_explicit_options_and_modules():
 def test_bad_conventions_and_conflicts(kwargs, error, match):
     x, y = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
     metric_kwargs = {k: v for k, v in kwargs.items() if k not in ("window_size", "k2")}
+    if kwargs.get("convention") == "spanet-rgb":
+        x, y = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
     with pytest.raises(error, match=match):
         ssim(x, y, **kwargs)
     with pytest.raises(error, match=match):
@@ -308,7 +332,7 @@ def test_bad_conventions_and_conflicts(kwargs, error, match):
 
 def test_grayscale_with_y_convention_and_bad_score_convention():
     gray = np.zeros((16, 16), np.uint8)
-    with pytest.raises(ValueError, match="convention 'matlab-y' \\(Y channel\\) expects 3 RGB"):
+    with pytest.raises(ValueError, match="convention 'prenet-y' \\(Y channel\\) expects 3 RGB"):
         psnr(gray, gray, convention="matlab-y")
     with pytest.raises(ValueError, match="convention must be one of"):
         score(gray, gray, "prenet")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def test_matches_pytorch_msssim_batch_weights_window():
     weights = [0.2, 0.5, 0.3]  # three scales: 112x128 -> 56x64 -> 28x32
     expected = pytorch_msssim.ms_ssim(x, clean, data_range=1.0, win_size=7, win_sigma=1.0,
                                       weights=weights, size_average=False)
-    got = ms_ssim(x, clean, window_size=7, sigma=1.0, weights=weights, reduction="none")
+    got = ms_ssim(x, clean, window_size=7, sigma=1.0, scale_weights=weights, reduction="none")
     # pytorch-msssim builds its window in float32: 1e-7 apart even in float64
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
 
@@ -125,7 +126,7 @@ def test_identical_is_one_and_module_equals_function(device):
     x = torch.rand(2, 3, 170, 166, device=device)
     assert torch.equal(ms_ssim(x, x, reduction="none"), torch.ones(2, device=device))
     y = (x + 0.1 * torch.rand_like(x)).clamp(0, 1)
-    kwargs = dict(window_size=7, sigma=1.0, y_channel=True, crop_border=2, weights=(0.5, 0.5),
+    kwargs = dict(window_size=7, sigma=1.0, y_channel=True, crop_border=2, scale_weights=(0.5, 0.5),
                   normalize="simple", fewer_scales=True, reduction="none")
     module = MS_SSIM(**kwargs)
     assert torch.equal(module(x, y), ms_ssim(x, y, **kwargs))
@@ -149,7 +150,7 @@ def test_negative_values_relu_and_simple():
     # x against its negative: contrast-structure is negative at every scale.
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 1, 40, 40, generator=g, dtype=torch.float64, requires_grad=True)
-    kwargs = dict(window_size=5, weights=(0.3, 0.4, 0.3), reduction="none")
+    kwargs = dict(window_size=5, scale_weights=(0.3, 0.4, 0.3), reduction="none")
     out = ms_ssim(x, 1 - x.detach(), **kwargs)
     assert torch.equal(out, torch.zeros(2, dtype=torch.float64))
     (grad,) = torch.autograd.grad(out.sum(), x)
@@ -158,7 +159,7 @@ def test_negative_values_relu_and_simple():
     assert bool(((simple > 0) & (simple < 0.5)).all())
     # "simple" = prod(((v + 1) / 2) ** w) with v the relu-free per-scale values
     y = torch.rand(2, 1, 40, 40, generator=g, dtype=torch.float64)
-    one_scale = ms_ssim(x.detach(), y, window_size=5, weights=(1.0,), normalize="simple",
+    one_scale = ms_ssim(x.detach(), y, window_size=5, scale_weights=(1.0,), normalize="simple",
                         reduction="none")
     torch.testing.assert_close(one_scale, (ssim(x.detach(), y, window_size=5,
                                                 reduction="none") + 1) / 2)
@@ -172,12 +173,12 @@ def test_gradcheck_float64():
     weights = (0.3, 0.5, 0.2)  # 13x11 -> 7x6 -> 4x3 with a 3x3 window
 
     def fn(a, b):
-        return ms_ssim(a, b, window_size=3, sigma=0.8, weights=weights, reduction="none")
+        return ms_ssim(a, b, window_size=3, sigma=0.8, scale_weights=weights, reduction="none")
 
     assert torch.autograd.gradcheck(fn, (x, y))
     target = y.detach()
     assert torch.autograd.gradcheck(
-        lambda a: ms_ssim(a, target, window_size=3, weights=weights, normalize="simple",
+        lambda a: ms_ssim(a, target, window_size=3, scale_weights=weights, normalize="simple",
                           data_range=2.0), (x,))
 
 
@@ -185,13 +186,13 @@ def test_gradcheck_float64():
 def test_strips_give_the_same_value_and_gradient(monkeypatch, strip_values):
     # One and three output rows per strip: same values, and gradients that add up across the
     # strips' overlaps (fast-mode gradcheck: random projections, same float64 finite differences).
-    ssim_module = importlib.import_module("rainkit.metrics.ssim")
+    ssim_module = importlib.import_module("rainkit.metrics._kernels")
     ms_module = importlib.import_module("rainkit.metrics.ms_ssim")
     x = torch.rand(2, 2, 21, 15, dtype=torch.float64, requires_grad=True)
     y = torch.rand(2, 2, 21, 15, dtype=torch.float64, requires_grad=True)
-    kwargs = dict(window_size=5, weights=(0.4, 0.6), reduction="none")
+    kwargs = dict(window_size=5, scale_weights=(0.4, 0.6), reduction="none")
     whole = ms_ssim(x.detach(), y.detach(), **kwargs)
-    monkeypatch.setattr(ssim_module, "_STRIP_VALUES", strip_values)
+    monkeypatch.setattr(ssim_module, "STRIP_VALUES", strip_values)
     assert len(ms_module._strips(x, 5)) > 1
     torch.testing.assert_close(ms_ssim(x.detach(), y.detach(), **kwargs), whole, rtol=0,
                                atol=1e-12)
@@ -224,10 +225,10 @@ def test_fewer_scales():
         ({"crop_border": -1}, ValueError, "crop_border must be >= 0"),
         ({"reduction": "avg"}, ValueError, "reduction must be one of 'none', 'mean', 'sum', got"),
         ({"y_channel": 1}, TypeError, "y_channel must be a bool"),
-        ({"weights": []}, ValueError, "at least one weight"),
-        ({"weights": 0.5}, TypeError, "weights must be a sequence of numbers, got float"),
-        ({"weights": (0.5, -1)}, ValueError, r"weights\[1\] must be >= 0, got -1"),
-        ({"weights": (0.5, "a")}, TypeError, r"weights\[1\] must be a number"),
+        ({"scale_weights": []}, ValueError, "at least one weight"),
+        ({"scale_weights": 0.5}, TypeError, "weights must be a sequence of numbers, got float"),
+        ({"scale_weights": (0.5, -1)}, ValueError, r"weights\[1\] must be >= 0, got -1"),
+        ({"scale_weights": (0.5, "a")}, TypeError, r"weights\[1\] must be a number"),
         ({"normalize": "clamp"}, ValueError, "normalize must be one of 'relu', 'simple', got"),
         ({"normalize": None}, ValueError, "normalize must be one of"),
         ({"fewer_scales": 1}, TypeError, "fewer_scales must be a bool, got int"),
@@ -298,7 +299,7 @@ def test_torch_compile_fullgraph_same_values_and_gradients():
         eager = _value_and_grad(fn, x, y)
         compiled = _value_and_grad(torch.compile(fn, fullgraph=True, backend="aot_eager"), x, y)
         torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-12)
-    module = MS_SSIM(window_size=3, weights=(0.5, 0.5))
+    module = MS_SSIM(window_size=3, scale_weights=(0.5, 0.5))
     compiled_module = torch.compile(module, fullgraph=True, backend="aot_eager")
     torch.testing.assert_close(_value_and_grad(compiled_module, x, y),
                                _value_and_grad(module, x, y), rtol=0, atol=1e-12)
@@ -310,7 +311,7 @@ def test_torch_compile_inductor_same_values_and_gradients():
     y = (x.detach() + 0.2 * torch.rand_like(x)).clamp(0, 1)
 
     def fn(a, b):
-        return ms_ssim(a, b, window_size=5, weights=(0.3, 0.4, 0.3), reduction="none")
+        return ms_ssim(a, b, window_size=5, scale_weights=(0.3, 0.4, 0.3), reduction="none")
 
     eager = _value_and_grad(fn, x, y)
     compiled = _value_and_grad(torch.compile(fn), x, y)
@@ -348,3 +349,30 @@ def test_conventions_apply_to_ms_ssim() -> None:
         ms_ssim(noisy, clean, convention="matlab-y", y_channel=False)
     with pytest.raises(ValueError, match="convention must be one of"):
         MS_SSIM(convention="matlab")
+
+
+def test_old_weights_keyword_still_works_with_a_future_warning():
+    x = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(0))
+    y = (x + 0.05).clamp(0, 1)
+    new = ms_ssim(x, y, window_size=5, scale_weights=(0.5, 0.5))
+    with pytest.warns(FutureWarning, match=r"ms_ssim\(weights=...\) was renamed scale_weights="):
+        old = ms_ssim(x, y, window_size=5, weights=(0.5, 0.5))
+    assert torch.equal(old, new)
+    with pytest.warns(FutureWarning, match=r"MS_SSIM\(weights=...\) was renamed"):
+        module = MS_SSIM(window_size=5, weights=(0.5, 0.5))
+    assert module.weights == module.scale_weights == (0.5, 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # weights=None, passed on by older callers: no warning
+        ms_ssim(x, y, window_size=5, scale_weights=(0.5, 0.5), weights=None)
+    with pytest.raises(TypeError, match="got both weights= and scale_weights="):
+        ms_ssim(x, y, weights=(1.0,), scale_weights=(1.0,))
+
+
+def test_conventions_with_their_own_ssim_have_no_ms_ssim_form():
+    x = torch.rand(1, 3, 161, 161)
+    with pytest.raises(ValueError, match="convention 'spanet-rgb' uses an SSIM of its own"):
+        ms_ssim(x, x, convention="spanet-rgb")
+    # prenet-y: its preparation (Y) and Gaussian window; MS-SSIM's scales replace the
+    # automatic downsampling
+    assert torch.equal(ms_ssim(x, x * 0.9, convention="prenet-y"),
+                       ms_ssim(x, x * 0.9, y_channel=True))

@@ -13,8 +13,8 @@ from rainkit.nn.blocks.orsnet import OriginalResolutionBlock
 from rainkit.nn.blocks.pyramid_pooling import PyramidPooling
 from rainkit.nn.blocks.residual import ResidualBlock
 from rainkit.nn.blocks.sparse_attention import TopKSparseAttention
-from rainkit.nn.blocks.transposed_attention import MultiDconvTransposedAttention
 from rainkit.nn.blocks.supervised_attention import SupervisedAttention
+from rainkit.nn.blocks.transposed_attention import MultiDconvTransposedAttention
 
 __all__ = [
     "BiasFreeLayerNorm2d",
@@ -32,6 +32,6 @@ __all__ = [
     "OriginalResolutionBlock",
     "PyramidPooling",
     "ResidualBlock",
-    "TopKSparseAttention",
     "SupervisedAttention",
+    "TopKSparseAttention",
 ]

@@ -41,8 +41,10 @@ def layer_norm_2d(
         >>> import torch
         >>> x = torch.randn(2, 8, 5, 7)
         >>> y = layer_norm_2d(x, torch.ones(8))
-        >>> bool(y.mean(1).abs().max() < 1e-5), bool((y.var(1, correction=0) - 1).abs().max() < 1e-3)
-        (True, True)
+        >>> bool(y.mean(1).abs().max() < 1e-5)
+        True
+        >>> bool((y.var(1, correction=0) - 1).abs().max() < 1e-3)
+        True
     """
     channels = x.shape[1]
     out = F.layer_norm(x.permute(0, 2, 3, 1), (channels,), weight, bias, eps)

@@ -10,9 +10,9 @@ from rainkit._validation import check_int
 from rainkit.nn._common import check_network_input
 
 __all__ = [
+    "OPERATIONS",
     "DilatedConv",
     "MixtureOfExpertsFeatureCompensator",
-    "OPERATIONS",
     "OperationAttention",
     "OperationGroup",
     "OperationLayer",

@@ -7,8 +7,8 @@ from rainkit.nn.families.restormer.network import (
     Downsample,
     Restormer,
     TransformerBlock,
-    UShapedTransformer,
     Upsample,
+    UShapedTransformer,
     pad_to_multiple,
 )
 from rainkit.nn.registry import Family, PretrainedWeights, PublishedScore, register_family

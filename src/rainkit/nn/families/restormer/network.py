@@ -20,6 +20,7 @@ __all__ = [
     "Downsample",
     "Restormer",
     "TransformerBlock",
+    "UShapedTransformer",
     "Upsample",
     "pad_to_multiple",
 ]
