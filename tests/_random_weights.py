@@ -19,7 +19,7 @@ __all__ = ["randomize_"]
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
-def randomize_(model: ModuleT, seed: int = 0) -> ModuleT:
+def randomize_(model: ModuleT, seed: int = 0, *, biases: bool = True) -> ModuleT:
     """Draw every parameter of ``model`` at random, in place, and return ``model``.
 
     Weights (parameters with two or more dimensions) are normal with standard deviation
@@ -27,7 +27,8 @@ def randomize_(model: ModuleT, seed: int = 0) -> ModuleT:
     stay finite in float32); one-dimensional parameters (biases, normalisation scales and
     shifts) are :math:`0.1\\,\\mathcal{N}(0, 1)`, plus 1 for those named ``weight`` (a
     normalisation scale). Nothing is zero, so every layer takes part. The draw depends only on
-    ``seed`` and the parameters' order and shapes.
+    ``seed`` and the parameters' order and shapes. ``biases=False`` sets the parameters named
+    ``bias`` to zero instead.
     """
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -35,6 +36,8 @@ def randomize_(model: ModuleT, seed: int = 0) -> ModuleT:
             noise = torch.randn(param.shape, generator=generator, dtype=torch.float64)
             if param.ndim >= 2:
                 value = noise / math.sqrt(max(1, param[0].numel()))
+            elif name.rsplit(".", 1)[-1] == "bias" and not biases:
+                value = torch.zeros_like(noise)
             else:
                 value = 0.1 * noise + (1.0 if name.rsplit(".", 1)[-1] == "weight" else 0.0)
             param.copy_(value.to(param.dtype))

@@ -7,7 +7,7 @@ Run by hand from the repository root (needs the rain-dev pairs beside the checko
 For each val pair it scores
 
 - the rainy image against the clean one (a benchmark's input, about 17 dB on Y), and two
-  simulated outputs of a good model, each scaled per image to 41.0 dB under ``matlab-y``
+  simulated outputs of a good model, each scaled per image to 41.0 dB under ``prenet-y``
   before quantization (the level of published Rain100L results):
 - "residual rain": ``clean + a * (rainy - clean)``, a sparse, structured error;
 - "dense error": ``clean + Gaussian noise``, an error spread over every pixel.
@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve()
 OUT = HERE.parents[1] / "guides" / "_reproducing_tables_numbers.rst"
 DEFAULT_DATA = HERE.parents[3] / "shared" / "data" / "rain-dev" / "val"
 TARGET_DB = 41.0
-ORDER = ("matlab-y", "matlab-y-uint8", "basicsr-y", "rgb")
+ORDER = ("prenet-y", "mprnet-y", "basicsr-y", "rgb", "spanet-rgb")
 
 
 def load_pairs(root: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -45,15 +45,15 @@ def load_pairs(root: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 
 def scaled_to(clean: np.ndarray, error: np.ndarray, target_db: float) -> np.ndarray:
-    """``clean + s * error`` (floats in [0, 1]) with s chosen so matlab-y PSNR = target_db."""
-    base = psnr(clean + error, clean, convention="matlab-y")
+    """``clean + s * error`` (floats in [0, 1]) with s chosen so prenet-y PSNR = target_db."""
+    base = psnr(clean + error, clean, convention="prenet-y")
     return clean + error * 10 ** ((base - target_db) / 20)
 
 
 def table(title: str, rows: list[tuple[str, list[float], list[float]]]) -> list[str]:
     lines = [f".. list-table:: {title}", "   :header-rows: 1", "",
              "   * - convention", "     - PSNR (dB)",
-             "     - SSIM", "     - PSNR - matlab-y", "     - SSIM - matlab-y"]
+             "     - SSIM", "     - PSNR - prenet-y", "     - SSIM - prenet-y"]
     ref_p, ref_s = np.mean(rows[0][1]), np.mean(rows[0][2])
     for name, ps, ss in rows:
         p, s = float(np.mean(ps)), float(np.mean(ss))
@@ -82,7 +82,7 @@ def main() -> None:
         rows = []
         for name in ORDER:
             for q in quantizations:
-                if name == "matlab-y-uint8" and q is None and case != "rainy input":
+                if name == "mprnet-y" and q is None and case != "rainy input":
                     continue  # the same as quantize="round": the script reads 8-bit files
                 values = [score(x, y, name, quantize=q) for x, y in data]
                 label = name if q is None else f'{name}, quantize="{q}"'
@@ -92,7 +92,7 @@ def main() -> None:
         if case == "rainy input":
             title = "Rainy inputs scored against the clean images (uint8 files)"
         else:
-            title = (f"Simulated outputs ({case}), {TARGET_DB:g} dB under matlab-y before "
+            title = (f"Simulated outputs ({case}), {TARGET_DB:g} dB under prenet-y before "
                      "quantization")
         lines += table(title, rows)
     OUT.write_text("\n".join(lines))

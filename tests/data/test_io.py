@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import struct
-import zlib
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np

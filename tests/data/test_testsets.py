@@ -49,12 +49,12 @@ def test_every_name_is_unique_after_normalising() -> None:
 
 
 def test_misspelling_suggests_close_names() -> None:
-    with pytest.raises(ValueError, match=r"unknown test set 'Rain100HH'; did you mean "
-                                         r"'Rain100H'.*Known test sets"):
+    with pytest.raises(ValueError, match=r"name must be a known test set, got 'Rain100HH'; did "
+                                         r"you mean 'Rain100H'.*known test sets"):
         find_test_set("Rain100HH")
-    with pytest.raises(ValueError, match="unknown test set 'nothing like it' Known"):
+    with pytest.raises(ValueError, match="got 'nothing like it'; known"):
         find_test_set("nothing like it")
-    with pytest.raises(TypeError, match="name must be a str, got int"):
+    with pytest.raises(TypeError, match="name must be a test set name \\(a str\\), got int"):
         find_test_set(100)  # type: ignore[arg-type]
 
 
@@ -129,7 +129,7 @@ def test_folder_check_bad_arguments() -> None:
         check_test_folder("Rain100H", -1)
     with pytest.raises(TypeError, match="test_set must be a TestSet or a name"):
         check_test_folder(None, 1)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="unknown test set"):
+    with pytest.raises(ValueError, match="test_set must be a known test set, got 'Rain100HH'"):
         check_test_folder("Rain100HH", 100)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +38,12 @@ from rainkit.metrics import (
 skimage_data = pytest.importorskip("skimage.data")
 skimage_metrics = pytest.importorskip("skimage.metrics")
 skimage_util = pytest.importorskip("skimage.util")
+
+ROOT = Path(__file__).resolve().parents[2]
+# /work/shared sits beside the repository (../shared), or one level further up from a worktree
+RAIN_DEV_VAL = next((p / "data" / "rain-dev" / "val" for p in (ROOT.parent / "shared",
+                                                              ROOT.parent.parent / "shared")
+                     if (p / "data" / "rain-dev" / "val").is_dir()), ROOT / "missing")
 
 _COEFFS = np.array([65.481, 128.553, 24.966])
 
@@ -351,3 +358,185 @@ def test_devices_and_half_precision(device, high_psnr_pair):
     half = score(x.half().to(device), y.half().to(device), "matlab-y-uint8")
     assert half["psnr"].dtype == torch.float32
     assert half["psnr"].item() == pytest.approx(ref[0], abs=1e-3)
+
+
+# --------------------------------------------------------------------------- automatic downsampling
+# PReNet's statistic scripts call `ssim`, Wang's 2009 ssim.m "with automatic downsampling"
+# (the copy the same author ships: csdwren/SelfDeblur statistic/ssim.m). Before the window:
+#   f = max(1, round(min(M, N) / 256));           % MATLAB round: half away from zero
+#   if f > 1: lpf = ones(f, f) / f^2;
+#             img = imfilter(img, lpf, 'symmetric', 'same');   % correlation, centre floor((f+1)/2)
+#             img = img(1:f:end, 1:f:end);
+# then ssim_index's Gaussian 11 / 1.5, 'valid', K = [0.01 0.03], L = 255 on Y * 255.
+def matlab_round(value: float) -> int:
+    return int(math.floor(value + 0.5)) if value >= 0 else -int(math.floor(-value + 0.5))
+
+
+def imfilter_symmetric_same_mean(img: np.ndarray, f: int) -> np.ndarray:
+    """imfilter(img, ones(f)/f^2, 'symmetric', 'same'), written out: correlation with the
+    kernel centre at floor((f + 1) / 2) (1-based), borders mirrored with the edge repeated."""
+    centre = (f + 1) // 2
+    before, after = centre - 1, f - centre
+    padded = np.pad(img, ((before, after), (before, after)), mode="symmetric")
+    out = np.zeros_like(img, dtype=np.float64)
+    for u in range(f):
+        for v in range(f):
+            out += padded[u:u + img.shape[0], v:v + img.shape[1]]
+    return out / (f * f)
+
+
+def wang_ssim_2009(img1: np.ndarray, img2: np.ndarray) -> tuple[float, int]:
+    """Wang's ssim.m (2009) with its defaults; returns (mssim, f)."""
+    img1, img2 = img1.astype(np.float64), img2.astype(np.float64)
+    f = max(1, matlab_round(min(img1.shape) / 256))
+    if f > 1:
+        img1 = imfilter_symmetric_same_mean(img1, f)[::f, ::f]
+        img2 = imfilter_symmetric_same_mean(img2, f)[::f, ::f]
+    return ssim_index_2003(img1, img2), f
+
+
+def ssim_index_2003(img1: np.ndarray, img2: np.ndarray, L: float = 255.0) -> float:
+    """Wang's ssim_index.m (2003) at any size (no downsampling)."""
+    img1, img2 = img1.astype(np.float64), img2.astype(np.float64)  # double(img)
+    window = fspecial_gaussian()
+    c1, c2 = (0.01 * L) ** 2, (0.03 * L) ** 2
+
+    def filter2(a: np.ndarray) -> np.ndarray:
+        return convolve2d(a, np.rot90(window, 2), mode="valid")
+
+    mu1, mu2 = filter2(img1), filter2(img2)
+    s11, s22 = filter2(img1 * img1) - mu1 * mu1, filter2(img2 * img2) - mu2 * mu2
+    s12 = filter2(img1 * img2) - mu1 * mu2
+    return float((((2 * mu1 * mu2 + c1) * (2 * s12 + c2))
+                  / ((mu1 * mu1 + mu2 * mu2 + c1) * (s11 + s22 + c2))).mean())
+
+
+def prenet_script_2009(output: np.ndarray, gt: np.ndarray) -> tuple[float, float, int]:
+    """PReNet's statistic script with Wang's 2009 ssim.m, on two uint8 RGB images."""
+    x = matlab_rgb2ycbcr_y(output.astype(np.float64) / 255)
+    x_true = matlab_rgb2ycbcr_y(gt.astype(np.float64) / 255)
+    tp = 10 * math.log10(1.0 / np.mean((x - x_true) ** 2))
+    ts, f = wang_ssim_2009(x * 255, x_true * 255)
+    return tp, ts, f
+
+
+def _smooth_pair(height: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(output, clean) uint8 RGB: smooth random structure, and a noisy copy."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    clean = ndimage.uniform_filter(rng.random((height, width, 3)) * 255, size=(7, 7, 1))
+    clean = np.clip(np.round(clean * 3 - 255), 0, 255).astype(np.uint8)  # stretch contrast
+    return _noisy_uint8(clean, 10.0, seed + 1), clean
+
+
+@pytest.mark.parametrize(("height", "width", "f"),
+                         [(37, 45, 1), (383, 390, 1), (385, 391, 2), (390, 387, 2),
+                          (641, 647, 3), (897, 901, 4)])
+def test_prenet_y_reproduces_wang_2009_downsampling(height, width, f):
+    output, clean = _smooth_pair(height, width, seed=height)
+    ref_psnr, ref_ssim, ref_f = prenet_script_2009(output, clean)
+    assert ref_f == f
+    # 8-bit arrays (float64 inside), float64 arrays in [0, 1], float32 tensors
+    got = score(output, clean, "prenet-y")
+    assert got["psnr"] == pytest.approx(ref_psnr, abs=1e-10)
+    assert got["ssim"] == pytest.approx(ref_ssim, abs=1e-12)
+    as_float = score(output / 255.0, clean / 255.0, "matlab-y")  # the old name: same convention
+    assert as_float["ssim"] == pytest.approx(ref_ssim, abs=1e-12)
+    x, y = _to_tensor(output, torch.float32), _to_tensor(clean, torch.float32)
+    assert ssim(x, y, convention="prenet-y").item() == pytest.approx(ref_ssim, abs=2e-5)
+    # float32 output against a float64 reference: computed in float64
+    mixed = ssim(x, _to_tensor(clean, torch.float64), convention="prenet-y")
+    # (x holds float32 roundings of k / 255: 1e-8 apart from the float64 values)
+    assert mixed.dtype == torch.float64 and mixed.item() == pytest.approx(ref_ssim, abs=1e-7)
+    if f > 1:  # the step matters: without it the script's number is not reproduced
+        assert abs(ssim_index_2003(matlab_rgb2ycbcr_y(output / 255) * 255,
+                                   matlab_rgb2ycbcr_y(clean / 255) * 255) - ref_ssim) > 1e-3
+
+
+def test_auto_downsample_factor_rounds_half_away_from_zero():
+    from rainkit.metrics import auto_downsample_factor
+
+    for side in (1, 11, 127, 128, 383, 384, 385, 639, 640, 895, 896, 1151, 1152, 4000):
+        assert auto_downsample_factor(side, side + 7) == max(1, matlab_round(side / 256))
+    assert auto_downsample_factor(2000, 384) == 2  # the short side counts
+
+
+def test_mprnet_y_never_downsamples():
+    output, clean = _smooth_pair(385, 389, seed=5)  # f would be 2 under ssim.m
+    y1, y2 = matlab_rgb2ycbcr_y(output), matlab_rgb2ycbcr_y(clean)
+    assert ssim(output, clean, convention="mprnet-y") == pytest.approx(
+        ssim_index_2003(y1, y2), abs=1e-12)
+    assert ssim(output, clean, convention="matlab-y-uint8") == ssim(output, clean,
+                                                                    convention="mprnet-y")
+
+
+def test_prenet_y_on_rain_dev_512x384_pairs():
+    root = RAIN_DEV_VAL
+    if not (root / "clean").is_dir():
+        pytest.skip(f"{root} not present")
+    from PIL import Image
+
+    checked = 0
+    for clean_path in sorted((root / "clean").glob("*.png")):
+        clean = np.asarray(Image.open(clean_path).convert("RGB"))
+        if min(clean.shape[:2]) < 384:
+            continue
+        rainy = np.asarray(Image.open(root / "rainy" / clean_path.name).convert("RGB"))
+        ref_psnr, ref_ssim, f = prenet_script_2009(rainy, clean)
+        assert f == 2
+        got = score(rainy, clean, "prenet-y")
+        assert got["psnr"] == pytest.approx(ref_psnr, abs=1e-10)
+        assert got["ssim"] == pytest.approx(ref_ssim, abs=1e-12)
+        checked += 1
+    if checked == 0:
+        pytest.skip("no pair of 384 pixels or more on its short side")
+
+
+# --------------------------------------------------------------------------- SPA-Data (SPANet)
+# SPANet main.py run_test: pred = clip(out, 0, 1), B = clip(gt, 0, 1), both float32 HxWx3;
+# skimage.measure.compare_ssim(pred, B, multichannel=True) and compare_psnr(pred, B) of
+# scikit-image 0.14: win_size 7, uniform_filter, use_sample_covariance (NP / (NP - 1)),
+# K1 0.01, K2 0.03, data_range = dtype_range[float32] = 1 - (-1) = 2, the map cropped by
+# (7 - 1) // 2 = 3 and averaged, per channel then over channels, in float64; compare_psnr:
+# data_range = dmax = 1 (true_min >= 0), mse of float32 differences averaged in float64.
+def spanet_compare_ssim(pred: np.ndarray, gt: np.ndarray) -> float:
+    from scipy.ndimage import uniform_filter
+
+    values = []
+    for c in range(pred.shape[-1]):
+        x, y = pred[..., c].astype(np.float64), gt[..., c].astype(np.float64)
+        win, count = 7, 49
+        cov_norm = count / (count - 1)
+        ux, uy = uniform_filter(x, win), uniform_filter(y, win)
+        vx = cov_norm * (uniform_filter(x * x, win) - ux * ux)
+        vy = cov_norm * (uniform_filter(y * y, win) - uy * uy)
+        vxy = cov_norm * (uniform_filter(x * y, win) - ux * uy)
+        c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2
+        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+        values.append(s[3:-3, 3:-3].mean())
+    return float(np.mean(values))
+
+
+def spanet_compare_psnr(pred: np.ndarray, gt: np.ndarray) -> float:
+    mse = np.mean(np.square(gt - pred), dtype=np.float64)
+    return 10 * math.log10(1.0 / mse)
+
+
+@pytest.mark.parametrize(("height", "width"), [(33, 41), (96, 129)])
+def test_spanet_rgb_matches_spanet_main(height, width):
+    rng = np.random.default_rng(height)
+    gt = rng.random((height, width, 3)).astype(np.float32)
+    pred = np.clip(gt + rng.normal(0, 0.05, gt.shape), 0, 1).astype(np.float32)
+    ref_ssim, ref_psnr = spanet_compare_ssim(pred, gt), spanet_compare_psnr(pred, gt)
+    got = score(pred, gt, "spanet-rgb")
+    assert got["ssim"] == pytest.approx(ref_ssim, abs=1e-12)
+    assert got["psnr"] == pytest.approx(ref_psnr, abs=1e-6)  # float32 differences there
+    # today's scikit-image with the old defaults spelled out agrees
+    assert got["ssim"] == pytest.approx(skimage_metrics.structural_similarity(
+        pred, gt, win_size=7, data_range=2, channel_axis=-1), abs=1e-6)
+    tensors = score(torch.from_numpy(pred).permute(2, 0, 1), torch.from_numpy(gt).permute(2, 0, 1),
+                    "spanet-rgb")
+    assert tensors["ssim"].item() == pytest.approx(ref_ssim, abs=1e-5)
+    # differs from the "rgb" convention (Gaussian 11, population moments, L = 1)
+    assert abs(score(pred, gt, "rgb")["ssim"] - ref_ssim) > 1e-4

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from rainkit import __version__
-from rainkit.cli import derain, download, evaluate
+from rainkit.cli import derain, download, evaluate, models
 from rainkit.cli._common import CommandError
 
 __all__ = ["build_parser", "main"]
@@ -25,6 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (derain, evaluate, download):
         module.register(commands)
+    # transitional: cli/download.py still registers its own 'models'; this one replaces it
+    commands._name_parser_map.pop("models", None)
+    commands._choices_actions[:] = [a for a in commands._choices_actions if a.dest != "models"]
+    models.register(commands)
     return parser
 
 

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from rainkit._files import atomic_path, atomic_write_bytes
 from rainkit._validation import check_choice, check_finite, check_path, check_raster
-from rainkit.data.png16 import decode_png16, png_header, write_png16
+from rainkit.data.png16 import decode_png16, encode_png16, png_header
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -304,7 +305,8 @@ def save_image(
 
     ``uint8`` tensors are written as they are; ``uint16`` tensors hold 16-bit values; floating
     tensors must hold values in :math:`[0, 1]` and are scaled by 255 (or 65535) and rounded.
-    The format follows the suffix; the parent folder is created.
+    The format follows the suffix; the parent folder is created, and the file appears whole or
+    not at all (written to a temporary file in the same folder, then renamed).
 
     What is assumed, and said when it may be wrong:
 
@@ -372,14 +374,14 @@ def save_image(
             f"{image.dtype}{hint}"
         )
     array = np.ascontiguousarray(array.transpose(1, 2, 0))
-    path.parent.mkdir(parents=True, exist_ok=True)
     if bit_depth == 16:
-        write_png16(array, path)
+        atomic_write_bytes(path, encode_png16(array))
         return
     channels = array.shape[2]
     if channels in (2, 4) and path.suffix.lower() in (".jpg", ".jpeg"):
         raise ValueError(f"JPEG cannot store an alpha channel: save {path.name!r} as .png")
     try:  # uint8 arrays with 1, 2, 3, 4 channels become L, LA, RGB, RGBA images
-        Image.fromarray(array[:, :, 0] if channels == 1 else array).save(path)
+        with atomic_path(path) as temporary:  # the temporary name keeps the suffix
+            Image.fromarray(array[:, :, 0] if channels == 1 else array).save(temporary)
     except (KeyError, ValueError, OSError) as err:
         raise ValueError(f"cannot write image file {path}: {err}") from err

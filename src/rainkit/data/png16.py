@@ -3,7 +3,7 @@
 grayscale only).
 
 Public within the package (not exported by :mod:`rainkit.data`): :func:`png_header`,
-:func:`decode_png16`, :func:`write_png16`; the checks follow the PNG specification
+:func:`decode_png16`, :func:`encode_png16`; the checks follow the PNG specification
 (W3C, 2003): chunk CRCs, the zlib stream, the row filters of section 9.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["PNG_SIGNATURE", "decode_png16", "png_header", "unfilter_rows", "write_png16"]
+__all__ = ["PNG_SIGNATURE", "decode_png16", "encode_png16", "png_header", "unfilter_rows"]
 
 #: The eight bytes every PNG file starts with.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -153,14 +153,13 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def write_png16(array: np.ndarray, path: Path) -> None:
-    """Write an ``(H, W, C)`` uint16 array as a 16-bit PNG (PIL writes 16-bit grayscale only)."""
+def encode_png16(array: np.ndarray) -> bytes:
+    """The 16-bit PNG file of an ``(H, W, C)`` uint16 array, ``C`` in 1 to 4 (PIL writes
+    16-bit grayscale only): one IDAT chunk, filter type 0 on every row."""
     height, width, channels = array.shape
     color_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
     rows = array.astype(">u2").reshape(height, width * channels).view(np.uint8)
     raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1)  # filter type 0
     header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
-    path.write_bytes(
-        PNG_SIGNATURE + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + _png_chunk(b"IEND", b"")
-    )
+    return (PNG_SIGNATURE + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + _png_chunk(b"IEND", b""))

@@ -356,18 +356,24 @@ def find_test_set(name: str) -> TestSet:
         >>> find_test_set("Rain100HH")
         Traceback (most recent call last):
         ...
-        ValueError: unknown test set 'Rain100HH'; did you mean 'Rain100H', ...
+        ValueError: name must be a known test set, got 'Rain100HH'; did you mean 'Rain100H', ...
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {type(name).__name__}")
-    key = _normalise(name)
+    return _lookup(name, "name")
+
+
+def _lookup(value: object, argument: str) -> TestSet:
+    """:func:`find_test_set` with the caller's argument name in the messages."""
+    if not isinstance(value, str):
+        raise TypeError(f"{argument} must be a test set name (a str), got "
+                        f"{type(value).__name__}")
+    key = _normalise(value)
     if key in _BY_NAME:
         return _BY_NAME[key]
     display = {_normalise(n): n for t in TEST_SETS.values() for n in t.names}
     close = difflib.get_close_matches(key, list(display), n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(display[c]) for c in close)}?" if close else ""
-    raise ValueError(f"unknown test set {name!r}{hint} Known test sets (aliases): "
-                     f"{_all_names()}")
+    hint = f"; did you mean {', '.join(repr(display[c]) for c in close)}?" if close else ";"
+    raise ValueError(f"{argument} must be a known test set, got {value!r}{hint} known test "
+                     f"sets (aliases): {_all_names()}")
 
 
 def guess_test_set(path: str | os.PathLike[str]) -> TestSet | None:
@@ -402,7 +408,7 @@ def _as_test_set(test_set: TestSet | str, name: str = "test_set") -> TestSet:
     if isinstance(test_set, TestSet):
         return test_set
     if isinstance(test_set, str):
-        return find_test_set(test_set)
+        return _lookup(test_set, name)
     raise TypeError(f"{name} must be a TestSet or a name, got {type(test_set).__name__}")
 
 
@@ -510,7 +516,7 @@ def figure_mismatches(
     if protocol is not None and protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of 'A', 'B', 'C' or None, got {protocol!r}")
     try:
-        published = find_test_set(str(figure.test_set))
+        published = _lookup(str(figure.test_set), "figure.test_set")
     except ValueError:
         published = None
     if published is None:

@@ -48,14 +48,17 @@ def _check_images(input: object, target: object, net: str) -> tuple[torch.Tensor
     return x, y
 
 
-def _backbone_path(net: str, weights: str | os.PathLike[str]) -> Path:
+_PYTHON_HINT = "Or pass weights=None for a random backbone (tests only)."
+
+
+def _backbone_path(net: str, weights: str | os.PathLike[str], hint: str | None = None) -> Path:
     file_name = BACKBONE_FILES[net]
     return resolve_weights_file(
         file_name,
         None if isinstance(weights, str) and weights == "imagenet" else weights,
         what=f"LPIPS(net={net!r}) backbone: torchvision's ImageNet weights",
         url=_BACKBONE_URL.format(file_name),
-        hint="Or pass weights=None for a random backbone (tests only).",
+        hint=_PYTHON_HINT if hint is None else hint,
     )
 
 
@@ -67,13 +70,15 @@ def _torchvision_model(net: str) -> nn.Module:
     return builder(weights=None)
 
 
-def _build(net: str, weights: str | os.PathLike[str] | None) -> nn.Module:
+def _build(net: str, weights: str | os.PathLike[str] | None,
+           hint: str | None = None) -> nn.Module:
     import lpips as lpips_package
 
     state = None
     if weights is not None:
         # Read the file first, so a missing file fails before any network is built.
-        state = torch.load(_backbone_path(net, weights), map_location="cpu", weights_only=True)
+        state = torch.load(_backbone_path(net, weights, hint), map_location="cpu",
+                           weights_only=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torchvision's `pretrained=` deprecation inside lpips
         model = lpips_package.LPIPS(net=net, pretrained=False, pnet_rand=True, verbose=False)
@@ -124,6 +129,9 @@ class LPIPS(nn.Module):
         weights: ``"imagenet"`` (the hub cache), a path to a torchvision state dict of the
             backbone, or ``None`` for a randomly initialised backbone (tests only).
         reduction: ``"none"`` (one value per image), ``"mean"`` or ``"sum"``.
+        hint: the last line of the :class:`FileNotFoundError` for a missing backbone file, in
+            the terms of the interface in use (``None``: the Python one, "Or pass
+            weights=None ..."; the command line passes "Or pass --lpips_weights none ...").
 
     Shape:
         - input: :math:`(B, 3, H, W)` or :math:`(3, H, W)`, values in :math:`[0, 1]`,
@@ -146,8 +154,10 @@ class LPIPS(nn.Module):
 
     def __init__(self, net: str = "alex", *,
                  weights: str | os.PathLike[str] | None = "imagenet",
-                 reduction: Reduction = "mean") -> None:
+                 reduction: Reduction = "mean", hint: str | None = None) -> None:
         super().__init__()
+        if hint is not None and not isinstance(hint, str):
+            raise TypeError(f"hint must be a str or None, got {type(hint).__name__}")
         self.net = check_choice(net, NETS, "net")
         if weights is not None and not isinstance(weights, (str, os.PathLike)):
             raise TypeError(
@@ -155,7 +165,7 @@ class LPIPS(nn.Module):
             )
         self.weights = weights
         self.reduction = check_reduction(reduction)
-        self.model = _build(self.net, weights)
+        self.model = _build(self.net, weights, hint)
 
     def train(self, mode: bool = True) -> LPIPS:
         """Keep the frozen network in eval mode whatever ``mode`` is."""

@@ -135,7 +135,8 @@ class ScoreTable:
         data_range: the scale of floating inputs (``None``: 1.0 for floats, 255 for uint8
             and 65535 for uint16 arrays).
         crop_border: the border of conventions that take it as an option (``"basicsr-y"``);
-            an explicit value that contradicts a convention's fixed border raises.
+            conventions with a fixed border keep theirs. In a table without such a convention,
+            a value that contradicts the fixed border raises.
 
     Attributes:
         columns: the :class:`Column` of every score, in order.
@@ -177,10 +178,13 @@ class ScoreTable:
         if lpips is not None and not isinstance(lpips, nn.Module):
             raise TypeError(f"lpips must be an LPIPS module (rainkit.metrics.LPIPS) or None, "
                             f"got {type(lpips).__name__}")
-        # one Options per convention: crop/quantize/data_range checked against each
-        self._options = tuple(check_options(data_range, crop_border, None, "none",
-                                            convention=c, quantize=quantize)
-                              for c in self.conventions)
+        # one Options per convention; crop_border goes to the conventions that take it as an
+        # option (a fixed border that it contradicts raises when no convention takes it)
+        takes = [c.crop_border is None for c in self.conventions]
+        self._options = tuple(check_options(data_range, crop_border if take or not any(takes)
+                                            else None, None, "none", convention=c,
+                                            quantize=quantize)
+                              for c, take in zip(self.conventions, takes))
         self._plain = check_options(data_range, None, None, "none", quantize=quantize)
         self._plain = Options(self._plain.data_range, 0, False, False, quantize, None)
         self.data_range = data_range

@@ -59,7 +59,8 @@ def test_authors_outputs(folder: Path, stem: str) -> None:
         expected = torch.from_numpy(np.load(folder / "reference" / f"{stem}.input{i}.npy"))
         with torch.no_grad():  # the fused NHWC path
             torch.testing.assert_close(net(x)[0], expected, atol=1e-5, rtol=0)
-        torch.testing.assert_close(net(x)[0].detach(), expected, atol=1e-5, rtol=0)
+        if i == 0:  # the plain (autograd) operators, on one input to stay fast
+            torch.testing.assert_close(net(x)[0].detach(), expected, atol=1e-5, rtol=0)
     derained, rain = net(x, return_rain=True)
     torch.testing.assert_close(derained + rain, x)
     stages = net.stage_rain(x)

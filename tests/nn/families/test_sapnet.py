@@ -48,7 +48,8 @@ def test_authors_outputs(folder: Path) -> None:
         expected = torch.from_numpy(np.load(folder / "reference" / f"{STEM}.input{i}.npy"))
         with torch.no_grad():
             torch.testing.assert_close(net(x)[0], expected, atol=1e-5, rtol=0)
-        torch.testing.assert_close(net(x)[0].detach(), expected, atol=1e-5, rtol=0)
+        if i == 0:  # the plain (autograd) operators, on one input to stay fast
+            torch.testing.assert_close(net(x)[0].detach(), expected, atol=1e-5, rtol=0)
     stages = net.stage_outputs(x)
     assert len(stages) == 6 and torch.allclose(stages[-1], net(x), atol=1e-6)
 

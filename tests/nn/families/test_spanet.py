@@ -61,7 +61,8 @@ def test_authors_outputs(folder: Path, stem: str) -> None:
         expected = torch.from_numpy(np.load(folder / "reference" / f"{stem}.input{i}.npy"))
         with torch.no_grad():  # NHWC, fused, in-place IRNN
             torch.testing.assert_close(net(x)[0], expected, atol=1e-5, rtol=0)
-        torch.testing.assert_close(net(x)[0].detach(), expected, atol=1e-5, rtol=0)
+        if i == 0:  # the plain (autograd) operators, on one input to stay fast
+            torch.testing.assert_close(net(x)[0].detach(), expected, atol=1e-5, rtol=0)
 
 
 def test_spa_mask_is_not_constant(folder: Path) -> None:

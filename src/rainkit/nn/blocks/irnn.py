@@ -65,8 +65,10 @@ def spatial_irnn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> t
 
     Every scan is one loop over the scanned axis, vectorised over the batch, the channels, the
     other axis and the two opposite directions (the left and right scans run together, then
-    up and down): :math:`H + W - 2` steps in all. Under autograd each step is a new tensor;
-    with autograd off (``torch.no_grad()``) the steps are written in place into one buffer.
+    up and down): :math:`H + W - 2` steps in all, each on whole runs of :math:`C` channels
+    (the work is done in the channels-last layout, the one of an NHWC input). Under autograd
+    each step is a new tensor; with autograd off (``torch.no_grad()``) the steps are written
+    in place into one buffer.
 
     Args:
         x: input :math:`(B, C, H, W)`, any real values.
@@ -75,8 +77,9 @@ def spatial_irnn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> t
         bias: :math:`(4, C)`, the bias of each direction, same order.
 
     Returns:
-        :math:`(B, 4C, H, W)`, non-negative: the ``up``, ``right``, ``down`` and ``left`` scans
-        concatenated along the channels (the order in which SPANet concatenates them).
+        :math:`(B, 4C, H, W)` in the channels-last memory layout, non-negative: the ``up``,
+        ``right``, ``down`` and ``left`` scans concatenated along the channels (the order in
+        which SPANet concatenates them).
 
     Raises:
         TypeError: an argument is not a tensor, or not floating-point.
@@ -103,17 +106,24 @@ def spatial_irnn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> t
     weight = weight.to(x.dtype)
     bias = bias.to(x.dtype)
     scan = _scan_autograd if torch.is_grad_enabled() else _scan_inplace
-    # (B, C, H, W) -> (W, 2, B, C, H): rows scanned from the left (right) and from the right
-    # (left), the scanned axis first so that each step is one contiguous block.
-    rows = torch.stack([x, x.flip(-1)]).permute(4, 0, 1, 2, 3).contiguous()
-    w_rows = weight[[1, 3]].view(2, 1, -1, 1)
-    b_rows = bias[[1, 3]].view(2, 1, -1, 1)
-    right, left = scan(rows, w_rows, b_rows).permute(1, 2, 3, 4, 0)
-    cols = torch.stack([x.flip(-2), x]).permute(3, 0, 1, 2, 4).contiguous()
-    w_cols = weight[[0, 2]].view(2, 1, -1, 1)
-    b_cols = bias[[0, 2]].view(2, 1, -1, 1)
-    up, down = scan(cols, w_cols, b_cols).permute(1, 2, 3, 0, 4)
-    return torch.cat([up.flip(-2), right, down, left.flip(-1)], dim=1)
+    # Work in (B, H, W, C): a view of an NHWC input (what the convolutions around it use), so
+    # that every step and every copy below moves whole runs of C channels. The scanned axis
+    # goes first, and the two opposite directions are stacked: (H, 2, B, W, C) and
+    # (W, 2, B, H, C), each step one block.
+    x = x.permute(0, 2, 3, 1)
+    w = weight.view(4, 1, 1, -1)
+    b = bias.view(4, 1, 1, -1)
+    by_rows = x.transpose(0, 1)  # (H, B, W, C)
+    vertical = scan(torch.stack([by_rows.flip(0), by_rows], dim=1), w[0::2], b[0::2])
+    by_cols = x.permute(2, 0, 1, 3)  # (W, B, H, C)
+    horizontal = scan(torch.stack([by_cols, by_cols.flip(0)], dim=1), w[1::2], b[1::2])
+    up = vertical[:, 0].flip(0).transpose(0, 1)  # back to (B, H, W, C)
+    down = vertical[:, 1].transpose(0, 1)
+    right = horizontal[:, 0].permute(1, 2, 0, 3)
+    left = horizontal[:, 1].flip(0).permute(1, 2, 0, 3)
+    # (B, H, W, 4, C) -> (B, 4C, H, W) in the channels_last layout, order up, right, down, left
+    out = torch.stack([up, right, down, left], dim=3)
+    return out.flatten(3).permute(0, 3, 1, 2)
 
 
 class SpatialIRNN(nn.Module):
@@ -132,7 +142,7 @@ class SpatialIRNN(nn.Module):
 
     Example:
         >>> import torch
-        >>> from rainkit.nn import SpatialIRNN
+        >>> from rainkit.nn.blocks.irnn import SpatialIRNN
         >>> SpatialIRNN(8)(torch.rand(2, 8, 5, 7)).shape
         torch.Size([2, 32, 5, 7])
     """

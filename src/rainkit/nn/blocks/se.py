@@ -47,7 +47,7 @@ class SqueezeExcite(nn.Module):
 
     Example:
         >>> import torch
-        >>> from rainkit.nn import SqueezeExcite
+        >>> from rainkit.nn.blocks.se import SqueezeExcite
         >>> se = SqueezeExcite(8, 2)
         >>> x = torch.rand(2, 8, 5, 7)
         >>> se(x).shape, bool(((se(x) / x) < 1).all())

@@ -169,9 +169,10 @@ class BRN(RainNet):
     blocks of the rain branch (``res_conv4_r``, ``res_conv5_r``, 36,992 parameters) that their
     forward never uses; :func:`~rainkit.nn.families.brn.convert_authors_state` drops them.
 
-    With the default settings: 375,526 parameters (168,835 in the rain branch), and a
-    receptive field of 8 x 48 + 1 = 385 pixels (24 3x3 convolutions per stage on the longest
-    path, through the rain branch into the image branch).
+    With the default settings: 375,526 parameters (168,835 in the rain branch) and a receptive
+    field of 227 x 227 pixels, :math:`1 + 2 (13 T + 9)` (measured with
+    :func:`~rainkit.nn.receptive_field`: 13 3x3 convolutions per stage on the image path, and
+    the 9 of the first stage's rain branch before it).
 
     **Speed.** Under ``torch.no_grad()`` on a float32 CPU tensor the forward runs in the NHWC
     layout with the activations fused into oneDNN convolutions, the gates reading the three

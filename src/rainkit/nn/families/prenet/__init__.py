@@ -6,22 +6,35 @@ real-rain ``Generator_lstm`` twice, and the paper's ablation study on
 Rain100H (PReNet_LSTM with 5, 6 and 7 stages, PReNet_GRU, PReNet_LSTM trained with a recursive
 SSIM loss, PReNet_x).
 
-Checkpoint names are ``<network>-<training set>[-<variant>]``, lowercase:
+Checkpoint names are ``<network>-<training set>[-<variant>]``, lowercase, as in every family:
 
-- ``<network>`` is the authors' class with ``_`` (``prenet``, ``prenet_r``, ``prn``, ``prn_r``,
-  ``prenet_lstm``, ``prenet_gru``, ``prenet_x``; ``prenet_real`` for ``Generator_lstm``);
-  it is the name of the rainkit network in :data:`rainkit.nn.MODELS` except for
-  ``prenet_lstm``: the authors' ``PReNet_LSTM`` is :class:`PReNet` with ``residual=False``
-  (the same wiring without the final addition of the input), so it has no network of its own;
+- ``<network>`` is the rainkit network's name in :data:`rainkit.nn.MODELS` (``prenet``,
+  ``prenet_r``, ``prn``, ``prn_r``, ``prenet_gru``, ``prenet_x``, ``prenet_real`` for the
+  authors' ``Generator_lstm``);
 - ``<training set>`` is the test set the file was trained for (``rain100h``: RainTrainH, ...);
   the real-rain files have none and are numbered as the authors number them
   (``prenet_real-1``);
-- ``<variant>`` tells apart files of the same network and training set: a stage count other
-  than the paper's 6 (``-5stages``) or the training loss (``-recssim``).
+- ``<variant>`` tells apart files of the same network and training set: ``ablation`` for the
+  six files of the paper's ablation study (the authors' ``logs/Ablation``), followed by a stage
+  count other than the paper's 6 (``-5stages``) or the training loss (``-recssim``).
 
-The ablation files predict the clean image directly (their classes do not add the input):
-their entries set ``residual=False``, which rainkit's trainable defaults do not (a fresh
-network starts at the identity).
+The ablation files predict the clean image directly (the authors' ablation classes do not add
+the input): their entries set ``residual=False``, which rainkit's trainable defaults do not (a
+fresh network starts at the identity). The authors' ``PReNet_LSTM`` has no network of its own:
+it is :class:`PReNet` (the same wiring) with ``residual=False``; ``PReNet_GRU`` is
+:class:`PReNetGRU` with ``residual=False``; ``PReNet_x`` is :class:`PReNetX` with
+``residual=False``.
+
+============================================  ===========================  ==================
+checkpoint                                    the authors' file            the authors' class
+============================================  ===========================  ==================
+``prenet-rain100h-ablation-5stages``          ``Ablation/PReNet5_LSTM``    ``PReNet_LSTM(5)``
+``prenet-rain100h-ablation``                  ``Ablation/PReNet6_LSTM``    ``PReNet_LSTM(6)``
+``prenet-rain100h-ablation-7stages``          ``Ablation/PReNet7_LSTM``    ``PReNet_LSTM(7)``
+``prenet-rain100h-ablation-recssim``          ``Ablation/PReNet6_RecSSIM`` ``PReNet_LSTM(6)``
+``prenet_gru-rain100h-ablation``              ``Ablation/PReNet6_GRU``     ``PReNet_GRU(6)``
+``prenet_x-rain100h-ablation``                ``Ablation/PReNet6_x``       ``PReNet_x(6)``
+============================================  ===========================  ==================
 """
 
 from __future__ import annotations
@@ -203,25 +216,30 @@ FAMILY = register_family(Family(
         _entry("prenet_real-2", "prenet_real", "real/PReNet2.pth",
                "cbf6068474e64bf81ea8597fe1473cda19e7d0afadb3c81beb41f8dcc3751269", 168963,
                None, stages=4),
-        _entry("prenet_lstm-rain100h-5stages", "prenet", "Ablation/PReNet5_LSTM/net_latest.pth",
+        _entry("prenet-rain100h-ablation-5stages", "prenet",
+               "Ablation/PReNet5_LSTM/net_latest.pth",
                "02a0a1c184a87bf816e341a092756666f52277b5d34d9e224ba6ae904d2e991e", 168963,
                None, _ABLATION.format(cls="PReNet_LSTM(5)"), stages=5, residual=False),
-        _entry("prenet_lstm-rain100h", "prenet", "Ablation/PReNet6_LSTM/net_latest.pth",
+        _entry("prenet-rain100h-ablation", "prenet",
+               "Ablation/PReNet6_LSTM/net_latest.pth",
                "b32541dfad6aa173c537dada8597475227e920fc9c8e1bbb80061363462bc14c", 168963,
                None, _ABLATION.format(cls="PReNet_LSTM(6)"), stages=6, residual=False),
-        _entry("prenet_lstm-rain100h-7stages", "prenet", "Ablation/PReNet7_LSTM/net_latest.pth",
+        _entry("prenet-rain100h-ablation-7stages", "prenet",
+               "Ablation/PReNet7_LSTM/net_latest.pth",
                "c5971708f06fefcbd467588321958160806225bccb4415e9ca56073d68b8f812", 168963,
                None, _ABLATION.format(cls="PReNet_LSTM(7)"), stages=7, residual=False),
-        _entry("prenet_lstm-rain100h-recssim", "prenet",
+        _entry("prenet-rain100h-ablation-recssim", "prenet",
                "Ablation/PReNet6_RecSSIM/net_latest.pth",
                "04ee235b6fed1798d48fbfd8b31f853d782fa6fdcae172f533979264a96ed7a4", 168963,
                None, _ABLATION.format(cls="PReNet_LSTM(6)")
                + "Trained with the recursive SSIM loss (every stage's output supervised). ",
                stages=6, residual=False),
-        _entry("prenet_gru-rain100h", "prenet_gru", "Ablation/PReNet6_GRU/net_latest.pth",
+        _entry("prenet_gru-rain100h-ablation", "prenet_gru",
+               "Ablation/PReNet6_GRU/net_latest.pth",
                "2c0ed5ec96fe54c83a474c597741843ae4e98f1aac019470ce51235ac3bf66ff", 150499,
                None, _ABLATION.format(cls="PReNet_GRU(6)"), stages=6, residual=False),
-        _entry("prenet_x-rain100h", "prenet_x", "Ablation/PReNet6_x/net_latest.pth",
+        _entry("prenet_x-rain100h-ablation", "prenet_x",
+               "Ablation/PReNet6_x/net_latest.pth",
                "ae76d3dce017c181f6c541c4884d606315b4a09ca1d29757ca44c8688e845bfe", 168099,
                None, _ABLATION.format(cls="PReNet_x(6)"), stages=6, residual=False),
     ),

@@ -122,7 +122,7 @@ class RESCAN(RainNet):
 
     Example:
         >>> import torch
-        >>> from rainkit.nn import RESCAN
+        >>> from rainkit.nn.families.rescan import RESCAN
         >>> net = RESCAN()
         >>> sum(p.numel() for p in net.parameters())
         149823

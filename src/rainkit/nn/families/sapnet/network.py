@@ -92,7 +92,7 @@ class SAPNet(RainNet):
 
     Example:
         >>> import torch
-        >>> from rainkit.nn import SAPNet
+        >>> from rainkit.nn.families.sapnet import SAPNet
         >>> net = SAPNet()
         >>> sum(p.numel() for p in net.parameters())
         180483

@@ -64,11 +64,11 @@ class SpatialAttentiveModule(nn.Module):
         self.conv_out = nn.Conv2d(channels, 1, 1, bias=False)
 
     def _mask(self, x: torch.Tensor, fused: bool) -> torch.Tensor:
-        nhwc = torch.channels_last if fused else torch.contiguous_format
+        # spatial_irnn returns channels_last tensors, the layout of the fused path
         out = conv2d_dilated(x, self.conv_in.weight, None, fused=fused)
-        out = spatial_irnn(out, self.irnn1.weight, self.irnn1.bias).contiguous(memory_format=nhwc)
+        out = spatial_irnn(out, self.irnn1.weight, self.irnn1.bias)
         out = conv2d_dilated(out, self.conv2.weight, None, fused=fused)
-        out = spatial_irnn(out, self.irnn2.weight, self.irnn2.bias).contiguous(memory_format=nhwc)
+        out = spatial_irnn(out, self.irnn2.weight, self.irnn2.bias)
         out = conv2d_dilated(out, self.conv3.weight, None, act="relu", fused=fused)
         return conv2d_dilated(out, self.conv_out.weight, None, act="sigmoid", fused=fused)
 
@@ -144,7 +144,7 @@ class SPANet(RainNet):
 
     Example:
         >>> import torch
-        >>> from rainkit.nn import SPANet
+        >>> from rainkit.nn.families.spanet import SPANet
         >>> net = SPANet()
         >>> sum(p.numel() for p in net.parameters())
         276704
