@@ -18,11 +18,19 @@ to 33x33, at full resolution: a different quantity, and much slower), marked ``k
 
 ``--compile`` times rainkit's SSIM eager against ``torch.compile(ssim)`` (after warm-up).
 
+``--table`` times evaluate-style scoring of 8-bit (result, ground truth) pairs (the rain-dev
+validation pairs when ``../shared/data/rain-dev/val`` is there, else random 481x321 and 512x384
+pairs): one :class:`rainkit.metrics.ScoreTable` under a convention and ``"rgb"`` (one conversion,
+one preparation per convention) against the pattern it replaced, ``psnr`` and ``ssim`` called
+separately under each convention (four conversions and preparations per pair), with the same
+numbers.
+
 Run by hand (never in CI), alone on the machine::
 
     flock /tmp/rainkit-cpu.lock .venv/bin/python benchmarks/bench_metrics.py
     flock /tmp/rainkit-cpu.lock .venv/bin/python benchmarks/bench_metrics.py --metric ms-ssim
     flock /tmp/rainkit-cpu.lock .venv/bin/python benchmarks/bench_metrics.py --compile
+    flock /tmp/rainkit-cpu.lock .venv/bin/python benchmarks/bench_metrics.py --table
     .venv/bin/python benchmarks/bench_metrics.py --accuracy   # agreement with scikit-image
     .venv/bin/python benchmarks/bench_metrics.py --accuracy --metric ms-ssim   # with the peers
 """
@@ -33,10 +41,12 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import torch
 
-from rainkit.metrics import ms_ssim, ssim
+from rainkit.metrics import ScoreTable, ms_ssim, psnr, ssim
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -244,6 +254,52 @@ def _table(metrics: dict[str, Metric], x: torch.Tensor, clean: torch.Tensor,
           f"{best_bwd / results[first][1]:9.2f}x")
 
 
+def _uint8_pairs() -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
+    root = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "rain-dev" / "val"
+    if (root / "clean").is_dir():
+        from PIL import Image
+
+        pairs = []
+        for clean in sorted((root / "clean").glob("*.png")):
+            read = [np.asarray(Image.open(p).convert("RGB"))
+                    for p in (root / "rainy" / clean.name, clean)]
+            pairs.append((read[0], read[1]))
+        return f"rain-dev/val ({len(pairs)} pairs)", pairs
+    rng = np.random.default_rng(0)
+    shapes = [(321, 481, 3)] * 5 + [(384, 512, 3)] * 3
+    return "random 8-bit pairs", [(rng.integers(0, 256, s, dtype=np.uint8),
+                                   rng.integers(0, 256, s, dtype=np.uint8)) for s in shapes]
+
+
+def table_benchmark(repeats: int, convention: str) -> None:
+    """Evaluate-style scoring: one ScoreTable against separate psnr/ssim calls."""
+    described, pairs = _uint8_pairs()
+    table = ScoreTable([convention, "rgb"])
+
+    def separate() -> list[dict[str, float]]:
+        rows = []
+        for result, truth in pairs:
+            row = {}
+            for suffix, conv in (("_y", convention), ("", "rgb")):
+                row["psnr" + suffix] = psnr(result, truth, convention=conv)
+                row["ssim" + suffix] = ssim(result, truth, convention=conv)
+            rows.append(row)
+        return rows
+
+    def tabled() -> list[dict[str, float]]:
+        return [table(result, truth) for result, truth in pairs]  # type: ignore[misc]
+
+    assert separate() == tabled(), "the table must give the same numbers"
+    medians = _interleaved_medians({"separate": separate, "table": tabled}, repeats)
+    print(f"evaluate-style scoring of {described}, convention {convention!r} + 'rgb', "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {repeats} "
+          f"round-robin runs")
+    for name, label in (("separate", "psnr + ssim per convention (4 preparations)"),
+                        ("table", "ScoreTable (1 conversion, 1 preparation per convention)")):
+        print(f"  {label:58s} {medians[name]:8.1f} ms  {medians[name] / len(pairs):6.1f} ms/pair")
+    print(f"  speed-up {medians['separate'] / medians['table']:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
@@ -253,6 +309,10 @@ def main() -> None:
                         help="with --metric ms-ssim: also time kornia's MS_SSIMLoss")
     parser.add_argument("--compile", action="store_true",
                         help="time rainkit's eager SSIM against torch.compile(ssim) instead")
+    parser.add_argument("--table", action="store_true",
+                        help="time evaluate-style scoring: ScoreTable against separate calls")
+    parser.add_argument("--convention", default="prenet-y",
+                        help="with --table: the luma convention scored beside 'rgb'")
     parser.add_argument("--accuracy", action="store_true",
                         help="print the agreement with scikit-image (SSIM) or the peers "
                         "(MS-SSIM) on real photos instead")
@@ -264,6 +324,9 @@ def main() -> None:
             ms_accuracy()
         return
     torch.set_num_threads(args.threads)
+    if args.table:
+        table_benchmark(args.repeats, args.convention)
+        return
     torch.manual_seed(0)
     fn = ssim if args.metric == "ssim" else ms_ssim
     rainkit: Metric = lambda x, y: fn(x, y, reduction="none")  # noqa: E731

@@ -211,10 +211,12 @@ class AuthorsMPRNet(nn.Module):
         return self.net(padded)[:, :, :h, :w]
 
 
-def timed(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """One warm-up call each, then the median seconds over interleaved rounds."""
-    for call in calls.values():
-        call()
+def timed(calls: dict[str, Callable[[], object]], rounds: int, warmup: int = 1
+          ) -> dict[str, float]:
+    """``warmup`` untimed calls each, then the median seconds over interleaved rounds."""
+    for _ in range(warmup):
+        for call in calls.values():
+            call()
     times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
         for name, call in calls.items():
@@ -230,6 +232,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=481)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     args = parser.parse_args()
     torch.manual_seed(0)
     authors = AuthorsMPRNet().eval()
@@ -255,7 +258,7 @@ def main() -> None:
         for threads in args.threads:
             torch.set_num_threads(threads)
             t = timed({"authors": lambda: authors(y), "authors-NHWC": lambda: authors_nhwc(y_nhwc),
-                       "rainkit": lambda: rainkit(y)}, args.rounds)
+                       "rainkit": lambda: rainkit(y)}, args.rounds, args.warmup)
             print(f"| {threads:>7} | {t['authors']:>8.3f} | {t['authors-NHWC']:>12.3f} | "
                   f"{t['rainkit']:>8.3f} | {t['authors'] / t['rainkit']:>16.2f}x |", flush=True)
 

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rainkit.nn import PReNet
-from rainkit.nn.pretrained import _convert_prenet_authors
+from rainkit.nn.families.prenet import convert_authors_state
 
 
 def _conv(cin: int, cout: int, act: nn.Module | None = None) -> nn.Sequential:
@@ -96,7 +96,7 @@ def main() -> None:
     torch.manual_seed(0)
     authors = AuthorsPReNet().eval()
     rainkit = PReNet().eval()
-    rainkit.load_state_dict(_convert_prenet_authors(authors.state_dict(), "prenet"))
+    rainkit.load_state_dict(convert_authors_state(authors.state_dict(), "prenet"))
     y = torch.rand(1, 3, args.height, args.width)
     y_nhwc = y.contiguous(memory_format=torch.channels_last)
     authors_nhwc = AuthorsPReNet().eval().to(memory_format=torch.channels_last)

@@ -91,8 +91,8 @@ def _time(fn: Callable[[], torch.Tensor]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, nargs=2, default=(128, 128))
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--size", type=int, nargs=2, default=(240, 320))
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=[1])
     args = parser.parse_args()
     torch.manual_seed(0)

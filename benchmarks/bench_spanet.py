@@ -34,7 +34,6 @@ from torch import nn
 
 from rainkit.nn.families.spanet import SPANet, convert_authors_state
 
-
 DIRECTIONS = ("up", "right", "down", "left")
 
 
@@ -67,8 +66,10 @@ class AuthorsIRNN(nn.Module):
             conv = getattr(self, f"{d}_weight")
             return conv.weight.view(1, -1, 1), conv.bias.view(1, -1, 1)
 
-        return [_scan(x, *p("up"), dim=2, reverse=True), _scan(x, *p("right"), dim=3, reverse=False),
-                _scan(x, *p("down"), dim=2, reverse=False), _scan(x, *p("left"), dim=3, reverse=True)]
+        return [_scan(x, *p("up"), dim=2, reverse=True),
+                _scan(x, *p("right"), dim=3, reverse=False),
+                _scan(x, *p("down"), dim=2, reverse=False),
+                _scan(x, *p("left"), dim=3, reverse=True)]
 
 
 class AuthorsAttention(nn.Module):
@@ -147,8 +148,8 @@ def _time(fn: Callable[[], torch.Tensor]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, nargs=2, default=(128, 128))
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--size", type=int, nargs=2, default=(240, 320))
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=[1])
     args = parser.parse_args()
     torch.manual_seed(0)

@@ -68,3 +68,30 @@ def test_bad_arguments() -> None:
         kaiming_init_(nn.Conv2d(1, 1, 1), mode="fan")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="nonlinearity"):
         kaiming_init_(nn.Conv2d(1, 1, 1), nonlinearity="gelu")
+
+
+def test_zero_output_init_zeroes_the_last_layer_and_returns_it() -> None:
+    from rainkit.init import zero_output_init_
+    branch = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+    bn_branch = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4))
+    head = nn.Linear(4, 2)
+    for module in (branch, bn_branch, head):
+        kaiming_init_(module)
+        for p in module.parameters():
+            nn.init.uniform_(p, 0.5, 1.0)
+    changed = zero_output_init_(branch, bn_branch, head)
+    assert changed == [branch[2], bn_branch[1], head]
+    for layer in changed:
+        assert torch.count_nonzero(layer.weight) == 0 and torch.count_nonzero(layer.bias) == 0
+        assert layer.weight.requires_grad and layer.weight.grad is None
+    assert torch.count_nonzero(branch[0].weight) == branch[0].weight.numel()  # only the last
+    x = torch.rand(2, 4, 5, 5)
+    assert torch.equal(x + branch(x), x) and torch.equal(x + bn_branch.train()(x), x)
+
+
+def test_zero_output_init_bad_arguments() -> None:
+    from rainkit.init import zero_output_init_
+    with pytest.raises(TypeError, match=r"modules\[1\] must be a torch.nn.Module, got Tensor"):
+        zero_output_init_(nn.Conv2d(1, 1, 1), torch.zeros(1))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"modules\[0\] \(ReLU\) holds no convolution"):
+        zero_output_init_(nn.ReLU())

@@ -133,3 +133,37 @@ def test_path_str_or_pathlike() -> None:
     for bad in (3, None, b"a.png", ["a"]):
         with pytest.raises(TypeError, match="root must be a str or os.PathLike"):
             check_path(bad, "root")
+
+
+def test_check_finite_counts_nan_and_inf_and_passes_integers() -> None:
+    from rainkit._validation import check_finite
+    x = torch.zeros(2, 3)
+    assert check_finite(x, "image") is x
+    assert check_finite(torch.zeros(2, dtype=torch.uint8)) is not None
+    bad = torch.tensor([0.0, float("nan"), float("inf"), -float("inf"), float("nan")])
+    with pytest.raises(ValueError, match=r"image must be finite, got 2 NaN and 2 inf of 5 "
+                                         r"values.*torch.nan_to_num\(image\)"):
+        check_finite(bad, "image")
+    with pytest.raises(ValueError, match="1 NaN and 0 inf"):
+        check_finite(torch.tensor([float("nan")], dtype=torch.float16))
+
+
+def test_renamed_keyword_warns_passes_on_and_refuses_both() -> None:
+    import inspect
+    import warnings
+
+    from rainkit._validation import renamed_keyword
+
+    @renamed_keyword("weights", "vgg_weights", since="0.3")
+    def build(layers: int = 1, vgg_weights: str | None = "imagenet") -> tuple:
+        return layers, vgg_weights
+
+    assert list(inspect.signature(build).parameters) == ["layers", "vgg_weights"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert build(2, vgg_weights=None) == (2, None)  # the new name: no warning
+    with pytest.warns(FutureWarning, match=r"build\(weights=...\) was renamed vgg_weights= in "
+                                           r"rainkit 0.3"):
+        assert build(weights="x") == (1, "x")
+    with pytest.raises(TypeError, match="got both weights= and vgg_weights="):
+        build(weights="x", vgg_weights="y")

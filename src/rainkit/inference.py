@@ -129,8 +129,9 @@ def to_uint8(image: torch.Tensor, rounding: Rounding = "round") -> torch.Tensor:
 
     ``"round"`` is what most pipelines do (``np.round`` before the cast, ``torchvision``'s
     ``save_image``); ``"floor"`` is truncation, what a bare cast to ``uint8`` does (PReNet's
-    test script: see the ``pipeline_quantize`` of the ``prenet-y`` convention). The product is computed in float64, so values that are exact
-    multiples of :math:`1/255` land on their level.
+    test script: see the ``pipeline_quantize`` of the ``prenet-y`` convention). The product
+    is computed in float64, so values that are exact multiples of :math:`1/255` land on their
+    level.
 
     Args:
         image: floating tensor of any shape.
@@ -349,7 +350,10 @@ class Derainer:
            - f(\\operatorname{down}_s(O))\\bigr)
 
        Detail finer than the small image's pixels is kept from the input :math:`O`, so the
-       result stays sharp; only the rain layer is smooth.
+       result stays sharp; only the rain layer is smooth. It helps when the streaks are
+       several times wider than in the training images (a photo taken at many times their
+       resolution); fine streaks shrink below a pixel and are missed, so keep ``scale=1`` for
+       them (the command-line guide shows measurements of both).
     2. An image (at that scale) larger than ``tile`` on a side runs in ``tile x tile`` pieces
        with ``margin`` pixels of context (:func:`rainkit.nn.tiled_forward`). The automatic
        margin comes from :func:`tile_margin` -- measured once per architecture and cached --
@@ -392,12 +396,11 @@ class Derainer:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.tile = check_int(tile, "tile", minimum=0)
+        if isinstance(margin, str) and margin != "auto":
+            raise ValueError(f"margin must be 'auto' or a number of pixels >= 0, got {margin!r}")
         if margin != "auto":
-            if isinstance(margin, str):
-                raise ValueError(f"margin must be 'auto' or a number of pixels >= 0, got "
-                                 f"{margin!r}")
             check_int(margin, "margin", minimum=0)
-        self._margin: int | None | str = margin
+        self._margin: int | str | None = margin
         resolve_scale(scale, 1, 1)  # checks the value
         self.scale = scale
         self.target = check_int(target, "target", minimum=1)
@@ -441,7 +444,8 @@ class Derainer:
         height, width = image.shape[-2:]
         if not self.tile or (height <= self.tile and width <= self.tile):
             self.stats.tiles += 1
-            return self.model(image)
+            out: torch.Tensor = self.model(image)
+            return out
         count = math.ceil(height / self.tile) * math.ceil(width / self.tile)
         self.stats.tiles += count
         if not self.progress:
@@ -451,9 +455,9 @@ class Derainer:
         margin = self.margin  # resolved before the bar starts: its notice comes first
         with tqdm(total=count, unit="tile", leave=False, dynamic_ncols=True) as bar:
             def step(piece: torch.Tensor) -> torch.Tensor:
-                out = self.model(piece)
+                result: torch.Tensor = self.model(piece)
                 bar.update(1)
-                return out
+                return result
 
             return tiled_forward(step, image, tile=self.tile, margin=margin)
 

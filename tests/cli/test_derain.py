@@ -134,3 +134,55 @@ def test_the_console_script_runs_as_a_module(checkpoint: Path, tmp_path: Path) -
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "a.png").is_file()
+
+
+def test_an_authors_file_is_recognised_by_its_keys(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from rainkit.nn import build_model
+
+    torch.manual_seed(0)
+    net = build_model("prn", stages=2)  # a small network of the PReNet family
+    # saved as the authors' scripts did: a DataParallel state dict with "module." keys
+    torch.save({f"module.{k}": v for k, v in net.state_dict().items()}, tmp_path / "net.pth")
+    array = write_rgb(tmp_path / "a.png", 16, 18)
+    assert main(["derain", str(tmp_path / "net.pth"), str(tmp_path / "a.png"),
+                 "-o", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "notice:" in captured.err and "prn" in captured.err
+    assert "load_pretrained(" not in captured.err  # advice in the command line's terms
+    with torch.no_grad():
+        x = torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255
+        expected = net.eval()(x)[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0)
+    written = np.asarray(Image.open(tmp_path / "out" / "a.png"))
+    assert np.abs(written.astype(int) - expected.numpy().astype(int)).max() <= 1
+
+
+def test_scale_option(checkpoint: Path, tmp_path: Path,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    write_rgb(tmp_path / "a.png", 40, 60)
+    for scale in ("auto", "2"):
+        assert main(["derain", str(checkpoint), str(tmp_path / "a.png"), "--scale", scale,
+                     "-o", str(tmp_path / f"out-{scale}")]) == 0
+        with Image.open(tmp_path / f"out-{scale}" / "a.png") as image:
+            assert image.size == (60, 40)  # full resolution whatever the scale
+    with pytest.raises(SystemExit) as exit_info:
+        main(["derain", str(checkpoint), str(tmp_path / "a.png"), "--scale", "0.5"])
+    assert exit_info.value.code == 2
+    assert "expected 'auto' or a number >= 1, got '0.5'" in capsys.readouterr().err
+
+
+def test_summary_and_no_margin_probe_for_small_images(checkpoint: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    import rainkit.inference
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the receptive field was measured for images that fit one tile")
+
+    monkeypatch.setattr(rainkit.inference, "tile_margin", fail)
+    for i in range(2):
+        write_rgb(tmp_path / "photos" / f"{i}.png", seed=i)
+    assert main(["derain", str(checkpoint), str(tmp_path / "photos"),
+                 "-o", str(tmp_path / "out")]) == 0
+    assert "derained 2 of 2 image(s)" in capsys.readouterr().out

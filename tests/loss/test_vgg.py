@@ -122,7 +122,8 @@ def test_bad_weight_files_give_a_value_error_naming_the_file(tmp_path) -> None:
     with pytest.raises(ValueError, match="list.pth' must hold a state dict.*got list"):
         VGGFeatures(layers=("relu1_1",), vgg_weights=tmp_path / "list.pth")
     torch.save({"conv.weight": torch.zeros(64, 3, 3, 3)}, tmp_path / "other.pth")
-    with pytest.raises(ValueError, match=r"other.pth' does not hold a VGG19 trunk.*0.weight.*conv.weight"):
+    with pytest.raises(ValueError,
+                       match=r"other.pth' does not hold a VGG19 trunk.*0.weight.*conv.weight"):
         VGGFeatures(layers=("relu1_1",), vgg_weights=tmp_path / "other.pth")
     state = torchvision_state_dict(torchvision_trunk())
     state["features.0.weight"] = torch.zeros(32, 3, 3, 3)

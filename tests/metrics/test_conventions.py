@@ -145,7 +145,7 @@ def high_psnr_pair() -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- table
 def test_table_names_fields_and_immutability():
     canonical = ["basicsr-y", "mprnet-y", "prenet-y", "rgb", "spanet-rgb"]
-    assert sorted(CONVENTIONS) == sorted(canonical + ["matlab-y", "matlab-y-uint8"])
+    assert sorted(CONVENTIONS) == sorted([*canonical, "matlab-y", "matlab-y-uint8"])
     assert dict(CONVENTION_ALIASES) == {"matlab-y": "prenet-y", "matlab-y-uint8": "mprnet-y"}
     for name, conv in CONVENTIONS.items():
         assert isinstance(conv, ScoringConvention)
@@ -369,7 +369,7 @@ def test_devices_and_half_precision(device, high_psnr_pair):
 #             img = img(1:f:end, 1:f:end);
 # then ssim_index's Gaussian 11 / 1.5, 'valid', K = [0.01 0.03], L = 255 on Y * 255.
 def matlab_round(value: float) -> int:
-    return int(math.floor(value + 0.5)) if value >= 0 else -int(math.floor(-value + 0.5))
+    return math.floor(value + 0.5) if value >= 0 else -math.floor(-value + 0.5)
 
 
 def imfilter_symmetric_same_mean(img: np.ndarray, f: int) -> np.ndarray:

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from _random_weights import randomize_
 from rainkit.nn import MODELS, build_model
 from rainkit.nn._common import _downsample_by_gathers, downsample, pool_to_grid
 
@@ -42,7 +43,8 @@ def small(name: str) -> nn.Module:
     if "channels" in kwargs:  # DerainNet's deprecated base_channels is the same setting
         kwargs.pop("base_channels", None)
     torch.manual_seed(0)
-    net = build_model(name, **kwargs).eval()
+    # random weights: a fresh network is the identity, and an exported identity proves nothing
+    net = randomize_(build_model(name, **kwargs)).eval()
     with torch.no_grad():  # non-trivial BatchNorm statistics, so eval-mode BN is no identity
         for m in net.modules():
             if isinstance(m, nn.BatchNorm2d):

@@ -55,3 +55,17 @@ def test_numpy_integer_size() -> None:
     net = nn.Conv2d(1, 1, 3)
     assert receptive_field(net, in_channels=1, size=np.int64(9)) == (3, 3)
     assert receptive_field(net, in_channels=1, size=(np.int32(9), 11)) == (3, 3)
+
+
+def test_channel_mismatch_and_non_map_outputs_are_value_errors() -> None:
+    from rainkit.nn import BaselineNet
+    with pytest.raises(ValueError, match="in_channels=1 but BaselineNet takes 3 channels"):
+        receptive_field(BaselineNet(channels=4, num_blocks=1), in_channels=1, size=5)
+    with pytest.raises(ValueError, match=r"could not run on a \(1, 1, 5, 5\) input"):
+        receptive_field(nn.Sequential(nn.Conv2d(3, 1, 3)), in_channels=1, size=5)
+    classifier = nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    with pytest.raises(ValueError, match=r"must return maps of shape.*got \(1, 2\)"):
+        receptive_field(classifier, in_channels=1, size=5)
+    with pytest.raises(TypeError, match="size must be an int"):
+        receptive_field(nn.Identity(), size=[[5], [5]])  # type: ignore[list-item]
+    assert receptive_field(nn.Conv2d(1, 1, 3), in_channels=1, size=[7, 9]) == (3, 3)

@@ -92,8 +92,10 @@ def test_format_scores() -> None:
     scores = {"psnr": 27.314, "ssim": 0.87123, "psnr_y": 28.9, "ssim_y": 0.889}
     assert format_scores(scores) == "PSNR 27.31 dB, SSIM 0.8712, Y-PSNR 28.90 dB, Y-SSIM 0.8890"
     assert format_scores({**scores, "lpips": 0.12345}).endswith(", LPIPS 0.1235")
-    with pytest.raises(ValueError, match=r"scores lacks \['ssim_y'\]"):
-        format_scores({k: v for k, v in scores.items() if k != "ssim_y"})
+    # an RGB validation convention has no Y scores: the line has what the scores hold
+    assert format_scores({"psnr": 27.314, "ssim": 0.87123}) == "PSNR 27.31 dB, SSIM 0.8712"
+    with pytest.raises(ValueError, match=r"scores lacks \['ssim'\]"):
+        format_scores({k: v for k, v in scores.items() if k != "ssim"})
     with pytest.raises(TypeError, match="scores must be a mapping"):
         format_scores([1.0])  # type: ignore[arg-type]
 
@@ -132,3 +134,26 @@ def test_bad_pairs_derain_and_scores_give_clear_errors(tmp_path: Path) -> None:
     scores = {"psnr": 27.3, "ssim": 0.87, "psnr_y": 28.9, "ssim_y": 0.89}
     with pytest.raises(TypeError, match=r"scores\['ssim'\] must be a real number, got NoneType"):
         format_scores({**scores, "ssim": None})
+
+
+def test_validator_takes_a_convention(rng: np.random.Generator) -> None:
+    clean = torch.from_numpy(rng.random((3, 24, 28))).float()
+    noisy = (clean + 0.05 * torch.from_numpy(rng.standard_normal((3, 24, 28))).float()).clamp(0, 1)
+    pairs = [(noisy, clean, "p")]
+    default = Validator(pairs)
+    assert default.convention.name == "prenet-y" and default.table.keys == (
+        "psnr", "ssim", "psnr_y", "ssim_y")
+    # the Y scores follow the convention: MPRNet's rounds to 8 bits first
+    rounded = Validator(pairs, convention="mprnet-y").score(lambda r: r)[0]
+    unrounded = default.score(lambda r: r)[0]
+    assert rounded["psnr"] == unrounded["psnr"] and rounded["psnr_y"] != unrounded["psnr_y"]
+    from rainkit.metrics import psnr
+
+    assert rounded["psnr_y"] == pytest.approx(
+        psnr(noisy[None], clean[None], convention="mprnet-y").item(), abs=1e-9)
+    # an RGB convention replaces the RGB scores and there are no Y scores
+    spa = Validator(pairs, convention="spanet-rgb")
+    assert spa.names == ["psnr", "ssim"]
+    assert format_scores(spa.score(lambda r: r)[0]).startswith("PSNR ")
+    with pytest.raises(ValueError, match="convention must be one of"):
+        Validator(pairs, convention="matlab")

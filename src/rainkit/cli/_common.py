@@ -11,6 +11,7 @@ import torch
 __all__ = [
     "CommandError",
     "add_device_argument",
+    "add_weights_argument",
     "load_network",
     "notice",
     "pick_device",
@@ -64,7 +65,13 @@ def scale_argument(text: str) -> float | str:
     return value
 
 
-def load_network(spec: str) -> Any:
+def add_weights_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", type=str, default=None, metavar="FILE",
+                        help="with a published model name: use this copy of its file instead "
+                             "of the one in the torch hub cache")
+
+
+def load_network(spec: str, weights: str | None = None) -> Any:
     """Load a published network by name, or any weight file (a rainkit checkpoint, a
     ``.safetensors`` export, or an authors' checkpoint recognised by its SHA-256 or its keys
     and shapes), on the CPU in eval mode: :func:`rainkit.nn.load_network`.
@@ -76,8 +83,14 @@ def load_network(spec: str) -> Any:
     from rainkit.nn import load_network as load
 
     try:
-        return load(spec)
-    except FileNotFoundError as err:
-        raise CommandError(str(err)) from None
-    except ValueError as err:
-        raise CommandError(str(err)) from None
+        loaded = load(spec, weights)
+    except (FileNotFoundError, ValueError) as err:
+        raise CommandError(_cli_terms(str(err))) from None
+    loaded.how = _cli_terms(loaded.how)
+    return loaded
+
+
+def _cli_terms(text: str) -> str:
+    """Say the loading path's Python advice in the commands' terms."""
+    return (text.replace("load_pretrained(name, path=...)", "NAME --weights FILE")
+            .replace("pass path=", "pass --weights "))

@@ -6,10 +6,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 from rainkit.cli._common import (
     CommandError,
     add_device_argument,
+    add_weights_argument,
     load_network,
     notice,
     pick_device,
@@ -29,14 +31,16 @@ grayscale stays grayscale, an alpha channel is kept, phone photos are turned upr
 orientation). Images larger than --tile run in tiles with a context margin of half the
 network's receptive field, so that the result equals the whole-image result for convolutional
 networks; the receptive field is measured once per architecture and cached, and never when an
-image fits one tile. Photos much larger than the training images (a 3000x2000 photo against
-481x321 training pairs) have rain streaks many pixels wide that the networks never saw: pass
---scale auto to estimate the rain at the training size and remove it at full resolution.
+image fits one tile. In a photo taken at many times the training resolution (a 3000x2000
+photo against 481x321 training pairs) heavy rain leaves streaks many pixels wide that the
+networks never saw: --scale auto estimates the rain at the training size and removes it at
+full resolution. Keep the default (1) for fine streaks, which shrinking would erase from the
+network's view (the command-line guide shows measurements of both).
 Existing files are never overwritten unless --overwrite is given, and the inputs never.
 """
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("derain", help="derain images with a published model or a "
                                  "weight file", description=DESCRIPTION,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,6 +63,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "resolution; or a shrink factor >= 1 (default: 1, full resolution)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files")
+    add_weights_argument(parser)
     add_device_argument(parser)
     parser.set_defaults(run=run)
 
@@ -97,9 +102,9 @@ def output_paths(files: list[Path], folder: Path) -> dict[Path, Path]:
     return mapping
 
 
-def _margin(flag: str) -> int | str:
+def _margin(flag: str) -> int | Literal["auto"]:
     if flag == "auto":
-        return flag
+        return "auto"
     try:
         value = int(flag)
     except ValueError:
@@ -128,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{len(existing)} output file(s) exist already, e.g. {existing[0]}; "
                            "pass --overwrite to replace them or choose another --output")
     device = pick_device(args.device, args.threads)
-    loaded = load_network(args.model)
+    loaded = load_network(args.model, args.weights)
     if loaded.entry is None:
         notice(f"{args.model}: {loaded.how}")
     family = _tiling_note(loaded)

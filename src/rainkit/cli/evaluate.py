@@ -15,8 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from rainkit.cli._common import CommandError, add_device_argument, load_network, notice, \
-    pick_device
+from rainkit.cli._common import (
+    CommandError,
+    add_device_argument,
+    add_weights_argument,
+    load_network,
+    notice,
+    pick_device,
+)
 
 __all__ = ["register"]
 
@@ -33,7 +39,7 @@ def _quantize_help() -> str:
     return "; ".join(f"{name}: {words[c.pipeline_quantize]}" for name, c in canonical)
 
 
-def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_scoring_arguments(parser: argparse.ArgumentParser, *, outputs: bool) -> None:
     from rainkit.metrics import CONVENTIONS
 
     parser.add_argument("--convention", choices=sorted(CONVENTIONS), default=None,
@@ -54,17 +60,19 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
                              "evaluate_PSNR_SSIM.m do")
     parser.add_argument("--csv", type=Path, default=None,
                         help="per-image scores (default: <output>/scores.csv when --output is "
-                             "given, else none)")
+                             "given, else none)" if outputs else "per-image scores (default: "
+                             "none)")
     parser.add_argument("--lpips_weights", "--lpips-weights", dest="lpips_weights",
                         default="imagenet",
                         help="AlexNet weights for LPIPS: imagenet (torch hub cache), a path, or "
                              "none; LPIPS is skipped with one notice when the file is missing")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N pairs")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing CSV or existing output images")
+                        help="replace an existing CSV or existing output images" if outputs
+                        else "replace an existing CSV")
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate = commands.add_parser(
         "evaluate", help="derain a test set and score it like the papers do",
         description="Derain every rainy image of a test set (any layout rainkit.data knows: "
@@ -87,7 +95,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                           help="store each output as a JPEG of this quality before scoring, "
                                "as PReNet's Rain1400 pipeline did (cv2.imwrite of a .jpg "
                                "name: --jpeg 95)")
-    _add_scoring_arguments(evaluate)
+    _add_scoring_arguments(evaluate, outputs=True)
+    add_weights_argument(evaluate)
     add_device_argument(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
@@ -102,7 +111,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     score.add_argument("data", type=Path, nargs="?", default=None,
                        help="the test-set folder (any known layout); omit it for results "
                             "without ground truth")
-    _add_scoring_arguments(score)
+    _add_scoring_arguments(score, outputs=False)
     score.set_defaults(run=run_score, output=None, jpeg=None)
 
 
@@ -135,8 +144,8 @@ def _images(folder: Path) -> list[Path]:
                    if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS), key=sorted_order_key)
 
 
-def _pairs(data: Path, pair_by: str) -> list[tuple[str, Path, Path]] | None:
-    """The test set's pairs, or ``None`` for a folder of images without ground truth."""
+def _pairs(data: Path, pair_by: str) -> tuple[list[tuple[str, Path, Path]] | None, str]:
+    """The test set's pairs, or ``(None, why)`` for a folder of images without ground truth."""
     from rainkit.data import find_pairs
 
     if not data.is_dir():
@@ -146,11 +155,11 @@ def _pairs(data: Path, pair_by: str) -> list[tuple[str, Path, Path]] | None:
     except FileNotFoundError as err:
         raise CommandError(str(err)) from None
     except ValueError as err:
-        if _images(data):  # a plain folder of photos: no ground truth
-            return None
+        if _images(data) and _no_reference_metrics():  # a plain folder of photos
+            return None, str(err)
         raise CommandError(f"{err}; for results named otherwise than the ground truth, pass "
                            "--pair_by sorted") from None
-    return [tuple(p) for p in pairs]  # type: ignore[misc]
+    return [tuple(p) for p in pairs], ""  # type: ignore[misc]
 
 
 # -- the table -----------------------------------------------------------------------------------
@@ -194,7 +203,7 @@ def _table(convention: Any, args: argparse.Namespace, device: torch.device,
 
 def _convention(flag: str | None, entry: object | None) -> Any:
     """--convention, else the one of the model's published figures, else prenet-y."""
-    from rainkit.metrics import resolve_convention
+    from rainkit.metrics.conventions import resolve_convention
 
     figures = getattr(entry, "published", ()) or ()
     name = flag if flag is not None else (figures[0].convention if figures else "prenet-y")
@@ -213,7 +222,7 @@ def _test_set(flag: str | None, data: Path | None) -> Any:
 
 
 def _csv_path(args: argparse.Namespace) -> Path | None:
-    path = args.csv
+    path: Path | None = args.csv
     if path is None and args.output is not None:
         path = args.output / "scores.csv"
     if path is not None and path.exists() and not args.overwrite:
@@ -264,7 +273,7 @@ def _published(entry: object | None, test_set: Any, convention: Any, count: int,
     from types import SimpleNamespace
 
     from rainkit.data import figure_mismatches, find_test_set
-    from rainkit.metrics import resolve_convention
+    from rainkit.metrics.conventions import resolve_convention
 
     figures = list(getattr(entry, "published", ()) or ())
     if entry is None or not figures:
@@ -365,8 +374,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise CommandError(f"--jpeg must be a quality from 1 to 100, got {args.jpeg}")
     _check_limit(args.limit)
     test_set = _test_set(args.test_set, args.data)
-    pairs = _pairs(args.data, args.pair_by)
+    pairs, why = _pairs(args.data, args.pair_by)
     reference = pairs is not None
+    if not reference:
+        notice(f"no ground truth: {why.splitlines()[0]}; scoring the results with the "
+               "no-reference metrics")
     everything = pairs if pairs is not None else [(p.stem, p, None) for p in _images(args.data)]
     limited = args.limit is not None and args.limit < len(everything)
     items_list = everything[:args.limit]
@@ -378,7 +390,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             raise CommandError(f"{len(clash)} output image(s) exist already, e.g. {clash[0]}; "
                                "pass --overwrite or choose another --output")
     device = pick_device(args.device, args.threads)
-    loaded = load_network(args.model)
+    loaded = load_network(args.model, args.weights)
     entry = loaded.entry
     convention = _convention(args.convention, entry)
     table = _table(convention, args, device, reference)
@@ -399,7 +411,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                     with atomic_path(args.output / f"{name}.png") as tmp:
                         save_image(result, tmp)
                 return result.permute(1, 2, 0).numpy()
-            levels = to_uint8(output.cpu(), rounding or "round")
+            levels = to_uint8(output.cpu(), "floor" if rounding == "floor" else "round")
             if jpeg is not None:
                 levels = jpeg_roundtrip(levels, jpeg)
             if args.output is not None:
@@ -446,12 +458,12 @@ def run_score(args: argparse.Namespace) -> int:
     if args.data is None:
         table = _table(convention, args, device, reference=False)
         chosen = results[:args.limit] if args.limit else results
-        items: Iterable = ((p.stem, (lambda p=p: _read_uint8(p)), None) for p in chosen)
+        items: Iterable[Any] = ((p.stem, (lambda p=p: _read_uint8(p)), None) for p in chosen)
         means, count = _score_all(iter(items), table, len(chosen), csv_path)
         _report(means, count, table, str(args.results), args.results, None, convention, "",
                 None, [], [])
     else:
-        pairs = _pairs(args.data, "name")
+        pairs, _ = _pairs(args.data, "name")
         if pairs is None:
             raise CommandError(f"no ground truth found in {args.data}; omit DATA to score the "
                                "results with the no-reference metrics")

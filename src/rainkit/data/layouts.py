@@ -109,7 +109,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 _DIGITS = re.compile(r"(\d+)")
 
 
-def natural_key(text: str) -> tuple:
+def natural_key(text: str) -> tuple[tuple[int, int | str, str], ...]:
     """Sort key that orders embedded numbers by value: ``rain-2`` before ``rain-10``."""
     parts = _DIGITS.split(text)
     return tuple((0, int(p), p) if i % 2 else (1, p.lower(), p) for i, p in enumerate(parts))

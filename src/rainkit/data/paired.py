@@ -20,7 +20,7 @@ from rainkit.data.transforms import paired_random_crop, paired_random_flip
 __all__ = ["PairedRainDataset"]
 
 
-class PairedRainDataset(Dataset):
+class PairedRainDataset(Dataset[tuple[torch.Tensor, torch.Tensor, str]]):
     """Rainy/clean image pairs from a folder, as float tensors in [0, 1].
 
     **Layouts.** ``layout=None`` tries these in order and takes the first whose folders exist
@@ -261,15 +261,7 @@ class PairedRainDataset(Dataset):
         return random.Random(int(seed[0]) << 32 | int(seed[1]))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, str]:
-        if isinstance(index, str):
-            raise TypeError(
-                f"index must be an int (a position), got str {index!r}; find a pair by name with "
-                f"[pair.name for pair in dataset.pairs].index(name)"
-            )
-        index = check_int(index, "index")
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"index must be in [0, {len(self)}), got {index}")
-        index %= len(self)
+        index = _check_index(index, len(self))
         pair_index = index % len(self.pairs)
         rainy, clean = self._decode_pair(pair_index)
         rng = self._rng(index) if (self.patch_size is not None or self.augment) else None
@@ -291,3 +283,16 @@ class PairedRainDataset(Dataset):
             f"patch_size={self.patch_size}, augment={self.augment}, cache={self.cache}, "
             f"seed={self.seed})"
         )
+
+
+def _check_index(index: object, length: int) -> int:
+    """``index`` (an int, negative from the end) as a position in ``[0, length)``."""
+    if isinstance(index, str):  # users do pass names
+        raise TypeError(
+            f"index must be an int (a position), got str {index!r}; find a pair by name with "
+            f"[pair.name for pair in dataset.pairs].index(name)"
+        )
+    position = check_int(index, "index")
+    if not -length <= position < length:
+        raise IndexError(f"index must be in [0, {length}), got {position}")
+    return position % length

@@ -60,7 +60,8 @@ def decode_png16(path: Path) -> np.ndarray:
             except RuntimeError as err:
                 raise _cannot_read(path, f"it is corrupt or not a PNG ({err})") from err
         if decoded.dtype == torch.uint16 and tuple(decoded.shape) == (channels, height, width):
-            return decoded.to(torch.int32).permute(1, 2, 0).numpy()
+            pixels: np.ndarray = decoded.to(torch.int32).permute(1, 2, 0).numpy()
+            return pixels
     try:
         samples = unfilter_rows(raw, channels * 2)
     except ValueError as err:
@@ -106,7 +107,8 @@ def unfilter_rows(rows: np.ndarray, bpp: int) -> np.ndarray:
 def _parse_png16(data: bytes, path: Path) -> tuple[int, int, int, np.ndarray]:
     """Check a 16-bit PNG's structure; return its width, height, channels and the
     ``(H, 1 + stride)`` filtered rows (non-interlaced files)."""
-    pos, header, idat, last = 8, None, [], b""
+    pos, header, last = 8, None, b""
+    idat: list[bytes] = []
     try:
         while pos + 12 <= len(data):
             (length,) = struct.unpack(">I", data[pos:pos + 4])

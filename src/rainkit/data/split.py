@@ -148,7 +148,7 @@ def train_val_datasets(
                          "val_dir, or add pairs to split")
     train_items, val_items = split_indices(len(full.pairs), val_split, seed=seed,
                                            samples_per_image=samples_per_image)
-    val = Subset(PairedRainDataset(data_dir, cache=full.cache), val_items)  # "auto" decided
-    return TrainValData(Subset(full, train_items), val, full, (
+    held_out = Subset(PairedRainDataset(data_dir, cache=full.cache), val_items)  # "auto" decided
+    return TrainValData(Subset(full, train_items), held_out, full, (
         f"{data_dir}: {len(full.pairs) - len(val_items)} training, {len(val_items)} validation "
         f"pairs (split); {note}"))

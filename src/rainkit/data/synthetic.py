@@ -136,8 +136,8 @@ def synthesize_rain(
     batch = image if image.ndim == 4 else image[None]
     b, _, h, w = batch.shape
     rng = np.random.default_rng(seed)
-    drops = rng.random((b, 1, h, w)) < density
-    drops = drops * rng.uniform(0.5, 1.0, size=(b, 1, h, w))
+    starts = rng.random((b, 1, h, w)) < density
+    drops = starts * rng.uniform(0.5, 1.0, size=(b, 1, h, w))
     kernel = torch.from_numpy(line_kernel(length, angle, width))
     pad = kernel.shape[-1] // 2
     noise = torch.from_numpy(drops.astype(np.float32))
@@ -184,7 +184,7 @@ def _as_range(value: object, name: str) -> tuple[float, float]:
     return low, high
 
 
-class SyntheticRainDataset(Dataset):
+class SyntheticRainDataset(Dataset[tuple[torch.Tensor, torch.Tensor, str]]):
     """Rainy/clean pairs made on the fly by :func:`synthesize_rain` from clean images.
 
     Item ``i`` uses image ``i % len(clean_images)`` and draws its crop, flips and rain

@@ -89,9 +89,9 @@ def paired_random_crop(
         for image, name in ((rainy, "rainy"), (clean, "clean")):
             check_raster(image, name, floating=True)
         rainy, clean = _pad(rainy, size), _pad(clean, size)
-    rng = rng if rng is not None else random
-    top = rng.randint(0, rainy.shape[-2] - size)
-    left = rng.randint(0, rainy.shape[-1] - size)
+    randint = rng.randint if rng is not None else random.randint  # else the global generator
+    top = randint(0, rainy.shape[-2] - size)
+    left = randint(0, rainy.shape[-1] - size)
     window = (..., slice(top, top + size), slice(left, left + size))
     return rainy[window], clean[window]
 
@@ -120,16 +120,15 @@ def paired_random_flip(
         torch.Size([3, 4, 4])
     """
     _check_pair(rainy, clean)
-    rng = rng if rng is not None else random
-    if rng.random() < 0.5:
+    uniform = rng.random if rng is not None else random.random  # else the global generator
+    if uniform() < 0.5:
         rainy, clean = rainy.flip(-1), clean.flip(-1)
-    if rng.random() < 0.5:
+    if uniform() < 0.5:
         rainy, clean = rainy.flip(-2), clean.flip(-2)
     return rainy, clean
 
 
 def _check_pair(rainy: object, clean: object) -> None:
     """Both are real-valued, non-empty :math:`(*, H, W)` tensors of the same shape."""
-    check_raster(rainy, "rainy")
-    check_raster(clean, "clean")
-    check_same_shape(rainy, clean, ("rainy", "clean"))  # type: ignore[arg-type]
+    check_same_shape(check_raster(rainy, "rainy"), check_raster(clean, "clean"),
+                     ("rainy", "clean"))

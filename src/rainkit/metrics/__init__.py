@@ -1,5 +1,6 @@
-"""rainkit.metrics: PSNR, SSIM, MS-SSIM, LPIPS, luma, the scripts' conventions, score tables."""
+"""rainkit.metrics: PSNR, SSIM, MS-SSIM, LPIPS, NIQE, BRISQUE, luma, conventions, score tables."""
 
+from rainkit.metrics.brisque import BRISQUE, brisque
 from rainkit.metrics.color import rgb_to_y, rgb_to_ycbcr
 from rainkit.metrics.conventions import (
     CONVENTION_ALIASES,
@@ -9,6 +10,7 @@ from rainkit.metrics.conventions import (
 )
 from rainkit.metrics.lpips import LPIPS, lpips
 from rainkit.metrics.ms_ssim import MS_SSIM, MS_SSIM_WEIGHTS, ms_ssim
+from rainkit.metrics.niqe import NIQE, niqe
 from rainkit.metrics.psnr import PSNR, psnr
 from rainkit.metrics.registry import METRICS, Metric, PreparedPair, register_metric
 from rainkit.metrics.score import score
@@ -16,12 +18,14 @@ from rainkit.metrics.ssim import SSIM, ssim
 from rainkit.metrics.table import Column, ScoreTable, format_scores, key_for, mean_scores
 
 __all__ = [
+    "BRISQUE",
     "CONVENTIONS",
     "CONVENTION_ALIASES",
     "LPIPS",
     "METRICS",
     "MS_SSIM",
     "MS_SSIM_WEIGHTS",
+    "NIQE",
     "PSNR",
     "SSIM",
     "Column",
@@ -30,11 +34,13 @@ __all__ = [
     "ScoreTable",
     "ScoringConvention",
     "auto_downsample_factor",
+    "brisque",
     "format_scores",
     "key_for",
     "lpips",
     "mean_scores",
     "ms_ssim",
+    "niqe",
     "psnr",
     "register_metric",
     "rgb_to_y",

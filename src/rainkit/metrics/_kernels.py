@@ -149,7 +149,7 @@ def cs_terms(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c2: float,
     del a, d
     maps = maps.contiguous(memory_format=torch.channels_last)
     # Back to NCHW before the arithmetic, for the same reason.
-    fa, fd, e, f = separable_filter(maps, kernel).contiguous().split(c, dim=1)
+    fa, fd, e, f = torch.split(separable_filter(maps, kernel).contiguous(), c, dim=1)
     del maps
     e.addcmul_(fa, fa, value=-1)
     f.addcmul_(fd, fd, value=-1)
@@ -177,7 +177,7 @@ def ssim_map_backward(
     torch.sub(g_b2, g_a2, out=g[:, 3 * c:])
     torch.add(g_a1, g_b1, out=g[:, :c]).mul_(fu).addcmul_(fa, g_sq_a, value=-1).mul_(2)
     torch.sub(g_b1, g_a1, out=g[:, c:2 * c]).add_(g_a2).sub_(g_b2).mul_(fd).mul_(2)
-    f_a, f_d, f_sq_a, f_sq_d = filter_adjoint(g, kernel).split(c, dim=1)
+    f_a, f_d, f_sq_a, f_sq_d = torch.split(filter_adjoint(g, kernel), c, dim=1)
     a = (x + y).sub_(2 * shift)
     d = x - y
     return f_a.addcmul(a, f_sq_a, value=2), f_d.addcmul(d, f_sq_d, value=2)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from rainkit._validation import (
+    Reduction,
     check_finite,
     check_image_tensor,
     check_int,
@@ -282,10 +283,10 @@ def prepare(input: object, target: object, *, data_range: float | None,
 
 
 def finish(
-    values: torch.Tensor, reduction: str, is_numpy: bool
+    values: torch.Tensor, reduction: Reduction, is_numpy: bool
 ) -> torch.Tensor | float | np.ndarray:
     """Reduce per-image ``values`` and convert them back to numpy / Python float for arrays."""
-    out = reduce(values, reduction)  # type: ignore[arg-type]
+    out = reduce(values, reduction)
     if not is_numpy:
         return out
     out = out.detach()

@@ -74,6 +74,10 @@ def rgb_to_y(image: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
         Y = \frac{\text{data\_range}}{255} \left(16 + 65.481 R + 128.553 G + 24.966 B\right),
         \qquad R, G, B \in [0, 1]
 
+    Non-finite values are not checked (this runs inside training steps, where a check would
+    force a device synchronisation): a NaN or infinite pixel gives a NaN or infinite luma at
+    that pixel only. See ``rainkit/_validation.py`` for the policy.
+
     Args:
         image: RGB image(s), values in :math:`[0, \text{data\_range}]`.
         data_range: the input's scale, ``1.0`` for :math:`[0, 1]`, ``255.0`` for 8-bit values.

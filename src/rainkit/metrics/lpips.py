@@ -67,7 +67,8 @@ def _torchvision_model(net: str) -> nn.Module:
 
     builder = {"alex": torchvision.models.alexnet, "squeeze": torchvision.models.squeezenet1_1,
                "vgg": torchvision.models.vgg16}[net]
-    return builder(weights=None)
+    model: nn.Module = builder(weights=None)  # torchvision has no type stubs here
+    return model
 
 
 def _build(net: str, weights: str | os.PathLike[str] | None,
@@ -81,7 +82,9 @@ def _build(net: str, weights: str | os.PathLike[str] | None,
                            weights_only=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torchvision's `pretrained=` deprecation inside lpips
-        model = lpips_package.LPIPS(net=net, pretrained=False, pnet_rand=True, verbose=False)
+        # the lpips package has no types
+        model: nn.Module = lpips_package.LPIPS(net=net, pretrained=False, pnet_rand=True,
+                                               verbose=False)
     # The calibrated linear heads ship inside the lpips package.
     lin_path = Path(lpips_package.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
     lin_state = torch.load(lin_path, map_location="cpu", weights_only=True)
@@ -93,11 +96,11 @@ def _build(net: str, weights: str | os.PathLike[str] | None,
     if state is not None:
         backbone = _torchvision_model(net)
         backbone.load_state_dict(state, strict=True)
-        features = backbone.features
-        own = model.net.state_dict()
+        features = backbone.get_submodule("features")
+        own = model.get_submodule("net").state_dict()
         # lpips splits torchvision's `features.<i>` into `slice<k>.<i>`; same tensors otherwise.
         remapped = {key: features.state_dict()[key.split(".", 1)[1]] for key in own}
-        model.net.load_state_dict(remapped, strict=True)
+        model.get_submodule("net").load_state_dict(remapped, strict=True)
     model.requires_grad_(False)
     return model.eval()
 
@@ -181,7 +184,7 @@ class LPIPS(nn.Module):
         dtype = param.dtype
         x, y = x.to(dtype), y.to(dtype)
         values = self.model(x * 2 - 1, y * 2 - 1).flatten()
-        return reduce(values, self.reduction)  # type: ignore[arg-type]
+        return reduce(values, self.reduction)
 
     def extra_repr(self) -> str:
         return f"net={self.net!r}, weights={self.weights!r}, reduction={self.reduction!r}"
@@ -221,4 +224,5 @@ def lpips(
     metric = LPIPS(net, weights=weights, reduction=reduction).to(
         input.device if isinstance(input, torch.Tensor) else "cpu"
     )
-    return metric(input, target)
+    values: torch.Tensor = metric(input, target)  # nn.Module.__call__ is typed as Any
+    return values

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar, overload
 
 import numpy as np
 import torch
@@ -34,10 +34,11 @@ Normalize = Literal["relu", "simple"]
 _NORMALIZE = ("relu", "simple")
 
 
-FuncT = TypeVar("FuncT", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def renamed_scale_weights(func: FuncT) -> FuncT:
+def renamed_scale_weights(func: Callable[P, R]) -> Callable[P, R]:
     """Keep MS-SSIM's old keyword ``weights=`` working after its rename to ``scale_weights=``
     (``weights`` means backbone files elsewhere in rainkit): a value gives a
     :class:`FutureWarning`; ``weights=None``, the default that older callers pass on, is
@@ -45,12 +46,12 @@ def renamed_scale_weights(func: FuncT) -> FuncT:
     renamed = renamed_keyword("weights", "scale_weights", since="0.3")(func)
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if "weights" in kwargs and kwargs["weights"] is None and "scale_weights" not in kwargs:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if "weights" in kwargs and kwargs["weights"] is None:
             del kwargs["weights"]
         return renamed(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def check_ms_options(scale_weights: object, normalize: object,
@@ -75,7 +76,7 @@ def check_ms_options(scale_weights: object, normalize: object,
 def min_size(window_size: int, scales: int) -> int:
     r"""The smallest side (after ``crop_border``) that ``scales`` scales need: the coarsest
     scale, :math:`\lceil H / 2^{scales - 1} \rceil` pixels, must hold one window."""
-    return (window_size - 1) * 2 ** (scales - 1) + 1
+    return (window_size - 1) * (1 << (scales - 1)) + 1
 
 
 def _downsample(x: torch.Tensor) -> torch.Tensor:
@@ -107,16 +108,18 @@ class _ScaleFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, y, kernel, c1, c2, shift, luminance):  # type: ignore[override]
+    def forward(ctx: Any, x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float,
+                c2: float, shift: float, luminance: bool) -> torch.Tensor:
         ctx.constants = (c1, c2, shift, luminance)
         ctx.save_for_backward(x, y, kernel)
         return _scale_in_strips(x, y, kernel, c1, c2, shift, luminance)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, y, kernel = ctx.saved_tensors
-        grad_x, grad_y = _scale_backward(x, y, kernel, grad, *ctx.constants,
+        c1, c2, shift, luminance = ctx.constants
+        grad_x, grad_y = _scale_backward(x, y, kernel, grad, c1, c2, shift, luminance,
                                          ctx.needs_input_grad[0], ctx.needs_input_grad[1])
         return grad_x, grad_y, None, None, None, None, None
 
@@ -158,7 +161,7 @@ def _cs_map_backward(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c2:
     g_sq_d = torch.sub(g_b2, g_a2, out=g[:, 3 * c:])
     torch.mul(fa, g_sq_a, out=g[:, :c]).mul_(-2)
     torch.mul(fd, g_sq_d, out=g[:, c:2 * c]).mul_(-2)
-    f_a, f_d, f_sq_a, f_sq_d = filter_adjoint(g, kernel).split(c, dim=1)
+    f_a, f_d, f_sq_a, f_sq_d = torch.split(filter_adjoint(g, kernel), c, dim=1)
     a = (x + y).sub_(2 * shift)
     d = x - y
     return f_a.addcmul(a, f_sq_a, value=2), f_d.addcmul(d, f_sq_d, value=2)
@@ -213,13 +216,13 @@ def _(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, grad: torch.Tensor
             torch.empty_like(y) if need_y else y.new_empty(0))
 
 
-def _scale_op_setup(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
+def _scale_op_setup(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
     x, y, kernel, c1, c2, shift, luminance = inputs
     ctx.save_for_backward(x, y, kernel)
     ctx.constants = (c1, c2, shift, luminance)
 
 
-def _scale_op_backward(ctx, grad):  # type: ignore[no-untyped-def]
+def _scale_op_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
     x, y, kernel = ctx.saved_tensors
     need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
     grad_x, grad_y = _scale_backward_op(x, y, kernel, grad, *ctx.constants, need_x, need_y)
@@ -231,9 +234,12 @@ _scale_op.register_autograd(_scale_op_backward, setup_context=_scale_op_setup)
 
 def _scale_value(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float, c2: float,
                  shift: float, luminance: bool) -> torch.Tensor:
+    values: torch.Tensor  # the operator and apply() are typed as returning Any
     if torch.compiler.is_compiling():
-        return _scale_op(x, y, kernel, c1, c2, shift, luminance)
-    return _ScaleFunction.apply(x, y, kernel, c1, c2, shift, luminance)
+        values = _scale_op(x, y, kernel, c1, c2, shift, luminance)
+    else:
+        values = _ScaleFunction.apply(x, y, kernel, c1, c2, shift, luminance)
+    return values
 
 
 def _ms_ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, window_size: int,
@@ -284,6 +290,48 @@ def _scales_for(height: int, width: int, window_size: int, weights: tuple[float,
         f"with {len(weights)} scales and window_size={window_size} ((window_size - 1) * "
         f"2**{len(weights) - 1} + 1), got {height}x{width}{hint}"
     )
+
+
+@overload
+def ms_ssim(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    data_range: float | None = None,
+    crop_border: int | None = None,
+    y_channel: bool | None = None,
+    convention: str | ScoringConvention | None = None,
+    quantize: Quantize | None = None,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    scale_weights: Sequence[float] | None = None,
+    normalize: Normalize = "relu",
+    fewer_scales: bool = False,
+    reduction: Reduction = "mean",
+) -> torch.Tensor: ...
+
+
+@overload
+def ms_ssim(
+    input: np.ndarray,
+    target: np.ndarray,
+    *,
+    data_range: float | None = None,
+    crop_border: int | None = None,
+    y_channel: bool | None = None,
+    convention: str | ScoringConvention | None = None,
+    quantize: Quantize | None = None,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    scale_weights: Sequence[float] | None = None,
+    normalize: Normalize = "relu",
+    fewer_scales: bool = False,
+    reduction: Reduction = "mean",
+) -> float | np.ndarray: ...
 
 
 @renamed_scale_weights
@@ -498,7 +546,7 @@ class MS_SSIM(nn.Module):
         self.reduction: Reduction = reduction
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return ms_ssim(  # type: ignore[return-value]
+        return ms_ssim(
             input, target, data_range=self.data_range, crop_border=self.crop_border,
             y_channel=self.y_channel, convention=self.convention, quantize=self.quantize,
             window_size=self.window_size, sigma=self.sigma,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 import torch
 from torch import nn
@@ -12,6 +14,34 @@ from rainkit.metrics.conventions import Quantize, ScoringConvention
 from rainkit.metrics.registry import PreparedPair, register_metric
 
 __all__ = ["PSNR", "psnr"]
+
+
+@overload
+def psnr(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    data_range: float | None = None,
+    crop_border: int | None = None,
+    y_channel: bool | None = None,
+    convention: str | ScoringConvention | None = None,
+    quantize: Quantize | None = None,
+    reduction: Reduction = "mean",
+) -> torch.Tensor: ...
+
+
+@overload
+def psnr(
+    input: np.ndarray,
+    target: np.ndarray,
+    *,
+    data_range: float | None = None,
+    crop_border: int | None = None,
+    y_channel: bool | None = None,
+    convention: str | ScoringConvention | None = None,
+    quantize: Quantize | None = None,
+    reduction: Reduction = "mean",
+) -> float | np.ndarray: ...
 
 
 def psnr(
@@ -159,7 +189,7 @@ class PSNR(nn.Module):
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return psnr(input, target, data_range=self.data_range, crop_border=self.crop_border,
                     y_channel=self.y_channel, convention=self.convention,
-                    quantize=self.quantize, reduction=self.reduction)  # type: ignore[return-value]
+                    quantize=self.quantize, reduction=self.reduction)
 
     def extra_repr(self) -> str:
         name = getattr(self.convention, "name", self.convention)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -109,7 +110,8 @@ class _SSIMFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, y, kernel, c1, c2, shift):  # type: ignore[override]
+    def forward(ctx: Any, x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, c1: float,
+                c2: float, shift: float) -> torch.Tensor:
         # Only the inputs are saved: the backward recomputes each strip's map, which costs one
         # more forward (cheap, see benchmarks/README.md) and keeps memory at one strip's worth.
         ctx.constants = (c1, c2, shift)
@@ -118,9 +120,10 @@ class _SSIMFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, y, kernel = ctx.saved_tensors
-        grad_x, grad_y = _ssim_backward(x, y, kernel, grad, *ctx.constants,
+        c1, c2, shift = ctx.constants
+        grad_x, grad_y = _ssim_backward(x, y, kernel, grad, c1, c2, shift,
                                         ctx.needs_input_grad[0], ctx.needs_input_grad[1])
         return grad_x, grad_y, None, None, None, None
 
@@ -182,13 +185,13 @@ def _(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor, grad: torch.Tensor
             torch.empty_like(y) if need_y else y.new_empty(0))
 
 
-def _ssim_op_setup(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
+def _ssim_op_setup(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
     x, y, kernel, c1, c2, shift = inputs
     ctx.save_for_backward(x, y, kernel)
     ctx.constants = (c1, c2, shift)
 
 
-def _ssim_op_backward(ctx, grad):  # type: ignore[no-untyped-def]
+def _ssim_op_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
     x, y, kernel = ctx.saved_tensors
     need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
     grad_x, grad_y = _ssim_backward_op(x, y, kernel, grad, *ctx.constants, need_x, need_y)
@@ -218,10 +221,13 @@ def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float,
         count = size * size
         c2 = c2 * (count - 1) / count
     shift = data_range / 2
+    values: torch.Tensor  # the operator and apply() are typed as returning Any
     if torch.compiler.is_compiling():
-        return _ssim_op(x, y, kernel, c1, c2, shift)
-    # Without inputs that need gradients, apply() records nothing and costs only the call.
-    return _SSIMFunction.apply(x, y, kernel, c1, c2, shift)
+        values = _ssim_op(x, y, kernel, c1, c2, shift)
+    else:
+        # Without inputs that need gradients, apply() records nothing and costs only the call.
+        values = _SSIMFunction.apply(x, y, kernel, c1, c2, shift)
+    return values
 
 
 @register_metric("ssim", label="SSIM", decimals=4)
@@ -231,6 +237,42 @@ def ssim_of_pair(pair: PreparedPair) -> torch.Tensor:
     settings = SSIMSettings.of(pair.convention)
     check_ssim_size(pair.input, settings, crop_border=bool(pair.convention.crop_border))
     return _ssim_per_image(pair.input, pair.target, pair.data_range, settings)
+
+
+@overload
+def ssim(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    data_range: float | None = None,
+    crop_border: int | None = None,
+    y_channel: bool | None = None,
+    convention: str | ScoringConvention | None = None,
+    quantize: Quantize | None = None,
+    window_size: int | None = None,
+    sigma: float | None = None,
+    k1: float | None = None,
+    k2: float | None = None,
+    reduction: Reduction = "mean",
+) -> torch.Tensor: ...
+
+
+@overload
+def ssim(
+    input: np.ndarray,
+    target: np.ndarray,
+    *,
+    data_range: float | None = None,
+    crop_border: int | None = None,
+    y_channel: bool | None = None,
+    convention: str | ScoringConvention | None = None,
+    quantize: Quantize | None = None,
+    window_size: int | None = None,
+    sigma: float | None = None,
+    k1: float | None = None,
+    k2: float | None = None,
+    reduction: Reduction = "mean",
+) -> float | np.ndarray: ...
 
 
 def ssim(
@@ -401,7 +443,7 @@ class SSIM(nn.Module):
         return ssim(input, target, data_range=self.data_range, crop_border=self.crop_border,
                     y_channel=self.y_channel, convention=self.convention,
                     quantize=self.quantize, window_size=self.window_size, sigma=self.sigma,
-                    k1=self.k1, k2=self.k2, reduction=self.reduction)  # type: ignore[return-value]
+                    k1=self.k1, k2=self.k2, reduction=self.reduction)
 
     def extra_repr(self) -> str:
         name = getattr(self.convention, "name", self.convention)

@@ -6,6 +6,7 @@ import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import torch
@@ -85,7 +86,7 @@ def _names(value: object, what: str) -> tuple[str, ...]:
     for item in value:
         if not isinstance(item, (str, ScoringConvention)):
             raise TypeError(f"{what} must hold names, got {type(item).__name__} {item!r:.40}")
-    return tuple(value)  # type: ignore[arg-type]
+    return tuple(value)
 
 
 def _registered(name: str, reference: bool) -> Metric:
@@ -216,9 +217,22 @@ class ScoreTable:
         """Whether any column compares with a clean image."""
         return bool(self.conventions and self._full) or self.lpips is not None
 
+    @overload
+    def __call__(self, input: torch.Tensor,
+                 target: torch.Tensor | None = None) -> dict[str, torch.Tensor]: ...
+
+    @overload
+    def __call__(self, input: np.ndarray,
+                 target: np.ndarray | None = None) -> dict[str, float]: ...
+
+    @overload
     def __call__(self, input: torch.Tensor | np.ndarray,
                  target: torch.Tensor | np.ndarray | None = None
-                 ) -> dict[str, torch.Tensor | float]:
+                 ) -> dict[str, torch.Tensor] | dict[str, float]: ...
+
+    def __call__(self, input: torch.Tensor | np.ndarray,
+                 target: torch.Tensor | np.ndarray | None = None
+                 ) -> dict[str, torch.Tensor] | dict[str, float]:
         r"""Score restored images against clean ones (or alone, for no-reference tables).
 
         Args:
@@ -273,7 +287,7 @@ class ScoreTable:
 def _run_lpips(module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     param = next(iter(module.parameters()), None)
     device = x.device if param is None else param.device
-    values = module(x.to(device), y.to(device))
+    values: torch.Tensor = module(x.to(device), y.to(device))
     if values.dim() == 0:
         if x.shape[0] != 1:
             raise ValueError("lpips must give one value per image: build it with "
@@ -306,7 +320,7 @@ def _label(key: str) -> tuple[str, str, int]:
     return ("Y-" if luma else "") + metric.label, metric.unit, metric.decimals
 
 
-def format_scores(scores: Mapping[str, float], table: ScoreTable | None = None) -> str:
+def format_scores(scores: Mapping[str, object], table: ScoreTable | None = None) -> str:
     """One line for a row of scores (or of their means), labelled as papers label them.
 
     Args:
@@ -328,10 +342,12 @@ def format_scores(scores: Mapping[str, float], table: ScoreTable | None = None) 
     """
     if not isinstance(scores, Mapping):
         raise TypeError(f"scores must be a mapping of name to value, got {type(scores).__name__}")
+    values: dict[str, float] = {}
     for key, value in scores.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"scores[{key!r}] must be a real number, got "
                             f"{type(value).__name__} {value!r:.40}")
+        values[key] = float(value)
     order = list(scores)
     if table is not None:
         order = [k for k in table.keys if k in scores] + [k for k in scores
@@ -340,10 +356,11 @@ def format_scores(scores: Mapping[str, float], table: ScoreTable | None = None) 
     parts = []
     for key in order:
         if key in by_key:
-            parts.append(by_key[key].format(float(scores[key])))
+            parts.append(by_key[key].format(values[key]))
             continue
         label, unit, decimals = _label(key)
-        parts.append(f"{label} {float(scores[key]):.{decimals}f}" + (f" {unit}" if unit else ""))
+        value = values[key]
+        parts.append(f"{label} {value:.{decimals}f}" + (f" {unit}" if unit else ""))
     return ", ".join(parts)
 
 

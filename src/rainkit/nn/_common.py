@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -10,9 +12,11 @@ from rainkit._validation import check_image_tensor, check_int, check_module_dtyp
 
 __all__ = [
     "check_kernel_size",
+    "check_layer_type",
     "check_network_input",
     "downsample",
     "last_conv",
+    "make_layer",
     "pool_to_grid",
     "resize_to",
 ]
@@ -31,7 +35,42 @@ def check_network_input(
     tensor = check_image_tensor(x, name, ndims=(4,), channels=in_channels)
     if module is not None:
         check_module_dtype(tensor, module, name)
+        if module.training and tensor.shape[0] * tensor.shape[-2] * tensor.shape[-1] == 1:
+            _check_batch_norm_batch(tensor, module, name)
     return tensor
+
+
+def _check_batch_norm_batch(x: torch.Tensor, module: nn.Module, name: str) -> None:
+    """Raise ValueError if training-mode BatchNorm in ``module`` would see one value per channel
+    (a batch of one 1x1 image): its variance is undefined. Shape-only, no device sync."""
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training
+           for m in module.modules()):
+        raise ValueError(
+            f"{name} of shape {tuple(x.shape)} gives {type(module).__name__}'s BatchNorm a "
+            f"single value per channel in training mode (a batch of one 1x1 image), whose "
+            f"variance is undefined; train on a larger batch or crop, or call .eval()"
+        )
+
+
+def check_layer_type(value: object, name: str, *, optional: bool = False) -> None:
+    """Raise TypeError unless ``value`` is a layer type or factory (a callable), or ``None``
+    when ``optional``; a string such as ``"batch"`` is not looked up (there is no registry of
+    layer names), it is refused with the expected form."""
+    if value is None and optional:
+        return
+    if isinstance(value, str) or not callable(value):
+        allowed = "a layer type such as nn.BatchNorm2d (any callable), or None" if optional \
+            else "a layer type such as nn.ReLU (any callable)"
+        raise TypeError(f"{name} must be {allowed}, got {type(value).__name__} {value!r:.40}")
+
+
+def make_layer(factory: Callable[..., object], name: str, *args: int) -> nn.Module:
+    """Call the layer factory ``factory(*args)`` and check that it built an nn.Module."""
+    layer = factory(*args)
+    if not isinstance(layer, nn.Module):
+        raise TypeError(f"{name} must build an nn.Module, but {name}({', '.join(map(str, args))})"
+                        f" returned {type(layer).__name__}")
+    return layer
 
 
 def check_kernel_size(kernel_size: object) -> int:

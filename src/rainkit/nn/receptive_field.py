@@ -33,14 +33,20 @@ def receptive_field(
     :math:`1 + \\sum_i d_i (k - 1)`.
 
     Args:
-        model: maps :math:`(1, C_{in}, H, W)` to :math:`(1, C', H', W')`.
-        in_channels: input channels :math:`C_{in}`.
+        model: maps :math:`(1, C_{in}, H, W)` to :math:`(1, C', H', W')` (or a tuple whose
+            first item is that); another output is a :class:`ValueError`.
+        in_channels: input channels :math:`C_{in}`; it must match the model's
+            ``in_channels`` when it has one, and a model that cannot run on it raises
+            :class:`ValueError`.
         size: input height and width (an int, numpy integers included, for a square; or a
             ``(height, width)`` tuple); odd keeps the centre exact.
         samples: number of random inputs.
 
     Returns:
-        ``(height, width)`` of the receptive field in input pixels.
+        ``(height, width)`` of the receptive field in input pixels. A network whose output does
+        not depend on its input there (a fresh rainkit network is the identity, whose receptive
+        field is 1 x 1; one with a zero output layer, 0 x 0) measures as such: draw random
+        weights first to measure the architecture.
 
     Example:
         >>> from torch import nn
@@ -62,6 +68,10 @@ def receptive_field(
     if len(size) != 2:
         raise ValueError(f"size must be an int or a (height, width) pair, got {size!r}")
     height, width = (check_int(s, "size", minimum=1) for s in size)
+    declared = getattr(model, "in_channels", None)
+    if isinstance(declared, int) and declared != in_channels:
+        raise ValueError(f"in_channels={in_channels} but {type(model).__name__} takes "
+                         f"{declared} channels; pass in_channels={declared}")
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     probe = copy.deepcopy(model).double().eval()
@@ -70,9 +80,17 @@ def receptive_field(
     for _ in range(samples):
         x = torch.randn(1, in_channels, height, width, generator=generator,
                        dtype=torch.float64).to(device).requires_grad_(True)
-        y = probe(x)
+        try:
+            y = probe(x)
+        except RuntimeError as err:  # e.g. a convolution that expects other channels
+            raise ValueError(f"model could not run on a (1, {in_channels}, {height}, {width}) "
+                             f"input (in_channels={in_channels}): {err}") from err
         if isinstance(y, (tuple, list)):
             y = y[0]
+        if not isinstance(y, torch.Tensor) or y.ndim != 4:
+            shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+            raise ValueError(f"model must return maps of shape (1, C', H', W') (a dense "
+                             f"prediction, or a tuple whose first item is one), got {shape}")
         centre = y[0, :, y.shape[-2] // 2, y.shape[-1] // 2].sum()
         (grad,) = torch.autograd.grad(centre, x)
         total += grad.abs().sum(dim=(0, 1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -17,6 +17,15 @@ from rainkit.metrics.conventions import resolve_convention
 from rainkit.training.devices import all_reduce_sum
 
 __all__ = ["Validator", "centre_crop", "format_scores"]
+
+
+class _Pairs(Protocol):
+    """What :class:`Validator` reads its pairs from: a sequence, or a dataset with a length
+    (:class:`rainkit.data.PairedRainDataset` is not a :class:`~collections.abc.Sequence`)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> Any: ...
 
 
 def centre_crop(image: torch.Tensor, size: int | None) -> torch.Tensor:
@@ -102,7 +111,7 @@ class Validator:
     #: The smallest side SSIM scores (its Gaussian window).
     window = 11
 
-    def __init__(self, pairs: Sequence[Any], device: torch.device | str = "cpu", *,
+    def __init__(self, pairs: _Pairs, device: torch.device | str = "cpu", *,
                  convention: str | ScoringConvention = "prenet-y",
                  max_size: int | None = None, lpips: nn.Module | None = None, rank: int = 0,
                  world: int = 1) -> None:
@@ -141,7 +150,7 @@ class Validator:
             Score name (see :attr:`names`) to its mean over the batch.
         """
         row = self.table(output.clamp(0, 1), clean)
-        return {key: float(value.mean()) for key, value in row.items()}  # type: ignore[union-attr]
+        return {key: float(value.mean()) for key, value in row.items()}
 
     @torch.no_grad()
     def score(self, derain: Callable[[torch.Tensor], torch.Tensor], keep: int = 0,
@@ -177,7 +186,8 @@ class Validator:
         keep = check_int(keep, "keep", minimum=0)
         folder = None if save_dir is None else check_output_path(save_dir, "save_dir",
                                                                  folder=True)
-        totals, grids, count = dict.fromkeys(self.names, 0.0), [], 0
+        totals, count = dict.fromkeys(self.names, 0.0), 0
+        grids: list[tuple[str, torch.Tensor]] = []
         for index in range(self.rank, len(self.pairs), self.world):
             rainy, clean, name = _check_pair(self.pairs[index], index)
             rainy, clean = (centre_crop(t, self.max_size)[None].to(self.device)

@@ -108,3 +108,16 @@ def test_module_and_errors() -> None:
         spatial_irnn(torch.rand(3, 4, 4), torch.ones(4, 3), torch.zeros(4, 3))
     with pytest.raises(TypeError, match="alpha must be a number"):
         SpatialIRNN(3, alpha="0.2")  # type: ignore[arg-type]
+
+
+def test_layouts_and_views_agree() -> None:
+    # channels_last, NCHW and a view with a storage offset give the same (in-place) result
+    g = torch.Generator().manual_seed(1)
+    big = torch.randn(3, 4, 7, 6, generator=g).contiguous(memory_format=torch.channels_last)
+    w, b = torch.rand(4, 4, generator=g), torch.rand(4, 4, generator=g) - 0.5
+    expected = kernel_loop(big[1:].numpy(), w.numpy(), b.numpy())
+    with torch.no_grad():
+        for x in (big[1:], big[1:].contiguous()):
+            out = spatial_irnn(x, w, b)
+            assert out.is_contiguous(memory_format=torch.channels_last)
+            assert np.array_equal(out.numpy(), expected)

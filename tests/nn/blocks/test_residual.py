@@ -71,3 +71,28 @@ def test_bad_options() -> None:
         ResidualBlock(4.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="channels"):
         ResidualBlock(0)
+
+
+def test_layer_types_given_as_strings_or_non_modules_are_type_errors() -> None:
+    with pytest.raises(TypeError, match="norm_layer must be a layer type such as "
+                                        "nn.BatchNorm2d .*or None, got str 'batch'"):
+        ResidualBlock(4, norm_layer="batch")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="act_layer must be a layer type.*got str 'relu'"):
+        ResidualBlock(4, act_layer="relu")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"norm_layer must build an nn.Module, but "
+                                        r"norm_layer\(4\) returned int"):
+        ResidualBlock(4, norm_layer=lambda c: c)  # type: ignore[arg-type,return-value]
+    from rainkit.nn import DilatedResidualStack, PyramidPooling
+    with pytest.raises(TypeError, match="norm_layer"):
+        DilatedResidualStack(4, norm_layer="batch")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="act_layer"):
+        PyramidPooling(4, act_layer="relu")  # type: ignore[arg-type]
+
+
+def test_batch_norm_on_one_value_per_channel_in_training_is_a_value_error() -> None:
+    block = ResidualBlock(4, norm_layer=nn.BatchNorm2d)
+    with pytest.raises(ValueError, match=r"\(1, 4, 1, 1\) gives ResidualBlock's BatchNorm a "
+                                         r"single value per channel.*\.eval\(\)"):
+        block(torch.rand(1, 4, 1, 1))
+    assert block.eval()(torch.rand(1, 4, 1, 1)).shape == (1, 4, 1, 1)
+    assert ResidualBlock(4)(torch.rand(1, 4, 1, 1)).shape == (1, 4, 1, 1)  # no BatchNorm

@@ -105,9 +105,8 @@ def test_tiling_is_approximate(folder: Path) -> None:
     x = read_png(SHARED / "pretrained" / "prenet" / "reference" / "input0.png")  # type: ignore[operator]
     with torch.no_grad():
         whole = net(x)
-    near = (tiled_forward(net, x, tile=48, margin=16) - whole).abs().max()
-    far = (tiled_forward(net, x, tile=48, margin=32) - whole).abs().max()
-    assert 0 < far < near < 0.05
+    diff = (tiled_forward(net, x, tile=48, margin=32) - whole).abs().max()
+    assert 0.001 < diff < 0.03
 
 
 def test_identity_at_init_and_training_step() -> None:
@@ -119,7 +118,7 @@ def test_identity_at_init_and_training_step() -> None:
     net.train()
     loss = (net(y) - y.flip(-1)).square().mean()
     loss.backward()
-    assert net.decoder["out"].weight.grad.abs().sum() > 0  # the zero head learns first
+    assert net.decoder.out.weight.grad.abs().sum() > 0  # the zero head learns first
 
 
 def test_options_are_checked() -> None:

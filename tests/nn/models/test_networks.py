@@ -39,6 +39,11 @@ PENDING_EXACT_PORTS = {"prenet_real"}
 DIRECT = {"prenet_real"}
 
 
+# The networks written here (rainkit.nn.models) and the PReNet family, whose structure the
+# structural tests below know (a conv rain head last, Kaiming elsewhere); the other families
+# are tested in their own files.
+HOME = [n for n in NAMES if MODELS[n].__module__.startswith(
+    ("rainkit.nn.models.", "rainkit.nn.families.prenet."))]
 def exact_port(name: str) -> bool:
     return bool(getattr(MODELS[name], "exact_port", False)) or name in PENDING_EXACT_PORTS
 
@@ -77,22 +82,29 @@ def test_identity_at_initialisation(name: str) -> None:
     assert _mean_abs_change(build_model(name)) < 0.05
 
 
-@pytest.mark.parametrize("name", NAMES)
+def _reached(net: nn.Module) -> set[str]:
+    return {n for n, p in net.named_parameters()
+            if p.grad is not None and torch.count_nonzero(p.grad) > 0}
+
+
+@pytest.mark.parametrize("name", HOME)
 def test_gradient_reaches_every_parameter_within_three_steps_from_initialisation(
         name: str) -> None:
     # zero output layers pass no gradient backwards at step 0; the head moves at step 1, and by
-    # the third backward pass every parameter has had a gradient (rainkit.init's docs).
-    torch.manual_seed(0)
-    net = small(name).train()
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    x, target = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    # the third backward pass every parameter has had a gradient (rainkit.init's docs). A zero
+    # layer followed by a ReLU would never get one (ReLU'(0) = 0): seed-independent, so the
+    # union over seeds still catches it, while a unit that happens to be dead does not count.
     reached: set[str] = set()
-    for _ in range(3):
-        optimizer.zero_grad()
-        F.l1_loss(net(x), target).backward()
-        reached |= {n for n, p in net.named_parameters()
-                    if p.grad is not None and torch.count_nonzero(p.grad) > 0}
-        optimizer.step()
+    for seed in range(3):
+        torch.manual_seed(seed)
+        net = small(name).train()
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+        x, target = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+        for _ in range(3):
+            optimizer.zero_grad()
+            F.l1_loss(net(x), target).backward()
+            reached |= _reached(net)
+            optimizer.step()
     missing = [n for n, p in net.named_parameters() if p.requires_grad and n not in reached]
     assert not missing
 
@@ -125,7 +137,7 @@ def test_128x128(name: str) -> None:
         assert small(name)(torch.rand(4, 3, 128, 128)).shape == (4, 3, 128, 128)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", HOME)
 def test_zero_last_conv_gives_input_back(name: str) -> None:
     net = small_random(name)
     last = [m for m in net.modules() if isinstance(m, nn.Conv2d)][-1]
@@ -151,16 +163,19 @@ def test_derained_is_input_minus_rain(name: str) -> None:
     torch.testing.assert_close(derained, x - rain)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", HOME)
 def test_gradient_reaches_every_parameter(name: str) -> None:
-    net = small_random(name)
-    x = torch.rand(4, 3, 16, 16)
-    net(x).square().mean().backward()
-    for pname, p in net.named_parameters():
-        assert p.grad is not None and torch.count_nonzero(p.grad) > 0, pname
+    # a random function (a fresh network would pass no gradient past its zero rain head);
+    # union over three draws, so that a ReLU unit that one draw leaves dead does not count
+    reached: set[str] = set()
+    for seed in range(3):
+        net = small_random(name, seed)
+        net(torch.rand(4, 3, 16, 16)).square().mean().backward()
+        reached |= _reached(net)
+    assert not [n for n, _ in net.named_parameters() if n not in reached]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", HOME)
 def test_kaiming_fan_out_init(name: str) -> None:
     net = build_model(name)
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
@@ -203,7 +218,7 @@ def test_channels_last_matches(name: str) -> None:
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", HOME)
 def test_autocast_bfloat16_close(name: str) -> None:
     net = small_random(name).eval()
     x = torch.rand(2, 3, 17, 23)
@@ -217,7 +232,7 @@ def test_autocast_bfloat16_close(name: str) -> None:
     assert (got.float() - expected).abs().max().item() < 0.05 * scale
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", HOME)
 def test_torch_export(name: str) -> None:
     net = small_random(name).eval()
     x = torch.rand(1, 3, 9, 14)
@@ -247,7 +262,7 @@ def test_torch_compile_inductor_baseline() -> None:
 
 
 def test_build_model_errors_list_names() -> None:
-    with pytest.raises(ValueError, match="'baseline', 'derainnet'.*got 'resnet'"):
+    with pytest.raises(ValueError, match="'baseline', .*'derainnet'.*got 'resnet'"):
         build_model("resnet")
     assert isinstance(build_model("derainnet", channels=4, num_blocks=1), DerainNet)
 

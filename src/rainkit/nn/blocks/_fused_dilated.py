@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -28,8 +28,9 @@ def conv2d_dilated(
     :func:`fused_inference` holds) one oneDNN call with the activation fused in."""
     padding = dilation * (weight.shape[-1] - 1) // 2
     if fused:
-        return _OP(x, weight, bias, [padding, padding], [1, 1],  # type: ignore[operator]
-                   [dilation, dilation], 1, act or "none", [], None)
+        return cast(torch.Tensor, _OP(  # type: ignore[operator]
+            x, weight, bias, [padding, padding], [1, 1], [dilation, dilation], 1, act or "none",
+            [], None))
     y = F.conv2d(x, weight, bias, padding=padding, dilation=dilation)
     return y if act is None else _ACTIVATIONS[act](y)
 
@@ -48,7 +49,8 @@ def conv2d_dilated_add(
     :func:`conv2d_dilated` (``other`` in the layout of ``x``)."""
     padding = dilation * (weight.shape[-1] - 1) // 2
     if fused:
-        return _OP.binary(x, other, weight, bias, [padding, padding],  # type: ignore[attr-defined]
-                          [1, 1], [dilation, dilation], 1, "add", None, act, [], None)
+        return cast(torch.Tensor, _OP.binary(  # type: ignore[attr-defined]
+            x, other, weight, bias, [padding, padding], [1, 1], [dilation, dilation], 1, "add",
+            None, act, [], None))
     y = F.conv2d(x, weight, bias, padding=padding, dilation=dilation) + other
     return y if act is None else torch.relu(y)

@@ -129,7 +129,7 @@ class ChannelAttentionBlock(nn.Module):
         >>> act = nn.PReLU()
         >>> blocks = nn.Sequential(*(ChannelAttentionBlock(8, act_layer=act) for _ in range(2)))
         >>> blocks(torch.rand(1, 8, 6, 6)).shape, sum(p.numel() for p in blocks.parameters())
-        (torch.Size([1, 8, 6, 6]), 1185)
+        (torch.Size([1, 8, 6, 6]), 2369)
 
     References:
         S. W. Zamir, A. Arora, S. Khan, M. Hayat, F. S. Khan, M.-H. Yang, L. Shao, "Multi-Stage

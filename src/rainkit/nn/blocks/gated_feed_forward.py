@@ -84,6 +84,9 @@ class GatedDconvFeedForward(nn.Module):
         Transformer for High-Resolution Image Restoration", CVPR 2022, Sec. 3.2.
     """
 
+    #: Rows (and columns) of context on each side that one output pixel depends on.
+    radius = 1
+
     def __init__(self, channels: int, expansion: float = 2.66, *, bias: bool = False) -> None:
         super().__init__()
         self.channels = check_int(channels, "channels", minimum=1)

@@ -1,6 +1,8 @@
-"""NeRD-Rain's implicit neural representation (INR): an MLP decodes a feature map into a rain image."""
+"""NeRD-Rain's implicit neural representation (INR): an MLP decodes features into an image."""
 
 from __future__ import annotations
+
+import itertools
 
 import torch
 from torch import nn
@@ -81,7 +83,7 @@ class ImplicitNeuralRepresentation(nn.Module):
         self.coordinate_inputs = 2 + 4 * _POSITIONAL_FREQUENCIES + 2
         widths = (9 * channels + self.coordinate_inputs, *self.hidden)
         layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:], strict=True):
+        for a, b in itertools.pairwise(widths):
             layers += [nn.Linear(a, b), nn.ReLU()]
         layers.append(nn.Linear(widths[-1], out_channels))
         self.imnet = nn.Module()

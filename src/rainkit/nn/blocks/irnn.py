@@ -34,15 +34,71 @@ def _scan_autograd(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.T
     return torch.stack(out)
 
 
-def _scan_inplace(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The same recurrence written step by step into one buffer (no autograd)."""
-    out = torch.empty_like(x)
-    torch.clamp_min(x[0], 0, out=out[0])
-    for i in range(1, x.shape[0]):
-        step = out[i]
-        torch.mul(out[i - 1], w, out=step)
-        step.add_(b).add_(x[i]).relu_()
-    return out
+def _scan_pair_(
+    out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, axis: int,
+    forward: int, backward: int,
+) -> None:
+    """Two opposite scans along ``axis`` (1: down the rows of H, 2: along W) of ``x``
+    :math:`(B, H, W, C)` (dense), written in place into their slots of ``out``
+    :math:`(B, H, W, S, C)` (dense): the scan from index 0 into slot ``forward`` with
+    ``weight[forward]``, the one from the far end into slot ``backward``. Along ``axis=1``
+    each step touches contiguous runs of :math:`W C` values; along ``axis=2`` runs of only
+    :math:`C`, far apart (slow).
+
+    Step :math:`i` updates position :math:`i` of one scan and :math:`L - 1 - i` of the other
+    with one set of operations on a strided view that holds both (no copies): the view's first
+    stride is the distance between the two, taken in the order that makes it non-negative. At
+    the one step where that order changes, the two scans are updated one after the other.
+    """
+    length, other = x.shape[axis], 3 - axis
+    inner = (x.shape[0], x.shape[other], x.shape[3])
+    out_strides = (out.stride(0), out.stride(other), 1)
+    x_strides = (x.stride(0), x.stride(other), 1)
+    scalars = {slot: (weight[slot].view(1, 1, -1), bias[slot].view(1, 1, -1))
+               for slot in (forward, backward)}
+    pairs = {order: (torch.stack([weight[a], weight[b]]).view(2, 1, 1, -1),
+                     torch.stack([bias[a], bias[b]]).view(2, 1, 1, -1))
+             for order, (a, b) in enumerate(((forward, backward), (backward, forward)))}
+
+    def out_offset(pos: int, slot: int) -> int:
+        return int(out.storage_offset() + pos * out.stride(axis) + slot * out.stride(3))
+
+    def x_offset(pos: int) -> int:
+        return int(x.storage_offset() + pos * x.stride(axis))
+
+    def order_of(i: int) -> int:  # 0: (forward, backward) has a non-negative stride
+        return 0 if out_offset(length - 1 - i, backward) > out_offset(i, forward) else 1
+
+    def views(i: int, order: int) -> tuple[torch.Tensor, torch.Tensor]:
+        first, second = ((i, forward), (length - 1 - i, backward))[::1 - 2 * order]
+        o0, o1 = out_offset(*first), out_offset(*second)
+        x0, x1 = x_offset(first[0]), x_offset(second[0])
+        return (torch.as_strided(out, (2, *inner), (o1 - o0, *out_strides), o0),
+                torch.as_strided(x, (2, *inner), (x1 - x0, *x_strides), x0))
+
+    def single(pos: int, slot: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.as_strided(out, inner, out_strides, out_offset(pos, slot)),
+                torch.as_strided(x, inner, x_strides, x_offset(pos)))
+
+    order = order_of(0)
+    step, x_step = views(0, order)
+    torch.clamp_min(x_step, 0, out=step)
+    for i in range(1, length):
+        new_order = order_of(i)
+        if new_order == order:
+            previous = step
+            step, x_step = views(i, order)
+            w, b = pairs[order]
+            torch.mul(previous, w, out=step)  # (o w + b) + x: the kernel's order of operations
+            step.add_(b).add_(x_step).relu_()
+            continue
+        for before, now, slot in ((i - 1, i, forward), (length - i, length - 1 - i, backward)):
+            w, b = scalars[slot]
+            target, x_now = single(now, slot)
+            torch.mul(single(before, slot)[0], w, out=target)
+            target.add_(b).add_(x_now).relu_()
+        order = new_order
+        step, x_step = views(i, order)
 
 
 def spatial_irnn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -67,8 +123,8 @@ def spatial_irnn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> t
     other axis and the two opposite directions (the left and right scans run together, then
     up and down): :math:`H + W - 2` steps in all, each on whole runs of :math:`C` channels
     (the work is done in the channels-last layout, the one of an NHWC input). Under autograd
-    each step is a new tensor; with autograd off (``torch.no_grad()``) the steps are written
-    in place into one buffer.
+    each step is a new tensor; with autograd off (``torch.no_grad()``) each step writes in
+    place into the output, through a strided view that holds both directions, with no copy.
 
     Args:
         x: input :math:`(B, C, H, W)`, any real values.
@@ -105,23 +161,34 @@ def spatial_irnn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> t
     _check_parameters(x, weight, bias)
     weight = weight.to(x.dtype)
     bias = bias.to(x.dtype)
-    scan = _scan_autograd if torch.is_grad_enabled() else _scan_inplace
-    # Work in (B, H, W, C): a view of an NHWC input (what the convolutions around it use), so
-    # that every step and every copy below moves whole runs of C channels. The scanned axis
-    # goes first, and the two opposite directions are stacked: (H, 2, B, W, C) and
-    # (W, 2, B, H, C), each step one block.
+    # Work in (B, H, W, C), the layout of an NHWC input (what the convolutions around it use),
+    # so that every step moves whole runs of C channels.
     x = x.permute(0, 2, 3, 1)
+    if not torch.is_grad_enabled():
+        x = x.contiguous()
+        out = x.new_empty(*x.shape[:3], 4, x.shape[3])
+        _scan_pair_(out, x, weight, bias, 1, forward=2, backward=0)  # down, up
+        # Along W the steps would touch one run of C per row, far apart: scan the transposed
+        # image along its rows instead, then copy into the right and left slots.
+        transposed = x.transpose(1, 2).contiguous()  # (B, W, H, C)
+        across = transposed.new_empty(*transposed.shape[:3], 2, transposed.shape[3])
+        _scan_pair_(across, transposed, weight[[1, 3]], bias[[1, 3]], 1, forward=0, backward=1)
+        out[:, :, :, 1::2].copy_(across.transpose(1, 2))  # right, left
+        # (B, H, W, 4, C) -> (B, 4C, H, W) in the channels_last layout
+        return out.flatten(3).permute(0, 3, 1, 2)
+    # With autograd: the scanned axis first and the two opposite directions stacked,
+    # (H, 2, B, W, C) and (W, 2, B, H, C), one new tensor per step.
     w = weight.view(4, 1, 1, -1)
     b = bias.view(4, 1, 1, -1)
     by_rows = x.transpose(0, 1)  # (H, B, W, C)
-    vertical = scan(torch.stack([by_rows.flip(0), by_rows], dim=1), w[0::2], b[0::2])
+    vertical = _scan_autograd(torch.stack([by_rows.flip(0), by_rows], dim=1), w[0::2], b[0::2])
     by_cols = x.permute(2, 0, 1, 3)  # (W, B, H, C)
-    horizontal = scan(torch.stack([by_cols, by_cols.flip(0)], dim=1), w[1::2], b[1::2])
+    horizontal = _scan_autograd(torch.stack([by_cols, by_cols.flip(0)], dim=1), w[1::2],
+                                b[1::2])
     up = vertical[:, 0].flip(0).transpose(0, 1)  # back to (B, H, W, C)
     down = vertical[:, 1].transpose(0, 1)
     right = horizontal[:, 0].permute(1, 2, 0, 3)
     left = horizontal[:, 1].flip(0).permute(1, 2, 0, 3)
-    # (B, H, W, 4, C) -> (B, 4C, H, W) in the channels_last layout, order up, right, down, left
     out = torch.stack([up, right, down, left], dim=3)
     return out.flatten(3).permute(0, 3, 1, 2)
 

@@ -62,6 +62,9 @@ class MixedScaleFeedForward(nn.Module):
         Image Deraining", CVPR 2023, Sec. 3.3.
     """
 
+    #: Rows (and columns) of context on each side that one output pixel depends on.
+    radius = 4
+
     def __init__(self, channels: int, expansion: float = 2.66, *, bias: bool = False) -> None:
         super().__init__()
         self.channels = check_int(channels, "channels", minimum=1)

@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.nn._common import check_network_input, pool_to_grid, resize_to
+from rainkit.nn._common import (
+    check_layer_type,
+    check_network_input,
+    make_layer,
+    pool_to_grid,
+    resize_to,
+)
 
 __all__ = ["PyramidPooling"]
 
@@ -73,8 +79,10 @@ class PyramidPooling(nn.Module):
             branch_channels = max(1, in_channels // len(self.bins))
         self.branch_channels = check_int(branch_channels, "branch_channels", minimum=1)
         self.out_channels = self.in_channels + len(self.bins) * self.branch_channels
+        check_layer_type(act_layer, "act_layer")
         self.branches = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(in_channels, self.branch_channels, 1), act_layer())
+            nn.Sequential(nn.Conv2d(in_channels, self.branch_channels, 1),
+                          make_layer(act_layer, "act_layer"))
             for _ in self.bins
         )
 

@@ -8,7 +8,12 @@ import torch
 from torch import nn
 
 from rainkit._validation import check_bool, check_int
-from rainkit.nn._common import check_kernel_size, check_network_input
+from rainkit.nn._common import (
+    check_kernel_size,
+    check_layer_type,
+    check_network_input,
+    make_layer,
+)
 
 __all__ = ["ResidualBlock"]
 
@@ -73,6 +78,8 @@ class ResidualBlock(nn.Module):
         self.dilation = check_int(dilation, "dilation", minimum=1)
         self.kernel_size = check_kernel_size(kernel_size)
         self.activate_after_add = check_bool(activate_after_add, "activate_after_add")
+        check_layer_type(norm_layer, "norm_layer", optional=True)
+        check_layer_type(act_layer, "act_layer")
         padding = self.dilation * (self.kernel_size - 1) // 2
         bias = norm_layer is None
 
@@ -81,11 +88,16 @@ class ResidualBlock(nn.Module):
                              dilation=self.dilation, bias=bias)
 
         self.conv1 = conv()
-        self.norm1 = norm_layer(channels) if norm_layer is not None else nn.Identity()
-        self.act1 = act_layer()
+        def norm() -> nn.Module:
+            if norm_layer is None:
+                return nn.Identity()
+            return make_layer(norm_layer, "norm_layer", channels)
+
+        self.norm1 = norm()
+        self.act1 = make_layer(act_layer, "act_layer")
         self.conv2 = conv()
-        self.norm2 = norm_layer(channels) if norm_layer is not None else nn.Identity()
-        self.act2 = act_layer() if self.activate_after_add else nn.Identity()
+        self.norm2 = norm()
+        self.act2 = make_layer(act_layer, "act_layer") if self.activate_after_add else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_scripting():  # TorchScript compiles neither the check nor its messages

@@ -137,17 +137,22 @@ def mosaic_ensemble(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     Returns:
         :math:`(B, C, H, W)`, the average of the four results, not clamped.
 
+    Raises:
+        TypeError: ``x`` is not a tensor.
+        ValueError: ``x`` is not 4-dimensional.
+
     Example:
         >>> import torch
-        >>> from rainkit.nn import BRN
+        >>> from rainkit.nn.families.brn import BRN
         >>> x = torch.rand(1, 3, 8, 10)
         >>> fresh = BRN(stages=1, channels=4)  # returns its input
         >>> torch.allclose(mosaic_ensemble(fresh, x), x)
         True
     """
-    if not isinstance(x, torch.Tensor) or x.dim() != 4:
-        raise ValueError(f"x must be a (B, C, H, W) tensor, got "
-                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4:
+        raise ValueError(f"x must be a (B, C, H, W) tensor, got shape {tuple(x.shape)}")
     height, width = x.shape[-2:]
     top, left = height // 2, width // 2
     mosaic = _mosaic(x)

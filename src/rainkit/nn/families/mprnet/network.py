@@ -1,4 +1,4 @@
-"""MPRNet (Zamir et al., CVPR 2021): multi-stage progressive restoration, deraining configuration."""
+"""MPRNet (Zamir et al., CVPR 2021): multi-stage progressive restoration, for deraining."""
 
 from __future__ import annotations
 
@@ -215,8 +215,9 @@ class MPRNet(RainNet):
 
     Written from Zamir et al. (CVPR 2021) and checked against their ``Deraining/MPRNet.py``.
     Stage 1 encodes the four quarters of the image separately and decodes the top and bottom
-    halves; stage 2 works on the two halves; stage 3 (ORSNet, :class:`_ORSNet`) at full
-    resolution with no downsampling. Between stages a
+    halves; stage 2 works on the two halves; stage 3 at full
+    resolution with no downsampling (ORSNet: three
+    :class:`~rainkit.nn.blocks.OriginalResolutionBlock`). Between stages a
     :class:`~rainkit.nn.blocks.SupervisedAttention` forms the stage's image estimate (supervised
     in training) and gates the features passed on; the encoders of stage 2 also receive stage
     1's encoder and decoder features (cross-stage feature fusion). Every unit is a
@@ -257,7 +258,8 @@ class MPRNet(RainNet):
     Shape:
         - Input: :math:`(B, C, H, W)` in :math:`[0, 1]`, any :math:`H, W \\ge 1`.
         - Output: :math:`(B, C, H, W)`; :meth:`stage_outputs` returns the three stages'
-          images (stage 1, 2, 3), for the paper's loss (:func:`mprnet_loss`).
+          images (stage 1, 2, 3), for the paper's loss
+          (:func:`~rainkit.nn.families.mprnet.mprnet_loss`).
 
     Example:
         >>> import torch

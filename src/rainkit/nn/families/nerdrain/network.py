@@ -16,11 +16,15 @@ from rainkit.nn.blocks._fused_conv import fused_inference
 from rainkit.nn.blocks.bidirectional_fusion import BidirectionalFusion
 from rainkit.nn.blocks.gated_feed_forward import gated_gelu, hidden_width
 from rainkit.nn.blocks.implicit_neural_representation import ImplicitNeuralRepresentation
-from rainkit.nn.blocks.layer_norm import BiasFreeLayerNorm2d, LayerNorm2d
+from rainkit.nn.blocks.layer_norm import (
+    BiasFreeLayerNorm2d,
+    LayerNorm2d,
+    bias_free_layer_norm_2d,
+)
 from rainkit.nn.families.mprnet.network import reflect_pad_to_multiple
 from rainkit.nn.registry import register_model
 
-__all__ = ["NeRDRain", "NeRDRainS", "window_partition", "window_merge"]
+__all__ = ["NeRDRain", "NeRDRainS", "window_merge", "window_partition"]
 
 _OP = torch.ops.mkldnn._convolution_pointwise
 
@@ -59,13 +63,16 @@ class _Norm(nn.Module):
 
     def __init__(self, channels: int, kind: str) -> None:
         super().__init__()
+        self.channels = channels
         self.body = LayerNorm2d(channels) if kind == "WithBias" else BiasFreeLayerNorm2d(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        body = self.body
-        bias = getattr(body, "bias", None)
-        return F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), body.weight, bias,
-                            1e-5).permute(0, 3, 1, 2) if bias is not None else body(x)
+        if isinstance(self.body, LayerNorm2d):
+            # layer_norm_2d's computation, with the channel count as a Python int (a traced
+            # x.shape[1] would stop the TorchScript-based ONNX export)
+            return F.layer_norm(x.permute(0, 2, 3, 1), (self.channels,), self.body.weight,
+                                self.body.bias, 1e-5).permute(0, 3, 1, 2)
+        return bias_free_layer_norm_2d(x, self.body.weight)
 
 
 class _Attention(nn.Module):
@@ -267,8 +274,9 @@ class NeRDRain(RainNet):
     scale, is decoded by an :class:`~rainkit.nn.blocks.ImplicitNeuralRepresentation` into a
     correction of the 1/4 image, which is upsampled and added to the 1/2-scale input; the same
     again from 1/2 to full scale. The full-scale branch runs three U-Nets in a row, the 1/2-scale
-    branch two; their latents are fused across scales (:class:`~rainkit.nn.blocks.\
-BidirectionalFusion`) and fed back to the coarser branches, whose decoders then pass their
+    branch two; their latents are fused across scales
+    (:class:`~rainkit.nn.blocks.BidirectionalFusion`) and fed back to the coarser branches,
+    whose decoders then pass their
     features up (coarse-to-fine). Every unit is a Restormer transformer block (MDTA attention
     and GDFN feed-forward, channel LayerNorm); the result is :math:`x + \\text{conv}(\\cdot)`.
 
@@ -557,13 +565,19 @@ BidirectionalFusion`) and fed back to the coarser branches, whose decoders then 
 
     def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h, w = x.shape[-2], x.shape[-1]
+        if self.window_size is None:  # no Python branch on the size: traces and exports
+            out = self._forward_all(reflect_pad_to_multiple(x, 16))[0][:, :, :h, :w]
+            return out, x - out
         wh, ww = self._window(h), self._window(w)
         padded = x
         if wh > h or ww > w:  # a side shorter than its window: reflect-pad it to the window
             padded = reflect_pad_to_multiple(x, 16)
             padded = padded[:, :, : max(wh, h), : max(ww, w)]
+        if (wh, ww) == (padded.shape[-2], padded.shape[-1]):  # one window: the whole image
+            out = self._forward_all(padded)[0][:, :, :h, :w]
+            return out, x - out
         windows, corners = window_partition(padded, (wh, ww))
-        if fused_inference(x) and len(corners) > 1:  # one window at a time: bounded memory
+        if fused_inference(x):  # one window at a time: bounded memory
             b = x.shape[0]
             outs = [self._forward_all(windows[i * b:(i + 1) * b])[0] for i in range(len(corners))]
             restored = torch.cat(outs, 0)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.init import kaiming_init_
+from rainkit.init import kaiming_init_, zero_output_init_
 from rainkit.nn._common import check_network_input
 from rainkit.nn.base import RainNet
 from rainkit.nn.blocks._fused_conv import conv2d_act, conv2d_add, fused_inference
@@ -189,8 +189,8 @@ class PReNet(RainNet):
         self.blocks = nn.Sequential(*(_PReNetResBlock(channels) for _ in range(unique)))
         self.tail = nn.Conv2d(channels, in_channels, 3, padding=1)
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
-        if residual:  # the identity at initialisation (x_t = y until trained)
-            _zero_residual_outputs_(self.blocks, self.tail)
+        if residual:  # the identity at initialisation (x_t = y); not the blocks: a ReLU follows
+            zero_output_init_(self.tail)  # their last conv, so a zero one would never train
 
     def _stages(self, y: torch.Tensor, every: bool) -> list[torch.Tensor]:
         fused = fused_inference(y)
@@ -493,7 +493,7 @@ class PReNetX(RainNet):
 
     Example:
         >>> import torch
-        >>> from rainkit.nn import PReNetX
+        >>> from rainkit.nn.families.prenet import PReNetX
         >>> net = PReNetX()
         >>> sum(p.numel() for p in net.parameters())
         168099
@@ -524,7 +524,7 @@ class PReNetX(RainNet):
         self.blocks = nn.Sequential(*(_PReNetResBlock(channels) for _ in range(num_blocks)))
         self.tail = nn.Conv2d(channels, in_channels, 3, padding=1)
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
-        _zero_residual_outputs_(self.blocks, self.tail)
+        zero_output_init_(self.tail)  # the identity (blocks stay: a ReLU follows their last conv)
 
     def _stages(self, y: torch.Tensor, every: bool) -> list[torch.Tensor]:
         fused = fused_inference(y)

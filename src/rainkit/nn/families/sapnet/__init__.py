@@ -67,10 +67,11 @@ FAMILY = register_family(Family(
     repository="https://github.com/ShenZheng2000/SAPNet-for-image-deraining (commit 47215120)",
     licence="MIT (Copyright (c) 2021 ShenZheng2000), code and released weights",
     models=("sapnet",),
-    tiling=("approximate: the channel-attention (CRA) gates average over the whole image, so "
-            "`rainkit derain --tile` computes each tile with its own channel statistics (with "
-            "the receptive-field margin) and the result differs slightly from the whole-image "
-            "output"),
+    tiling=("the channel-attention (CRA) gates average over the whole image, so "
+            "`rainkit derain --tile` computes each tile's gates from the tile and its margin "
+            "(64 pixels unless --margin says otherwise) and the result differs slightly from "
+            "the whole-image output (at most 0.005 with 48-pixel tiles and a 32-pixel margin "
+            "on a 96 x 128 image)"),
     input_note=("RGB in [0, 1] (the authors' test.py converts cv2's BGR to RGB); adds its "
                 "output to the input (predicts the negative rain layer)"),
     weights=(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -170,7 +172,7 @@ class SPANet(RainNet):
         self.tail = nn.Conv2d(channels, in_channels, 3, padding=1, bias=False)
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
         with torch.no_grad():
-            for block in self.blocks:
+            for block in cast(list[_Bottleneck], list(self.blocks)):
                 block.conv3.weight.zero_()
             nn.init.dirac_(self.head.weight[:in_channels])
             self.tail.weight.zero_()
