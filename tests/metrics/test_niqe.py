@@ -130,6 +130,7 @@ def test_module_checks_options():
     assert "convention='live'" in repr(NIQE())
 
 
+@pytest.mark.slow  # 16 full-size photos, ~4 s
 def test_ranks_clean_above_rainy_on_rain_dev():
     from PIL import Image
 

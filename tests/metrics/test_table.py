@@ -145,7 +145,7 @@ def test_a_no_reference_metric_plugs_in_and_scores_results_without_ground_truth(
         with pytest.raises(ValueError, match="target is needed"):
             table(noisy)
         with pytest.raises(ValueError, match="no-reference metric must be one of "
-                                             "'brightness_test', got 'psnr'"):
+                                             ".*'brightness_test'.*got 'psnr'"):
             ScoreTable([], no_reference=["psnr"])
     finally:
         unregister_metric("brightness_test")

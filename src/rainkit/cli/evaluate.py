@@ -279,8 +279,7 @@ def _published(entry: object | None, test_set: Any, convention: Any, count: int,
     if entry is None or not figures:
         return None, []
     if test_set is None:
-        return None, ["published figures are not shown: the folder is not a known test set "
-                      "(name it with --test_set)"]
+        return None, ["the folder is not a known test set (name it with --test_set)"]
     same = []
     for figure in figures:
         try:
@@ -311,7 +310,8 @@ def _report(means: dict[str, float], count: int, table: Any, described: str, dat
         protocols = ", ".join(test_set.protocols) or "none"
         print(f"  test set: {test_set.name} (protocol(s) {protocols})")
     if table.needs_reference:
-        print(f"  convention: {convention.name} ({convention.reproduces})")
+        print(f"  convention: {convention.name} (rainkit.metrics.CONVENTIONS[{convention.name!r}]"
+              ".reproduces names the script)")
     if stored:
         print(f"  outputs: {stored}")
     ref_keys = {}

@@ -301,7 +301,7 @@ def _resize_weights(length: int) -> tuple[np.ndarray, np.ndarray]:
     x = np.arange(1, out_length + 1, dtype=np.float64)
     u = x / scale + 0.5 * (1.0 - 1.0 / scale)
     left = np.floor(u - kernel_width / 2.0)
-    taps = int(math.ceil(kernel_width)) + 2
+    taps = math.ceil(kernel_width) + 2
     indices = left[:, None] + np.arange(taps)[None, :]  # 1-based
     distance = scale * (u[:, None] - indices)
     a = np.abs(distance)

@@ -122,8 +122,15 @@ def _niqe_per_image(grey: torch.Tensor) -> torch.Tensor:
     cov_dist = _nancov(features)
     mu_pris, cov_pris = pristine_model(features.dtype, features.device)
     diff = (mu_pris - mu_dist).unsqueeze(1)  # (B, 1, 36)
-    inv = torch.linalg.pinv((cov_pris + cov_dist) / 2.0)
-    return torch.sqrt((diff @ inv @ diff.transpose(1, 2)).reshape(-1))
+    mean_cov = (cov_pris + cov_dist) / 2.0
+    # no texture (e.g. a constant image): NaN features, NaN score as in MATLAB; keep the SVD
+    # of the other images in the batch finite
+    bad = ~(torch.isfinite(mean_cov).all(dim=(-2, -1)) & torch.isfinite(diff).all(dim=(-2, -1)))
+    eye = torch.eye(mean_cov.shape[-1], dtype=mean_cov.dtype, device=mean_cov.device)
+    inv = torch.linalg.pinv(torch.where(bad[:, None, None], eye, mean_cov))
+    diff = torch.where(bad[:, None, None], torch.zeros_like(diff), diff)
+    quality = torch.sqrt((diff @ inv @ diff.transpose(1, 2)).reshape(-1))
+    return torch.where(bad, torch.nan, quality)
 
 
 def niqe(
