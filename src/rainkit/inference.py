@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rainkit import __version__
-from rainkit._files import atomic_path, atomic_write_text
+from rainkit._files import atomic_write_text
 from rainkit._validation import check_floating_tensor, check_image_tensor, check_int, check_path
 from rainkit.data.io import read_image, save_image, split_alpha
 from rainkit.nn.tiling import context_margin, tiled_forward
@@ -189,8 +189,7 @@ def write_photo(photo: Photo, path: str | os.PathLike[str], *,
     if photo.alpha is not None:
         parts.append(to_uint8(photo.alpha.detach().cpu(), "round"))
     target = check_path(path)
-    with atomic_path(target) as tmp:
-        save_image(torch.cat(parts), tmp)
+    save_image(torch.cat(parts), target)  # atomic: rainkit._files
     return target
 
 

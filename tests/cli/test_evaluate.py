@@ -139,8 +139,8 @@ def test_names_the_test_set_and_warns_about_its_size(
     assert main(["evaluate", str(checkpoint), str(test_set), "--lpips_weights", "none"]) == 0
     captured = capsys.readouterr()
     assert "test set: Rain100L (protocol(s) A" in captured.out  # guessed from the folder name
-    # 3 pairs is not Rain100L's 100: said once as a notice while running, once in the summary
-    assert captured.err.count("holds 3 pairs, but Rain100L has 100") == 1
+    # 3 pairs is not Rain100L's 100: said once, in the summary
+    assert "holds 3 pairs, but Rain100L has 100" not in captured.err
     assert captured.out.count("holds 3 pairs, but Rain100L has 100") == 1
 
 
@@ -272,7 +272,7 @@ def test_no_ground_truth_scores_with_no_reference_metrics(
     try:
         photos = tmp_path / "photos"
         for i in range(2):
-            write_rgb(photos / f"p{i}.png", seed=i)
+            write_rgb(photos / f"p{i}.png", 100, 104, seed=i)  # NIQE needs >= 96 px
         csv_path = tmp_path / "nr.csv"
         assert main(["evaluate", str(checkpoint), str(photos), "--csv", str(csv_path)]) == 0
         captured = capsys.readouterr()

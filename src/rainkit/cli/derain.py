@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                            "pass --overwrite to replace them or choose another --output")
     device = pick_device(args.device, args.threads)
     loaded = load_network(args.model, args.weights)
-    if loaded.entry is None:
+    if loaded.entry is None or loaded.entry.name != args.model:
         notice(f"{args.model}: {loaded.how}")
     family = _tiling_note(loaded)
     if family and args.tile:

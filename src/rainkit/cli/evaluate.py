@@ -304,8 +304,11 @@ def _published(entry: object | None, test_set: Any, convention: Any, count: int,
 def _report(means: dict[str, float], count: int, table: Any, described: str, data: Path,
             test_set: Any, convention: Any, stored: str, published: Any,
             reasons: list[str], warnings: list[str]) -> None:
-    unit = "pairs" if table.needs_reference else "images"
-    print(f"\n{described} on {data} ({count} {unit})")
+    if table.needs_reference:
+        print(f"\n{described} on {data} ({count} pairs)")
+    else:
+        print(f"\n{described} on {data} ({count} images; no ground truth: no-reference "
+              "metrics)")
     if test_set is not None:
         protocols = ", ".join(test_set.protocols) or "none"
         print(f"  test set: {test_set.name} (protocol(s) {protocols})")
@@ -356,10 +359,7 @@ def _folder_warnings(test_set: Any, count: int, data: Path, limited: bool) -> li
 
     if test_set is None or limited:
         return []
-    warnings = check_test_folder(test_set, count, folder=data)
-    for warning in warnings:
-        notice(warning)
-    return warnings
+    return check_test_folder(test_set, count, folder=data)  # said once, in the summary
 
 
 # -- the commands --------------------------------------------------------------------------------
@@ -401,22 +401,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     def derain(name: str, rainy: Path) -> Callable[[], Any]:
         def make() -> Any:
-            from rainkit._files import atomic_path
-            from rainkit.data import save_image
+            from rainkit.data import save_image  # atomic (rainkit._files)
 
             output = derainer(read_photo(rainy).rgb).float()
             if rounding is None and jpeg is None:
                 result = output.clamp(0, 1).double().cpu()
                 if args.output is not None:
-                    with atomic_path(args.output / f"{name}.png") as tmp:
-                        save_image(result, tmp)
+                    save_image(result, args.output / f"{name}.png")
                 return result.permute(1, 2, 0).numpy()
             levels = to_uint8(output.cpu(), "floor" if rounding == "floor" else "round")
             if jpeg is not None:
                 levels = jpeg_roundtrip(levels, jpeg)
             if args.output is not None:
-                with atomic_path(args.output / f"{name}.png") as tmp:
-                    save_image(levels, tmp)
+                save_image(levels, args.output / f"{name}.png")
             return levels.permute(1, 2, 0).numpy()
         return make
 
@@ -430,7 +427,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
              for name, rainy, clean in items_list)
     means, count = _score_all(items, table, len(items_list), csv_path)
     published, reasons = _published(entry, test_set, convention, count, limited)
-    described = args.model if entry is not None else f"{args.model} ({loaded.how})"
+    described = args.model if entry is not None and entry.name == args.model else \
+        f"{args.model} ({loaded.how})"
     _report(means, count, table, described, args.data, test_set, convention,
             _stored(convention, jpeg) if reference else "", published, reasons, warnings)
     print(f"  network: {derainer.summary()}")
@@ -460,6 +458,7 @@ def run_score(args: argparse.Namespace) -> int:
         chosen = results[:args.limit] if args.limit else results
         items: Iterable[Any] = ((p.stem, (lambda p=p: _read_uint8(p)), None) for p in chosen)
         means, count = _score_all(iter(items), table, len(chosen), csv_path)
+        means.pop("seconds", None)
         _report(means, count, table, str(args.results), args.results, None, convention, "",
                 None, [], [])
     else:

@@ -46,7 +46,12 @@ def layer_norm_2d(
         >>> bool((y.var(1, correction=0) - 1).abs().max() < 1e-3)
         True
     """
-    channels = x.shape[1]
+    return _layer_norm_2d(x, int(weight.shape[0]), weight, bias, eps)
+
+
+def _layer_norm_2d(x: torch.Tensor, channels: int, weight: torch.Tensor,
+                   bias: torch.Tensor | None, eps: float) -> torch.Tensor:
+    # ``channels`` as a Python int: traces and exports need a constant normalised shape.
     out = F.layer_norm(x.permute(0, 2, 3, 1), (channels,), weight, bias, eps)
     return out.permute(0, 3, 1, 2)
 
@@ -123,7 +128,7 @@ class LayerNorm2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_scripting():
             check_network_input(x, self.channels, self)
-        return layer_norm_2d(x, self.weight, self.bias, self.eps)
+        return _layer_norm_2d(x, self.channels, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, eps={self.eps}"

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.init import kaiming_init_
+from rainkit.init import kaiming_init_, zero_output_init_
 from rainkit.nn._common import check_network_input
 from rainkit.nn.base import RainNet
 from rainkit.nn.blocks._fused_conv import (
@@ -22,7 +22,6 @@ from rainkit.nn.families.prenet.network import (
     _channels_last_for,
     _PReNetResBlock,
     _run_blocks,
-    _zero_residual_outputs_,
 )
 from rainkit.nn.registry import register_model
 
@@ -168,9 +167,9 @@ class BRN(RainNet):
 
     ``residual=False`` drops the :math:`y +`: :math:`x_t` is the clean image itself, as in the
     authors' class and every released BRN file. The default adds :math:`y`, so that a fresh
-    network (zero output convolutions and zero last convolution of every residual block)
-    returns its input. Either way the rain layer of :meth:`forward` is :math:`y - x_T`;
-    :meth:`bilateral_outputs` also gives the rain branch's own estimates :math:`r_t`.
+    network (both output convolutions zero) returns its input. Either way the rain layer of
+    :meth:`forward` is :math:`y - x_T`; :meth:`bilateral_outputs` also gives the rain branch's
+    own estimates :math:`r_t`.
 
     The authors' class defaults to ``recurrent_iter=4``, but their test scripts and every
     published figure run **8 stages**: the default here. Their files also hold two residual
@@ -242,8 +241,9 @@ class BRN(RainNet):
         self.rain = _Branch(2 * in_channels, in_channels, channels, rain_blocks)
         self.image = _Branch(3 * in_channels, in_channels, channels, num_blocks)
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
-        _zero_residual_outputs_(self.rain.blocks, self.rain.tail)
-        _zero_residual_outputs_(self.image.blocks, self.image.tail)
+        # The identity at initialisation: no rain estimated, x_t = y. Not the residual blocks:
+        # a ReLU follows their last convolution, so a zero one would never train.
+        zero_output_init_(self.rain.tail, self.image.tail)
 
     def _run(self, y: torch.Tensor, every: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         fused = fused_inference(y)

@@ -64,19 +64,6 @@ def _channels_last_for(x: torch.Tensor, fused: bool) -> tuple[torch.Tensor, torc
     return (x.contiguous(memory_format=torch.channels_last) if fused else x), fmt
 
 
-def _zero_residual_outputs_(blocks: nn.Sequential, *heads: nn.Conv2d) -> list[nn.Conv2d]:
-    """Zero the last convolution of every residual block and the output convolutions ``heads``,
-    in place; a network built so starts at the identity (its residual branches add nothing, its
-    output convolutions predict no change). Returns the convolutions it changed."""
-    changed = [block.body[2] for block in blocks] + list(heads)
-    with torch.no_grad():
-        for conv in changed:
-            conv.weight.zero_()
-            if conv.bias is not None:
-                conv.bias.zero_()
-    return changed
-
-
 @register_model("prenet")
 class PReNet(RainNet):
     """Progressive recurrent network: a small ResNet and a conv-LSTM, unrolled ``stages`` times.
@@ -472,8 +459,7 @@ class PReNetX(RainNet):
     not load into it. With ``residual=False`` the stage predicts the image itself,
     :math:`x_t = W_{out} * \\operatorname{Res}^{5}(h_t)`: that is the authors' class and their
     released file ``Ablation/PReNet6_x``. The default adds :math:`x_{t-1}`, so that a fresh
-    network (zero output convolution and zero last convolution of every residual block) returns
-    its input. The rain layer is :math:`R = y - x_T`.
+    network (zero output convolution) returns its input. The rain layer is :math:`R = y - x_T`.
 
     With the default settings: 168,099 parameters (864 fewer than :class:`PReNet`: the input
     convolution's :math:`y` half) and a receptive field of 157 x 157 pixels (13 3x3
