@@ -38,6 +38,7 @@ import random
 import shutil
 import tempfile
 import traceback
+import types
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -525,6 +526,32 @@ def _data_specs() -> list[Spec]:
              lambda **o: lambda: d.line_kernel(**{"length": 9.0, "angle": 10.0, **o}),
              options={"length": 9.0, "angle": 10.0, "width": 1.0},
              overrides={("angle", "-1.0"): "accept", ("angle", "0.0"): "accept"}),
+        Spec("rainkit.data.jpeg_roundtrip", "image", _fn(d.jpeg_roundtrip),
+             input_args=("image",), ndim=3, int_images="either",
+             overrides={("subsampling", "upper"): "accept"}),  # "4:2:0".upper() is itself
+        Spec("rainkit.data.find_test_set", "none",
+             lambda **o: lambda: d.find_test_set(o.get("name", "bogus")), introspect=False,
+             input_args=("name",),
+             option_args={"name": (("int", 3), ("None", None), ("unknown", "Rain100HH"))}),
+        Spec("rainkit.data.guess_test_set", "none",
+             lambda **o: lambda: d.guess_test_set(o.get("path", 3)), introspect=False,
+             input_args=("path",),
+             option_args={"path": (("int", 3), ("None", None))}),
+        Spec("rainkit.data.check_test_folder", "none",
+             lambda **o: lambda: d.check_test_folder(o.get("test_set", "Rain100H"),
+                                                     o.get("n_pairs", -1)), introspect=False,
+             input_args=("test_set", "n_pairs"),
+             option_args={"test_set": (("int", 3), ("None", None), ("unknown", "bogus")),
+                          "n_pairs": (("str", "100"), ("negative", -1), ("float", 100.0))}),
+        Spec("rainkit.data.figure_mismatches", "none",
+             lambda **o: lambda: d.figure_mismatches(
+                 o.get("figure", _FIGURE), test_set=o.get("test_set", "Rain100H"),
+                 convention=o.get("convention", "prenet-y"), protocol=o.get("protocol")),
+             introspect=False, input_args=("figure", "test_set", "convention", "protocol"),
+             option_args={"figure": (("int", 3), ("None", None)),
+                          "test_set": (("int", 3), ("unknown", "bogus")),
+                          "convention": (("int", 3), ("None", None)),
+                          "protocol": (("unknown", "D"), ("int", 1))}),
         Spec("rainkit.data.SyntheticRainDataset", "none",
              lambda **o: lambda: d.SyntheticRainDataset([_rand(3, 16, 16)], **o)[0]),
         Spec("rainkit.data.sample_photos", "none",
@@ -1074,6 +1101,8 @@ NOT_FUZZED = {
     "rainkit.metrics.ScoringConvention": "a record of a paper's scoring rules (via score)",
     "rainkit.data.ImagePair": "a named tuple that find_pairs returns",
     "rainkit.data.Layout": "a record describing a dataset layout (via find_pairs)",
+    "rainkit.data.TestSet": "a record of the TEST_SETS table (via find_test_set)",
+    "rainkit.data.BenchmarkProtocol": "a record of the PROTOCOLS table (via TEST_SETS)",
     "rainkit.data.TrainValData": "a named tuple that train_val_datasets returns",
     "rainkit.metrics.MS_SSIM_WEIGHTS": "a constant (the five scale weights of the paper)",
     "rainkit.nn.PretrainedWeights": "a record of the PRETRAINED table (via load_pretrained)",
@@ -1081,6 +1110,10 @@ NOT_FUZZED = {
     "rainkit.loss.Features": "a type alias (dict of layer name to feature map)",
     "rainkit.loss.FeatureLoss": "abstract base class (its subclasses are fuzzed)",
 }
+
+
+# a published figure for rainkit.data.figure_mismatches (any object with these attributes)
+_FIGURE = types.SimpleNamespace(test_set="Rain100H", convention="prenet-y", protocol="A")
 
 
 def all_specs() -> list[Spec]:

@@ -14,7 +14,6 @@ import contextlib
 import errno
 import hashlib
 import os
-import secrets
 import sys
 import time
 import urllib.error
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import torch
+
+from rainkit._files import atomic_path
 
 __all__ = [
     "download_file",
@@ -184,7 +185,7 @@ def _stream(url: str, tmp: Path, *, what: str, timeout: float, progress: bool) -
                        desc=os.path.basename(tmp.name.split(".partial")[0]) or "download",
                        file=sys.stderr, leave=False)
         written = 0
-        with open(tmp, "wb") as handle:
+        with open(tmp, "wb") as handle:  # overwritten on a retry
             chunk = first
             while chunk:
                 handle.write(chunk)
@@ -266,9 +267,7 @@ def download_file(
             # another process finished the same download while this one waited
             verify_sha256(destination, sha256, what=what)
             return destination
-        tmp = destination.with_name(
-            f".{destination.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
-        try:
+        with atomic_path(destination) as tmp:  # renamed only when the body succeeds
             for attempt, delay in enumerate((*RETRY_DELAYS, None)):
                 try:
                     actual = _stream(source, tmp, what=what, timeout=timeout, progress=progress)
@@ -295,15 +294,5 @@ def download_file(
                     f"{what}: the file downloaded from {source} has SHA-256 {actual}, expected "
                     f"{sha256.lower()}; it was not kept (a wrong or damaged file; try again, or "
                     "another mirror)")
-            os.replace(tmp, destination)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-    with contextlib.suppress(OSError):
-        fd = os.open(destination.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
     return destination
 

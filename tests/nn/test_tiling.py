@@ -62,14 +62,40 @@ def test_a_margin_below_the_receptive_field_is_not_exact() -> None:
     assert not torch.allclose(tiled_forward(net, x, tile=16, margin=1, align=1), whole, atol=1e-5)
 
 
-def test_context_margin_is_half_the_receptive_field() -> None:
-    # zero biases: with random biases, float64 rounding differences of 1e-16 between the two
-    # probe images reach the border and context_margin (an exact != 0 test) reports 21, not 10
-    net = randomize_(PReNet(channels=4, stages=2, num_blocks=1), biases=False)
+@pytest.mark.parametrize("biases", [False, True])
+def test_context_margin_is_half_the_receptive_field(biases: bool) -> None:
+    # random biases included: float64 rounding differences of ~1e-16 between the probe images
+    # reached the border when context_margin tested for exact non-zero changes (21, not 10)
+    net = randomize_(PReNet(channels=4, stages=2, num_blocks=1), biases=biases)
     height, _ = receptive_field(net, size=65)
     # PReNet with one residual block: 5 3x3 convolutions per stage (10 px), 2 stages -> 21 px
     assert height == 21
     assert context_margin(net) == 10
+
+
+def test_context_margin_of_baseline_matches_its_documented_receptive_field() -> None:
+    # BaselineNet(channels=4): 21 x 21 (docs' receptive-field table) -> 10, the doctest's figure
+    assert context_margin(randomize_(BaselineNet(channels=4))) == 10
+
+
+def test_context_margin_of_a_fresh_network_is_zero() -> None:
+    # a fresh network is the identity (zero rain head): each output pixel sees only its own
+    # input, so no context is needed; the architecture is measured on random weights (above)
+    assert context_margin(BaselineNet(channels=4, num_blocks=1)) == 0
+
+
+def test_context_margin_ignores_float_rounding() -> None:
+    # an exact identity plus a change of 1e-15 relative everywhere, as different summation
+    # orders give: the margin is that of the real influence (one 3x3 convolution -> 1)
+    class Noisy(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv(x) * (1 + 1e-15 * x.sum())
+
+    assert context_margin(Noisy()) == 1
 
 
 def test_global_pooling_has_no_finite_margin() -> None:

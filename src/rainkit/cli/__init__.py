@@ -23,12 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rainkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (derain, evaluate, download):
+    for module in (derain, evaluate, download, models):
         module.register(commands)
-    # transitional: cli/download.py still registers its own 'models'; this one replaces it
-    commands._name_parser_map.pop("models", None)
-    commands._choices_actions[:] = [a for a in commands._choices_actions if a.dest != "models"]
-    models.register(commands)
     return parser
 
 

@@ -1,16 +1,17 @@
-"""``rainkit download`` and ``rainkit models``: the published checkpoints rainkit knows."""
+"""``rainkit download``: published checkpoints and ImageNet backbones, checked and kept safely."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from rainkit.cli._common import CommandError
 
 __all__ = ["register"]
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "download", help="download published checkpoints and backbones (checked by SHA-256)",
         description="Download published checkpoints and the ImageNet backbones of the losses "
@@ -33,11 +34,6 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="download again even if a good copy is present")
     parser.set_defaults(run=run_download)
 
-    models = commands.add_parser("models", help="list the published models",
-                                 description="List the published checkpoints: name, network, "
-                                             "training set, published scores, parameters, and "
-                                             "whether the file is in the hub cache.")
-    models.set_defaults(run=run_models)
 
 
 def _backbones() -> dict[str, tuple[str, str, str]]:
@@ -54,7 +50,7 @@ def _backbones() -> dict[str, tuple[str, str, str]]:
     return table
 
 
-def _table() -> dict:
+def _table() -> dict[str, Any]:
     import rainkit.nn
 
     return dict(rainkit.nn.PRETRAINED)
@@ -110,13 +106,4 @@ def run_download(args: argparse.Namespace) -> int:
             print(f"not fetched (the authors host them where no script can): "
                   f"{', '.join(manual)}; see 'rainkit models' for where to get each, then "
                   "'rainkit download NAME --url FILE'", flush=True)
-    return 0
-
-
-def run_models(args: argparse.Namespace) -> int:
-    import rainkit.nn
-
-    for name, entry in sorted(_table().items()):
-        print(rainkit.nn.describe_pretrained(name) if hasattr(rainkit.nn, "describe_pretrained")
-              else f"{name}: {entry}")
     return 0

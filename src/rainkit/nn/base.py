@@ -2,6 +2,8 @@
 
 # No ``from __future__ import annotations`` here: TorchScript reads the class annotation
 # ``in_channels: int`` of every subclass and cannot resolve it as the string "int".
+from typing import ClassVar
+
 import torch
 from torch import nn
 
@@ -42,6 +44,12 @@ class RainNet(nn.Module):
     """
 
     in_channels: int
+    #: ``True`` on an exact port of an authors' network whose default configuration has no
+    #: trainable-identity variant (e.g. :class:`~rainkit.nn.PReNetReal`, whose output
+    #: convolution gives the clean image itself): a fresh one is not the identity, and the
+    #: identity-at-initialisation tests skip it. ``False`` (the default) promises that a fresh
+    #: network returns its input (:func:`rainkit.init.zero_output_init_`).
+    exact_port: ClassVar[bool] = False
 
     def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError  # pragma: no cover

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from rainkit._checkpoint_file import REQUIRED_KEYS, load_checkpoint
+from rainkit._files import atomic_write_bytes
 from rainkit._hub import (
     download_file,
     hub_checkpoint_dir,
@@ -390,8 +391,6 @@ def pin_file(entry: PretrainedWeights) -> Path:
 
 def _check_or_pin(entry: PretrainedWeights, weights: WeightsFile) -> str:
     """Trust on first use for files whose authors published no hash; returns what was checked."""
-    from rainkit._files import atomic_write_bytes
-
     pin = pin_file(entry)
     if pin.is_file():
         pinned = pin.read_text().strip()

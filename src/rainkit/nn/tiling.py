@@ -18,8 +18,12 @@ def _influence_extent(model: nn.Module, in_channels: int, size: int) -> int:
     """Side of the square of outputs that change when the centre input pixel changes.
 
     Two probes (the pixel raised on one random input, lowered on another) so that a max-pool
-    or a ReLU that blocks one change passes the other; they run one after the other, so the
-    memory is that of one forward pass of two images.
+    or a ReLU that blocks one change passes the other. The unchanged and the changed input run
+    as two batch-1 passes: in one batch of two, CPU kernels may round the two images
+    differently, which shows as changes of ~1e-16 far outside the receptive field. For the same
+    reason an output counts as changed only above ``1e-9`` of the largest change: float64
+    rounding (a different summation order near the border, a fused kernel) is ~1e-16 relative,
+    while a real influence through a stride-1 network is many orders above it.
     """
     probe = copy.deepcopy(model).double().eval()
     generator = torch.Generator().manual_seed(0)
@@ -28,15 +32,16 @@ def _influence_extent(model: nn.Module, in_channels: int, size: int) -> int:
         base = torch.rand(1, in_channels, size, size, generator=generator, dtype=torch.float64)
         bumped = base.clone()
         bumped[:, :, size // 2, size // 2] += step
-        with torch.no_grad():
-            out = probe(torch.cat([base, bumped]))
-        if isinstance(out, (tuple, list)):
-            out = out[0]
-        changed = changed + (out[1] - out[0]).abs().sum(dim=0)
-    rows = torch.nonzero(changed.sum(dim=1)).flatten()
-    cols = torch.nonzero(changed.sum(dim=0)).flatten()
-    if rows.numel() == 0:
+        with torch.no_grad():  # two batch-1 passes: a batch of two may round differently
+            before, after = probe(base), probe(bumped)
+        if isinstance(before, (tuple, list)):
+            before, after = before[0], after[0]
+        changed = changed + (after[0] - before[0]).abs().sum(dim=0)
+    if not bool(changed.gt(0).any()):  # a constant network (e.g. zero output layers)
         return 1
+    influenced = changed > 1e-9 * changed.max()
+    rows = torch.nonzero(influenced.any(dim=1)).flatten()
+    cols = torch.nonzero(influenced.any(dim=0)).flatten()
     return max(int(rows[-1] - rows[0]) + 1, int(cols[-1] - cols[0]) + 1)
 
 
@@ -62,9 +67,18 @@ def context_margin(model: nn.Module, *, in_channels: int = 3, max_size: int = 25
         The margin in pixels, or ``None`` when every output pixel depends on the whole image
         (a global pooling branch), so that no finite margin makes tiles exact.
 
+    The probe measures the network as its weights are: a fresh rainkit network starts at the
+    identity (:func:`rainkit.init.zero_output_init_`), whose margin is 0; measure the
+    architecture on a copy with random weights, e.g. :func:`rainkit.init.kaiming_init_`.
+
     Example:
+        >>> import copy
+        >>> from rainkit.init import kaiming_init_
         >>> from rainkit.nn import BaselineNet, context_margin
-        >>> context_margin(BaselineNet(channels=4))  # receptive field 21 x 21
+        >>> net = BaselineNet(channels=4)
+        >>> context_margin(net)  # a fresh network is the identity: no context needed
+        0
+        >>> context_margin(kaiming_init_(copy.deepcopy(net)))  # receptive field 21 x 21
         10
     """
     if not isinstance(model, nn.Module):
@@ -133,8 +147,9 @@ def tiled_forward(
 
     Example:
         >>> import torch
+        >>> from rainkit.init import kaiming_init_
         >>> from rainkit.nn import BaselineNet, tiled_forward
-        >>> net = BaselineNet(channels=4).eval()
+        >>> net = kaiming_init_(BaselineNet(channels=4)).eval()  # random weights: not the identity
         >>> x = torch.rand(1, 3, 70, 50)
         >>> tiled = tiled_forward(net, x, tile=32, margin=10)
         >>> bool(torch.allclose(tiled, net(x), atol=1e-6))

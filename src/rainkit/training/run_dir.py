@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from rainkit._files import atomic_write_text
 from rainkit._validation import (
     check_bool,
     check_int,
@@ -215,12 +217,11 @@ def truncate_log(path: str | os.PathLike[str], epoch: int, columns: Sequence[str
     if reader.fieldnames not in (None, columns):
         raise ValueError(f"path {path} has the columns {', '.join(reader.fieldnames)}, this run "
                          f"would add {', '.join(columns)}")
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(temporary, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())
 
 
 def record_epoch(folder: str | os.PathLike[str], epoch: int, model: nn.Module, *,

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from rainkit.nn import PRN, PRNR, PReNet, PReNetGRU, PReNetR, PReNetReal, build_model
-from rainkit.nn.pretrained import _convert_prenet_authors
+from rainkit.nn.families.prenet import convert_authors_state
 
 C = 6  # feature channels of the small networks below
 
@@ -84,7 +84,7 @@ def loaded(variant: str, dtype: torch.dtype) -> tuple[torch.nn.Module, dict[str,
     w = authors_weights(variant, dtype)
     stages = 4 if variant == "prenet_real" else 3
     net = build_model(variant, stages=stages, channels=C).to(dtype)
-    net.load_state_dict(_convert_prenet_authors(w, variant), strict=True)
+    net.load_state_dict(convert_authors_state(w, variant), strict=True)
     return net, w
 
 
@@ -138,7 +138,7 @@ def test_training_step_matches_reference_gradients() -> None:
     net(y).square().sum().backward()
     ref_w = {k: v.clone().requires_grad_() for k, v in w.items()}
     reference(y, ref_w, "prenet", net.stages)[-1].square().sum().backward()
-    grads = _convert_prenet_authors({k: v.grad for k, v in ref_w.items()}, "prenet")
+    grads = convert_authors_state({k: v.grad for k, v in ref_w.items()}, "prenet")
     for name, p in net.named_parameters():
         torch.testing.assert_close(p.grad, grads[name], rtol=1e-10, atol=1e-12)
 
