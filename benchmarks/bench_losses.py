@@ -1,11 +1,11 @@
 """VGG feature losses: memory and construction of the trunks, and the loss part of a training step.
 
 Two parts, both with random VGG19 weights written once to a temporary torch hub folder
-(``TORCH_HOME``), so the losses read a real 548 MB file through ``weights="imagenet"``:
+(``TORCH_HOME``), so the losses read a real 548 MB file through ``vgg_weights="imagenet"``:
 
 * ``--part memory``: a criterion of L1 + perceptual + pooled-cosine contrastive + AECR-Net
   contrastive (``examples/train.py``'s with every feature loss on), built in a fresh process per
-  configuration: each loss with its own ``weights="imagenet"`` (``separate``, train.py's way) or
+  configuration: each loss with its own ``vgg_weights="imagenet"`` (``separate``, train.py's way) or
   all of them on one ``VGGFeatures`` passed as ``vgg=`` (``shared``). Printed: construction
   time, ``torch.load`` calls, bytes read by ``read()`` calls (memory-mapped reads are not
   counted there; they show in the RSS), the peak RSS added by construction (``VmHWM`` reset
@@ -105,7 +105,7 @@ def build_criterion(config: str) -> nn.Module:
     if config == "separate":
         kwargs: dict[str, object] = {}
     else:
-        kwargs = {"vgg": VGGFeatures(weights="imagenet", normalize=False)}
+        kwargs = {"vgg": VGGFeatures(vgg_weights="imagenet", normalize=False)}
     return CombinedLoss({
         "l1": (nn.L1Loss(), 1.0),
         "perceptual": (PerceptualLoss(**kwargs), 0.1),  # type: ignore[arg-type]
@@ -234,7 +234,7 @@ def step_part(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="rainkit-bench-") as tmp:
         path = Path(tmp) / "vgg19.pth"  # the same random weights for every configuration
         torch.save({f"features.{k}": v for k, v in frozen.state_dict().items()}, path)
-        vggs = {cl: VGGFeatures(weights=path, normalize=False, channels_last=cl)
+        vggs = {cl: VGGFeatures(vgg_weights=path, normalize=False, channels_last=cl)
                 for cl in (True, False)}
 
     shape = (args.batch, 3, args.size, args.size)

@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"--channels must be >= 1, got {args.channels}")
     weights = None if args.vgg_weights.lower() == "none" else args.vgg_weights
     try:
-        vgg = VGGFeatures(layers=args.layers, weights=weights, normalize=True)
+        vgg = VGGFeatures(layers=args.layers, vgg_weights=weights, normalize=True)
     except FileNotFoundError as err:
         raise SystemExit(f"error: VGG19 weights not found.\n{err}\nPut the file there or pass "
                          f"--vgg_weights /path/to/vgg19-dcbb9e9d.pth") from None

@@ -32,9 +32,9 @@ LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 def load_vgg() -> tuple[VGGFeatures, str]:
     path = os.path.join(torch.hub.get_dir(), "checkpoints", VGG19_WEIGHTS_FILE)
     if os.path.isfile(path):
-        return VGGFeatures(LAYERS, weights="imagenet", normalize=True), "ImageNet VGG19"
+        return VGGFeatures(LAYERS, vgg_weights="imagenet", normalize=True), "ImageNet VGG19"
     torch.manual_seed(0)
-    vgg = VGGFeatures(LAYERS, weights=None, normalize=True)
+    vgg = VGGFeatures(LAYERS, vgg_weights=None, normalize=True)
     kaiming_init_(vgg.features, mode="fan_in")  # keeps the signal alive through depth
     return vgg, "RANDOM Kaiming-initialised weights (ImageNet file not found)"
 

@@ -25,7 +25,7 @@ def test_against_pytorch_msssim() -> None:
 
 def test_identity_gradcheck_and_module() -> None:
     x = torch.rand(1, 1, 20, 18, dtype=torch.float64, requires_grad=True)
-    kwargs = dict(window_size=5, weights=(0.5, 0.5), normalize="simple")
+    kwargs = dict(window_size=5, scale_weights=(0.5, 0.5), normalize="simple")
     assert ms_ssim_loss(x, x.detach(), **kwargs).item() == pytest.approx(0.0, abs=1e-12)
     y = torch.rand(1, 1, 20, 18, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda a: ms_ssim_loss(a, y, **kwargs), (x,))
@@ -33,6 +33,21 @@ def test_identity_gradcheck_and_module() -> None:
     assert isinstance(loss.ms_ssim, MS_SSIM) and loss.ms_ssim.reduction == "none"
     assert torch.equal(loss(x, y), ms_ssim_loss(x, y, **kwargs))
     assert "normalize='simple'" in repr(loss)
+
+
+def test_old_weights_keyword_warns_and_is_passed_on() -> None:
+    # ``weights`` was renamed ``scale_weights`` (as in rainkit.metrics.ms_ssim): ``weights``
+    # means a backbone file elsewhere in rainkit
+    x, y = torch.rand(1, 1, 20, 18), torch.rand(1, 1, 20, 18)
+    expected = ms_ssim_loss(x, y, window_size=5, scale_weights=(0.5, 0.5))
+    with pytest.warns(FutureWarning, match="scale_weights"):
+        got = ms_ssim_loss(x, y, window_size=5, weights=(0.5, 0.5))
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    with pytest.warns(FutureWarning, match="scale_weights"):
+        loss = MSSSIMLoss(window_size=5, weights=(0.5, 0.5))
+    assert loss.ms_ssim.scale_weights == (0.5, 0.5)
+    with pytest.raises(TypeError, match="both"):
+        MSSSIMLoss(weights=(0.5, 0.5), scale_weights=(0.5, 0.5))
 
 
 def test_errors() -> None:

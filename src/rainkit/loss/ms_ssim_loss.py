@@ -9,11 +9,12 @@ from torch import nn
 
 from rainkit._validation import Reduction, check_image_tensor, check_reduction, reduce
 from rainkit.metrics import MS_SSIM, ms_ssim
-from rainkit.metrics.ms_ssim import Normalize
+from rainkit.metrics.ms_ssim import Normalize, renamed_scale_weights
 
 __all__ = ["MSSSIMLoss", "ms_ssim_loss"]
 
 
+@renamed_scale_weights
 def ms_ssim_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -23,7 +24,7 @@ def ms_ssim_loss(
     sigma: float = 1.5,
     k1: float = 0.01,
     k2: float = 0.03,
-    weights: Sequence[float] | None = None,
+    scale_weights: Sequence[float] | None = None,
     normalize: Normalize = "relu",
     fewer_scales: bool = False,
     reduction: Reduction = "mean",
@@ -46,7 +47,10 @@ def ms_ssim_loss(
         sigma: standard deviation of the window.
         k1: luminance constant.
         k2: contrast-structure constant.
-        weights: one exponent per scale, finest first (``None``: the paper's five).
+        scale_weights: one exponent per scale, finest first (``None``: the paper's five,
+            :data:`rainkit.metrics.MS_SSIM_WEIGHTS`); with ``fewer_scales=True`` the weights
+            of the scales that do not fit are dropped. Called ``weights`` before rainkit 0.3
+            (still accepted, with a :class:`FutureWarning`).
         normalize: ``"relu"`` or ``"simple"``, see :func:`rainkit.metrics.ms_ssim`.
         fewer_scales: score images too small for all the scales with fewer instead of raising.
         reduction: ``"none"`` (:math:`(B,)`), ``"mean"`` or ``"sum"`` over images.
@@ -67,11 +71,11 @@ def ms_ssim_loss(
         Restoration with Neural Networks", IEEE TCI 2017.
     """
     check_image_tensor(input, "input")
-    check_reduction(reduction)
+    reduction = check_reduction(reduction)
     values = ms_ssim(input, target, data_range=data_range, window_size=window_size, sigma=sigma,
-                     k1=k1, k2=k2, weights=weights, normalize=normalize,
+                     k1=k1, k2=k2, scale_weights=scale_weights, normalize=normalize,
                      fewer_scales=fewer_scales, reduction="none")
-    return reduce(1 - values, reduction)  # type: ignore[operator]
+    return reduce(1 - values, reduction)
 
 
 class MSSSIMLoss(nn.Module):
@@ -89,6 +93,7 @@ class MSSSIMLoss(nn.Module):
         True
     """
 
+    @renamed_scale_weights
     def __init__(
         self,
         *,
@@ -97,15 +102,15 @@ class MSSSIMLoss(nn.Module):
         sigma: float = 1.5,
         k1: float = 0.01,
         k2: float = 0.03,
-        weights: Sequence[float] | None = None,
+        scale_weights: Sequence[float] | None = None,
         normalize: Normalize = "relu",
         fewer_scales: bool = False,
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__()
         self.ms_ssim = MS_SSIM(data_range=data_range, window_size=window_size, sigma=sigma,
-                               k1=k1, k2=k2, weights=weights, normalize=normalize,
-                               fewer_scales=fewer_scales, reduction="none")
+                               k1=k1, k2=k2, scale_weights=scale_weights,
+                               normalize=normalize, fewer_scales=fewer_scales, reduction="none")
         self.reduction: Reduction = check_reduction(reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
