@@ -30,9 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_restormer import LayerNorm, PatchEmbed, down, timed, up  # noqa: E402
-
-from rainkit.nn import build_model  # noqa: E402
+from bench_restormer import LayerNorm, PatchEmbed, down, timed, up
+from rainkit.nn import build_model
 
 
 class FeedForward(nn.Module):  # MSFN
@@ -270,7 +269,7 @@ def main() -> None:
             diff = (rainkit(x) - authors(x)).abs().max().item()
             for threads in args.threads:
                 torch.set_num_threads(threads)
-                t = timed({"authors": lambda: authors(x), "rainkit": lambda: rainkit(x)},
+                t = timed({"authors": lambda a=authors: a(x), "rainkit": lambda r=rainkit: r(x)},
                           args.rounds)
                 print(f"| {variant} | {threads} | {t['authors']:.3f} | {t['rainkit']:.3f} | "
                       f"{t['authors'] / t['rainkit']:.2f}x | {diff:.1e} |", flush=True)

@@ -89,7 +89,10 @@ def _family_table(family: Family, rows: dict[str, dict[str, str]]) -> list[str]:
     for entry in family.weights:
         digest = (f"``{entry.sha256}``" if entry.sha256 else
                   "none published: pinned on first load")
-        source = entry.url if entry.downloadable else f"{entry.url} (in a browser)"
+        # An explicit link: a bare URL with "_-" in it (Google Drive ids) ends early in
+        # reStructuredText and leaves a dangling reference.
+        link = f"`<{entry.url}>`__"
+        source = link if entry.downloadable else f"{link} (in a browser)"
         lines += [f"   * - ``{entry.name}``", f"     - {source}", f"     - {digest}"]
     return [*lines, ""]
 

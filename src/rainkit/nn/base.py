@@ -50,6 +50,11 @@ class RainNet(nn.Module):
     #: identity-at-initialisation tests skip it. ``False`` (the default) promises that a fresh
     #: network returns its input (:func:`rainkit.init.zero_output_init_`).
     exact_port: ClassVar[bool] = False
+    #: Names (or name prefixes, ending at a module: ``"reduce_chan_level1_max3"``) of
+    #: parameters that :meth:`forward` never reads, kept only so that the authors' checkpoint
+    #: loads with ``strict=True`` (e.g. a layer the authors' forward skips). They get no
+    #: gradient; the tests that check every parameter trains skip them. Empty by default.
+    unused_parameters: ClassVar[tuple[str, ...]] = ()
 
     def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError  # pragma: no cover

@@ -52,10 +52,21 @@ class SeparableConv(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.op(x)
+        layers = self.op
+        hidden = layers[2](layers[1](_depthwise(layers[0], x)))
+        return layers[4](_depthwise(layers[3], hidden))
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, kernel_size={self.kernel_size}"
+
+
+def _depthwise(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A depthwise convolution; a 1x1 one as the per-channel product it is (PyTorch's CPU
+    convolution runs a 1x1 depthwise layer one channel at a time)."""
+    weight = conv.weight
+    if weight.shape[-1] == 1 and weight.shape[-2] == 1 and conv.bias is None:
+        return x * weight.view(1, -1, 1, 1)
+    return conv(x)
 
 
 class DilatedConv(nn.Module):
@@ -179,9 +190,9 @@ class OperationLayer(nn.Module):
         for op in self._ops:
             if isinstance(op, SeparableConv):
                 layers = op.op
-                hidden = layers[1](layers[0](x))
+                hidden = layers[1](_depthwise(layers[0], x))
                 hidden = F.relu(hidden) if hidden.requires_grad else hidden.relu_()
-                out.append((layers[3](hidden), layers[4].weight))
+                out.append((_depthwise(layers[3], hidden), layers[4].weight))
             elif isinstance(op, DilatedConv):
                 out.append((op.op[0](x), op.op[1].weight))
             else:
@@ -194,17 +205,18 @@ class OperationLayer(nn.Module):
         out: torch.Tensor | None = None
         for i, (feature, last) in enumerate(self._branches(x)):
             matrix = mix[:, i] if last is None else mix[:, i] @ last.view(c, c)
-            # (B, C, C): this expert's weight for each image times its folded projection.
-            scaled = weights[:, i].view(b, 1, 1) * matrix
-            flat = feature.reshape(b, c, height * width)
+            # (B, C, C): this expert's weight for each image times its folded projection,
+            # transposed to act on (B, HW, C) rows: channels-last, a view of the features.
+            scaled = (weights[:, i].view(b, 1, 1) * matrix).transpose(1, 2)
+            rows = feature.permute(0, 2, 3, 1).reshape(b, height * width, c)
             if out is None:
-                out = scaled @ flat
-            elif out.requires_grad or scaled.requires_grad or flat.requires_grad:
-                out = torch.baddbmm(out, scaled, flat)
+                out = rows @ scaled
+            elif out.requires_grad or scaled.requires_grad or rows.requires_grad:
+                out = torch.baddbmm(out, rows, scaled)
             else:
-                out.baddbmm_(scaled, flat)
+                out.baddbmm_(rows, scaled)
         assert out is not None  # eight experts
-        return F.relu(out.view(b, c, height, width))
+        return F.relu(out.view(b, height, width, c).permute(0, 3, 1, 2))
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, operations={len(OPERATIONS)}"

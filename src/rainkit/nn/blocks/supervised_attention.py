@@ -8,8 +8,14 @@ from torch import nn
 
 from rainkit._validation import check_bool, check_int
 from rainkit.nn._common import check_kernel_size, check_network_input
+from rainkit.nn.blocks._fused_conv import fused_inference
 
 __all__ = ["SupervisedAttention"]
+
+
+def _layout(x: torch.Tensor) -> torch.memory_format:
+    return (torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
+            and not x.is_contiguous() else torch.contiguous_format)
 
 
 class SupervisedAttention(nn.Module):
@@ -78,6 +84,17 @@ class SupervisedAttention(nn.Module):
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`forward` without the input checks (for networks that checked their input)."""
         pad = self.kernel_size // 2
+        if fused_inference(features):  # three oneDNN calls, the add, sigmoid and product inside
+            op, p = torch.ops.mkldnn._convolution_pointwise, [pad, pad]
+            one = [1, 1]
+            estimate = op.binary(features, image.contiguous(memory_format=_layout(features)),
+                                 self.conv2.weight, self.conv2.bias, p, one, one, 1, "add",
+                                 None, None, [], None)
+            gate = op(estimate, self.conv3.weight, self.conv3.bias, p, one, one, 1, "sigmoid",
+                      [], None)
+            out = op.binary(features, gate, self.conv1.weight, self.conv1.bias, p, one, one, 1,
+                            "mul", None, None, [], None)
+            return out.add_(features), estimate
         estimate = F.conv2d(features, self.conv2.weight, self.conv2.bias, padding=pad) + image
         gate = torch.sigmoid(F.conv2d(estimate, self.conv3.weight, self.conv3.bias, padding=pad))
         out = torch.addcmul(features, self.conv1(features), gate)

@@ -184,7 +184,8 @@ class _ORSNet(nn.Module):
             for i in (1, 2, 3):
                 setattr(self, f"conv_{kind}{i}", nn.Conv2d(n, n + o, 1, bias=bias))
 
-    def _side(self, i: int, kind: str, x: torch.Tensor) -> torch.Tensor:
+    def _side(self, i: int, kind: str, x: torch.Tensor, fused: bool,
+              acc: torch.Tensor | None = None) -> torch.Tensor:
         """The 1x1 path of the level-``i`` features to ORB width, still at their resolution:
         ``conv_{kind}{i}`` after the 1x1 convolutions of the upsamplers, composed into one."""
         conv = getattr(self, f"conv_{kind}{i}")
@@ -195,14 +196,17 @@ class _ORSNet(nn.Module):
         else:
             ups = list(getattr(self, f"up_{kind}2"))
         weight = _compose_1x1(*(u.up[1].weight for u in ups), conv.weight)
-        y = F.conv2d(x, weight)
-        return y if conv.bias is None else y + conv.bias[:, None, None]
+        if conv.bias is not None:
+            y = F.conv2d(x, weight, conv.bias)
+            return y if acc is None else acc + y
+        return _conv(x, weight, fused) if acc is None else _conv_add(x, weight, acc, fused)
 
     def forward(self, x: torch.Tensor, enc: list[torch.Tensor], dec: list[torch.Tensor],
                 fused: bool) -> torch.Tensor:
         for i in (1, 2, 3):
             x = getattr(self, f"orb{i}").residual(x)
-            side = self._side(i, "enc", enc[i - 1]) + self._side(i, "dec", dec[i - 1])
+            side = self._side(i, "enc", enc[i - 1], fused)
+            side = self._side(i, "dec", dec[i - 1], fused, side)
             for _ in range(i - 1):
                 side = _up2(side)
             x = x.add_(side) if fused else x + side
