@@ -26,6 +26,7 @@ from typing import Any, TypeVar, overload
 import torch
 from torch import nn
 
+from rainkit.metrics.conventions import CONVENTIONS
 from rainkit.nn.base import RainNet
 
 __all__ = [
@@ -95,6 +96,12 @@ class PublishedScore:
     def __post_init__(self) -> None:
         if self.protocol not in ("", "A", "B", "C"):
             raise ValueError(f"protocol must be one of 'A', 'B', 'C' or '', got {self.protocol!r}")
+        if not isinstance(self.convention, str) or self.convention not in CONVENTIONS:
+            names = sorted({c.name for c in CONVENTIONS.values()})
+            raise ValueError(f"convention must be one of {', '.join(map(repr, names))}, got "
+                             f"{self.convention!r}")
+        # an old alias ("matlab-y") is stored under its canonical name ("prenet-y")
+        object.__setattr__(self, "convention", CONVENTIONS[self.convention].name)
 
 
 def _identity_conversion(state: StateDict) -> StateDict:

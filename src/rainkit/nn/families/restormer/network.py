@@ -41,10 +41,10 @@ def _reflect_indices(n: int | torch.Tensor, size: int | torch.Tensor, device: to
     """
     index = torch.arange(size, device=device)
     period = 2 * (n - 1)
-    if isinstance(period, torch.Tensor):
+    if isinstance(period, torch.Tensor):  # torch.jit.trace: sizes are traced tensors
         period = period.clamp(min=1)
-    else:
-        period = torch.sym_max(period, 1)
+    else:  # an int, or a SymInt under torch.export: as a tensor, which ONNX converts
+        period = torch.full((1,), torch.sym_max(period, 1), dtype=index.dtype, device=device)
     index = index % period
     return torch.minimum(index, period - index)
 

@@ -97,7 +97,7 @@ FAMILY = register_family(Family(
             training_set="SPA-Data (real rain, Wang et al.; stopped at 40,000 steps)",
             num_params=_PARAMS, convert=convert_authors_state,
             published=(PublishedScore(
-                "SPA-Data", 38.53, 0.9875, "spanet-skimage",
+                "SPA-Data", 38.53, 0.9875, "spanet-rgb",
                 "Wang et al., github.com/stevewongv/SPANet README (\"PSNR 38.02 -> 38.53, "
                 "SSIM 0.9868 -> 0.9875\", computed with skimage.measure on 1,000 test pairs)",
                 protocol="C"),),
@@ -110,7 +110,7 @@ FAMILY = register_family(Family(
             sha256="53c8c823c7138a7bb3c73db1be38a92bdc78e20bd206bbc202b6dfaa7d8e2189",
             training_set="Rain200H (RainHeavy*: 1,800 pairs)", num_params=_PARAMS,
             convert=convert_authors_state,
-            published=(PublishedScore("Rain200H", 26.59, 0.869, "matlab-y", _BRN_SOURCE,
+            published=(PublishedScore("Rain200H", 26.59, 0.869, "prenet-y", _BRN_SOURCE,
                                       protocol="C"),),
             notes=_BRN_NOTE,
         ),
@@ -120,9 +120,9 @@ FAMILY = register_family(Family(
             sha256="c6c6c10c1371fd31fd620143e79cb786fb02d984c538355372cbeeca00730192",
             training_set="Rain200L (RainLight*: 1,800 pairs)", num_params=_PARAMS,
             convert=convert_authors_state,
-            published=(PublishedScore("Rain200L", 36.13, 0.975, "matlab-y", _BRN_SOURCE,
+            published=(PublishedScore("Rain200L", 36.13, 0.975, "prenet-y", _BRN_SOURCE,
                                       protocol="C"),
-                       PublishedScore("SPA-Data", 35.26, 0.945, "matlab-y",
+                       PublishedScore("SPA-Data", 35.26, 0.945, "prenet-y",
                                       _BRN_SOURCE + ", generalisation table (trained on "
                                       "Rain200L)")),
             notes=(f"{_BRN_NOTE} The same file is RecDerain's "
