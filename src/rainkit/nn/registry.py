@@ -194,6 +194,9 @@ class Family:
         detect: optional: the constructor arguments of one of its networks read from a state
             dict's keys and shapes, as ``(model name, kwargs)``, or ``None`` when the state is
             not of this family; used to recognise a file whose hash is unknown.
+        test_kwargs: its test settings: for each of its networks, small constructor arguments
+            that keep the shape of the architecture (every kind of layer present) for the
+            contract, export and fuzz tests, which run every network of :data:`MODELS`.
     """
 
     name: str
@@ -206,9 +209,14 @@ class Family:
     tiling: str = "exact"
     input_note: str = "RGB in [0, 1]; predicts the rain layer"
     detect: Callable[[StateDict], tuple[str, dict[str, Any]] | None] | None = None
+    test_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_name(self.name, "family name")
+        unknown = sorted(set(self.test_kwargs) - set(self.models))
+        if unknown:
+            raise ValueError(f"family {self.name!r}: test_kwargs for {unknown}, which are not "
+                             f"among its networks {self.models}")
 
 
 @overload

@@ -44,7 +44,7 @@ def test_table() -> None:
         entry = PRETRAINED[name]
         assert entry.family == "rescan" and entry.num_params == count and entry.sha256
         assert sum(p.numel() for p in entry.build().parameters()) == count
-        assert all(s.convention == "matlab-y" for s in entry.published)
+        assert all(s.convention == "prenet-y" for s in entry.published)
     assert PRETRAINED["rescan-rain200h"].published[0].protocol == "C"
     assert FAMILIES["rescan"].tiling != "exact"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -259,12 +260,12 @@ class BRN(RainNet):
         images: list[torch.Tensor] = []
         rains: list[torch.Tensor] = []
         for _ in range(self.stages):
-            head = rain.head[0]
+            head = cast(nn.Conv2d, rain.head[0])
             z = conv2d_act(torch.cat([y, r], dim=1), head.weight, head.bias, "relu", fused=fused)
             h_r, c_r = lstm_step([z, h_r, h], c_r, rain.gates.weight, rain.gates.bias)
             z = _run_blocks(rain.blocks, h_r, self.rain_blocks, False)
             r = conv2d_act(z, rain.tail.weight, rain.tail.bias, fused=fused)
-            head = image.head[0]
+            head = cast(nn.Conv2d, image.head[0])
             z = conv2d_act(torch.cat([y, x, r], dim=1), head.weight, head.bias, "relu",
                            fused=fused)
             h, c = lstm_step([z, h, h_r], c, image.gates.weight, image.gates.bias)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import nn
@@ -36,7 +36,7 @@ class _PReNetResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, nonnegative_input: bool = False) -> torch.Tensor:
         fused = fused_inference(x)
-        first, second = self.body[0], self.body[2]
+        first, second = cast(nn.Conv2d, self.body[0]), cast(nn.Conv2d, self.body[2])
         r = conv2d_act(x, first.weight, first.bias, "relu", fused=fused)
         r = conv2d_act(r, second.weight, second.bias, "relu", fused=fused)
         if not fused:
@@ -182,7 +182,7 @@ class PReNet(RainNet):
     def _stages(self, y: torch.Tensor, every: bool) -> list[torch.Tensor]:
         fused = fused_inference(y)
         y, fmt = _channels_last_for(y, fused)
-        head, tail = self.head[0], self.tail
+        head, tail = cast(nn.Conv2d, self.head[0]), self.tail
         x = y
         state = None
         outputs = []
@@ -414,7 +414,7 @@ class PReNetReal(RainNet):
     def _stages(self, y: torch.Tensor, every: bool) -> list[torch.Tensor]:
         fused = fused_inference(y)
         y, fmt = _channels_last_for(y, fused)
-        head, out = self.head[0], self.out_conv
+        head, out = cast(nn.Conv2d, self.head[0]), self.out_conv
         x = y
         state = None
         outputs = []
@@ -515,7 +515,7 @@ class PReNetX(RainNet):
     def _stages(self, y: torch.Tensor, every: bool) -> list[torch.Tensor]:
         fused = fused_inference(y)
         y, fmt = _channels_last_for(y, fused)
-        head, tail = self.head[0], self.tail
+        head, tail = cast(nn.Conv2d, self.head[0]), self.tail
         x = y
         state = None
         outputs = []

@@ -80,7 +80,8 @@ class SAPNet(RainNet):
     **Speed.** Under ``torch.no_grad()`` on a float32 CPU tensor the forward runs in NHWC with
     oneDNN convolutions, the four LSTM gates as one convolution with the sigmoid fused in (the
     first stage skips :math:`W_h * h_0`), :math:`\\tanh` as :math:`2\\sigma(2v) - 1` and
-    in-place updates (``benchmarks/bench_sapnet.py``); same output to float rounding.
+    in-place updates: 1.62x faster than the authors' formulation on one thread at 240 x 320
+    (``benchmarks/bench_sapnet.py``), same output to float rounding.
 
     With the defaults: 180,483 parameters.
 

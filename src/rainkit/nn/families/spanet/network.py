@@ -130,7 +130,9 @@ class SPANet(RainNet):
     **Speed.** Under ``torch.no_grad()`` on a float32 CPU tensor the forward runs in NHWC with
     oneDNN convolutions that fuse the ReLUs and the residual additions, the IRNN scans run as
     two vectorised loops written in place (:func:`~rainkit.nn.blocks.irnn.spatial_irnn`), and
-    the discarded direction attention is not computed (``benchmarks/bench_spanet.py``).
+    the discarded direction attention is not computed: 2.02x faster than the authors'
+    formulation (their IRNN as a per-step torch loop) on one thread at 240 x 320
+    (``benchmarks/bench_spanet.py``), same output to float rounding.
 
     With the defaults: 276,704 parameters (the released files hold 283,716: 7,012 more for
     the direction attention, which never affects the output).
