@@ -45,6 +45,7 @@ import atexit
 import inspect
 import math
 import random
+import re
 import shutil
 import signal
 import tempfile
@@ -65,14 +66,13 @@ from torch import nn
 import rainkit
 import rainkit.checkpoint
 import rainkit.data
+import rainkit.inference
 import rainkit.init
 import rainkit.loss
 import rainkit.metrics
 import rainkit.nn
-import rainkit.training
-
-import rainkit.inference
 import rainkit.nn.blocks
+import rainkit.training
 
 PACKAGES = ("rainkit.nn", "rainkit.nn.blocks", "rainkit.loss", "rainkit.metrics", "rainkit.data",
             "rainkit.init", "rainkit.training", "rainkit.checkpoint", "rainkit.inference")
@@ -83,9 +83,76 @@ OUTCOMES = ("clear", "correct", "crash", "silent", "rejected")
 # ("branch X", "what it fixes"); remove the entry after that branch is merged. Their failing
 # cases are xfail; passing ones pass. Empty: every public name must give a clear error or a
 # correct result.
-KNOWN_FAILURES: dict[str, tuple[str, str]] = {}
-# Single failing cases kept open on purpose: case id -> why (none at present).
-OPEN_CASES: dict[str, str] = {}
+KNOWN_FAILURES: dict[str, tuple[str, str]] = {
+    "rainkit.inference.Derainer": (
+        "photo-path helper (inference.py)",
+        "device 'gpu0' / -1 / 'cuda:99' give torch's RuntimeError (inference.py:412, and the "
+        "CUDA driver's): a ValueError naming device; progress must be a bool (None, 0, 1, "
+        "'no' pass), log a callable or None ('relu', 3, [..] pass), cache_dir a folder path or "
+        "None (3 and a text file pass)"),
+    "rainkit.inference.resolve_scale": (
+        "photo-path helper (inference.py)",
+        "height and width are not checked when scale is a number (0, '100', 1.5 pass)"),
+    "rainkit.inference.to_uint8": (
+        "photo-path helper (inference.py)", "a rank-1 tensor passes; expects (C, H, W)"),
+    "rainkit.metrics.auto_downsample_factor": (
+        "metrics helper (conventions.py:36)",
+        "height/width unchecked: None and '256' give Python's '<' TypeError, -1, 0, 1.5, True "
+        "and nan pass; check_int(height, 'height', minimum=1)"),
+    "rainkit.metrics.format_scores": (
+        "metrics helper (table.py:353)", "table=3 or 'prenet-y' gives AttributeError 'keys'"),
+    "rainkit.metrics.key_for": (
+        "metrics helper (table.py:45)",
+        "metric 3 / None give a '+' TypeError not naming metric, '' passes; convention 3 or a "
+        "list gives AttributeError 'y_channel'"),
+    "rainkit.metrics.mean_scores": (
+        "metrics helper (table.py:382)",
+        "rows None / 3 / [1] give 'not iterable' not naming rows; NaN and '27' values pass"),
+    "rainkit.metrics.ScoreTable": (
+        "metrics helper (table.py:97, psnr.py)",
+        "no_reference='bogus': the message says 'no-reference metric', not no_reference; "
+        "data_range=1e30 gives inf PSNR and NaN SSIM (see the SSIM entries of OPEN_CASES)"),
+    "rainkit.nn.identify": (
+        "lead (loading.py:326)", "a non-WeightsFile gives AttributeError 'model_name'"),
+    "rainkit.nn.load_state_strict": (
+        "lead (loading.py:247, 284)",
+        "net not a module / state not a mapping of tensors give AttributeError"),
+    "rainkit.nn.read_weights": (
+        "lead (loading.py:211)",
+        "map_location='cuda:99' without CUDA: a clear RuntimeError; make it a ValueError "
+        "naming map_location"),
+    "rainkit.nn.MultiScaleBranches": (
+        "blocks owner (multiscale.py:97)",
+        "fuse='relu' / 3 / [..]: 'object is not callable' at forward, not naming fuse; check "
+        "isinstance(fuse, nn.Module) in __init__"),
+    "rainkit.nn.blocks.ChannelAttentionBlock": (
+        "blocks owner (channel_attention.py:151)",
+        "act_layer='relu' / 3 / [..]: 'object is not callable', not naming act_layer"),
+    "rainkit.nn.blocks.OriginalResolutionBlock": (
+        "blocks owner (channel_attention.py:151)",
+        "act_layer='relu' / 3 / [..]: 'object is not callable', not naming act_layer"),
+}
+# Single failing cases kept open: case id -> who and why.
+_SSIM_OVERFLOW = ("metrics helper (ssim.py:216, the loss inherits it): C1 = (k1 L)^2 and "
+                  "C2 = (k2 L)^2 overflow float32 for L or k = 1e30 (NaN SSIM); compute them "
+                  "in float64 and refuse constants whose square is not finite in the dtype")
+OPEN_CASES: dict[str, str] = {
+    **{f"{name}[{opt}=huge]": _SSIM_OVERFLOW
+       for name in ("metrics.ssim", "metrics.SSIM", "loss.ssim_loss", "loss.SSIMLoss")
+       for opt in ("data_range", "k1", "k2")},
+    "metrics.score[data_range=huge]": _SSIM_OVERFLOW + "; PSNR: 10 log10(L^2 / mse) is inf",
+    "metrics.BRISQUE[size=7]": "metrics helper (brisque.py): 7x7 gives NaN; refuse images "
+                               "smaller than its features need, as NIQE does (96 px)",
+    "metrics.brisque[size=7]": "metrics helper (brisque.py): as metrics.BRISQUE[size=7]",
+    "metrics.LPIPS[weights=text_file]": "metrics helper (lpips.py:81): torch.load's "
+                                        "UnpicklingError escapes; catch it as loss/vgg.py does",
+    "metrics.lpips[weights=text_file]": "metrics helper (lpips.py:81): as LPIPS",
+    "nn.blocks.SpatialIRNN[alpha=huge]": "blocks owner (irnn.py): alpha=1e30 overflows the "
+                                         "recurrence (inf); refuse |alpha| beyond float32",
+    "nn.families.sapnet.network.SAPNet[dilations=empty]": "sapnet family (SAPNet.__init__): "
+                                                           "dilations=() builds no block; "
+                                                           "require at least one",
+}
 # Cases not run until fixed because they would exhaust memory: case id -> why (none at present;
 # pad_to_size / paired_random_crop with size=inf asked for ~45 GB before size was checked).
 UNSAFE_CASES: dict[str, str] = {}
@@ -337,6 +404,9 @@ class Spec:
     overrides: dict[tuple[str, str], str] = field(default_factory=dict)
     introspect: bool = True
     ndim: int = 4
+    # make(**options) hands every option to the public name (False: it picks some by name,
+    # so an unknown keyword would never reach it)
+    passes_options: bool = True
 
 
 def _same_shape(inputs: tuple[torch.Tensor, ...], result: object) -> str | None:
@@ -488,6 +558,10 @@ def _option_kind(param: inspect.Parameter) -> str | None:
         return None
     if "PathLike" in ann:
         return "path"
+    if "Sequence[tuple" in ann:  # pairs: only their own table entry knows them
+        return None
+    if "tuple[int" in ann:
+        return "seq_int"
     if ann == "bool" or isinstance(default, bool):
         return "bool"
     if "Sequence[str]" in ann:
@@ -509,7 +583,7 @@ def _option_kind(param: inspect.Parameter) -> str | None:
 
 
 NAN, INF = float("nan"), float("inf")
-HUGE_INT, HUGE_FLOAT = 2**62, 1e300  # beyond any allocation: an error or a result, at once
+HUGE_INT, HUGE_FLOAT = 2**62, 1e30  # a huge count; a huge float32-representable number
 
 # path-like nonsense shared by every path option (read paths: each must be refused)
 _PATHS = Path(tempfile.mkdtemp(prefix="rainkit-fuzz-paths-"))
@@ -518,13 +592,23 @@ atexit.register(shutil.rmtree, _PATHS, ignore_errors=True)
 (_PATHS / "notes.txt").write_text("not a checkpoint, not an image\n")
 
 
-def option_values(kind: str, default: object) -> list[tuple[str, object, str]]:
-    """``(label, value, expect)`` for an option of ``kind`` whose default is ``default``."""
-    maybe_none = [] if default is None else [("None", None, "reject")]
+# Options that size an allocation or count layers, stages or loop steps: a huge value is a
+# request for a huge network or tensor, not bad input (torch's allocator refuses it, or the
+# loop runs for ever), so they get no "huge" case. Every other number option gets one.
+_SIZING = re.compile(r"channels|blocks|stages|depth|num_cab|layers|steps|dim$|hidden|size|"
+                     r"length|width|blur|samples|repeat|expansion|factor|dilation|bins|per_image")
+
+
+def option_values(kind: str, default: object, name: str = "", nullable: bool = False
+                  ) -> list[tuple[str, object, str]]:
+    """``(label, value, expect)`` for an option ``name`` of ``kind`` whose default is
+    ``default``; ``nullable``: its annotation admits ``None``."""
+    maybe_none = [] if default is None else [("None", None, "accept" if nullable else "reject")]
+    sizing = bool(_SIZING.search(name))
     if kind == "float":
         ref = 1.0 if not isinstance(default, (int, float)) else float(default)
         return [("-1.0", -1.0, "reject"), ("0.0", 0.0, "either"), ("inf", INF, "reject"),
-                ("huge", HUGE_FLOAT, "either"),
+                *([] if sizing else [("huge", HUGE_FLOAT, "either")]),
                 ("-inf", -INF, "reject"), ("nan", NAN, "reject"), ("str", "1", "reject"),
                 ("bool", True, "reject"), ("complex", 1j, "reject"),
                 ("np.float32", np.float32(ref), "accept"), ("np.float64", np.float64(ref),
@@ -534,7 +618,7 @@ def option_values(kind: str, default: object) -> list[tuple[str, object, str]]:
     if kind == "int":
         ref = 1 if not isinstance(default, int) else default
         return [("-1", -1, "reject"), ("0", 0, "either"), ("1.5", 1.5, "reject"),
-                ("huge", HUGE_INT, "either"),
+                *([] if sizing else [("huge", HUGE_INT, "either")]),
                 ("float_int", float(ref), "reject"), ("inf", INF, "reject"),
                 ("nan", NAN, "reject"), ("str", str(ref), "reject"), ("bool", True, "reject"),
                 ("np.int64", np.int64(ref), "accept"),
@@ -697,10 +781,12 @@ def _data_specs() -> list[Spec]:
              lambda **o: lambda: d.SyntheticRainDataset([_rand(3, 16, 16)], **o)[0]),
         Spec("rainkit.data.sample_photos", "none",
              lambda **o: lambda: d.sample_photos(o.get("names", ["camera"])),
+             passes_options=False,
              option_args={"names": (("str", "camera"), ("int", 3), ("None", None),
                                     ("unknown", ["bogus"]))}),
         Spec("rainkit.data.estimate_decoded_bytes", "none",
              lambda **o: lambda: d.estimate_decoded_bytes(o.get("paths", [])),
+             passes_options=False,
              option_args={"paths": (("str", "a.png"), ("int", 3), ("None", None))}),
         Spec("rainkit.data.demo_datasets", "none",
              lambda **o: lambda: d.demo_datasets(**{"patch_size": 8, "samples_per_image": 1,
@@ -798,6 +884,8 @@ def _block_specs() -> list[Spec]:
         Spec("rainkit.nn.receptive_field", "none",
              lambda **o: lambda: nnm.receptive_field(o.pop("model", nn.Conv2d(3, 3, 3)), **o),
              options={"in_channels": 3, "size": 17, "samples": 2},
+             # size=[1, 2] is a valid size, too small for the 3x3 probe: a clear error or a result
+             overrides={("size", "list"): "either"},
              option_args={"model": (("str", "conv"), ("None", None))}),
         Spec("rainkit.init.kaiming_init_", "none",
              lambda **o: lambda: rainkit.init.kaiming_init_(o.pop("module", nn.Conv2d(3, 3, 3)),
@@ -823,9 +911,11 @@ def _more_block_specs() -> list[Spec]:
     def same(m: nn.Module) -> Callable[..., str | None]:
         return _same_shape
 
-    def block(name: str, *args: object, out: Any = same, **fixed: object) -> Spec:
+    def block(name: str, *args: object, out: Any = same,
+              overrides: dict[tuple[str, str], str] | None = None, **fixed: object) -> Spec:
         return Spec(f"rainkit.nn.blocks.{name}", "image", _cls(getattr(b, name), *args, **fixed),
-                    channels=4, strict=True, input_args=("input", "x", "channels"), out=out)
+                    channels=4, strict=True, input_args=("input", "x", "channels"), out=out,
+                    overrides=overrides or {})
 
     weight, bias = torch.full((4, 4), 0.5), torch.zeros(4, 4)
     return [
@@ -838,7 +928,8 @@ def _more_block_specs() -> list[Spec]:
         block("MixtureOfExpertsFeatureCompensator", 4),
         block("MultiDconvTransposedAttention", 4),
         block("OriginalResolutionBlock", 4, num_cab=1, reduction=2),
-        block("SpatialIRNN", 4, out=None),
+        block("SpatialIRNN", 4, out=None,  # alpha: any real initial recurrent weight
+              overrides={("alpha", "-1.0"): "either"}),
         block("SqueezeExcite", 4, 2),
         block("TopKSparseAttention", 4),
         block("ImplicitNeuralRepresentation", 4, hidden=(8,),
@@ -851,7 +942,7 @@ def _more_block_specs() -> list[Spec]:
              lambda **o: (lambda m: lambda x: m(x, _first_three(x)))(
                  b.SupervisedAttention(4, **o)),
              channels=4, strict=True, input_args=("features", "image", "input", "channels"),
-             out=_channels_out(lambda m: 4)),
+             out=same),  # (features, image): the features keep their shape
         Spec("rainkit.nn.blocks.spatial_irnn", "image",
              lambda **o: lambda x: b.spatial_irnn(x, o.get("weight", weight),
                                                   o.get("bias", bias)),
@@ -862,6 +953,9 @@ def _more_block_specs() -> list[Spec]:
     ]
 
 
+# with fewer_scales=True, the weights of the scales that do not fit are dropped by design, so
+# too many weights is not an error there
+FEWER_SCALES = {("scale_weights", "too_many"): "either"}
 # SSIM's size check names the window that does not fit
 SSIM_ARGS = ("input", "target", "window_size")
 
@@ -882,9 +976,9 @@ def _loss_metric_specs() -> list[Spec]:
              lambda **o: L.CombinedLoss({"l1": (nn.L1Loss(), o.get("weight", 1.0)),
                                          "charbonnier": (L.CharbonnierLoss(), 0.5)}),
              input_args=("output", "positive"), out=lambda m: _scalar,
-             options={"weight": 1.0}),
+             options={"weight": 1.0}, passes_options=False),
         Spec("rainkit.loss.VGGFeatures", "image",
-             _cls(L.VGGFeatures, weights=None, layers=("relu2_1",)),
+             _cls(L.VGGFeatures, vgg_weights=None, layers=("relu2_1",)),
              input_args=("input",)),
         Spec("rainkit.loss.gram_matrix", "image", _fn(L.gram_matrix), input_args=("features",)),
         Spec("rainkit.metrics.psnr", "pair", _fn(M.psnr), out=lambda m: _scalar, numpy_ok=True),
@@ -896,15 +990,22 @@ def _loss_metric_specs() -> list[Spec]:
              numpy_ok=True, input_args=SSIM_ARGS),
         # fewer_scales: the fuzz images (16 px) are smaller than five scales need (161 px)
         Spec("rainkit.metrics.ms_ssim", "pair", _fn(M.ms_ssim, fewer_scales=True),
-             out=lambda m: _scalar, numpy_ok=True, input_args=SSIM_ARGS),
+             out=lambda m: _scalar, numpy_ok=True, input_args=SSIM_ARGS,
+             overrides=FEWER_SCALES),
         Spec("rainkit.metrics.MS_SSIM", "pair", _cls(M.MS_SSIM, fewer_scales=True),
-             out=lambda m: _scalar, numpy_ok=True, input_args=SSIM_ARGS),
+             out=lambda m: _scalar, numpy_ok=True, input_args=SSIM_ARGS,
+             overrides=FEWER_SCALES),
         Spec("rainkit.loss.ms_ssim_loss", "pair", _fn(L.ms_ssim_loss, fewer_scales=True),
-             out=lambda m: _scalar, input_args=SSIM_ARGS),
+             out=lambda m: _scalar, input_args=SSIM_ARGS,
+             overrides=FEWER_SCALES),
         Spec("rainkit.loss.MSSSIMLoss", "pair", _cls(L.MSSSIMLoss, fewer_scales=True),
-             out=lambda m: _scalar, input_args=SSIM_ARGS),
+             out=lambda m: _scalar, input_args=SSIM_ARGS,
+             overrides=FEWER_SCALES),
+        # hint is free text (the last line of the missing-file message): any string is good
         Spec("rainkit.metrics.LPIPS", "pair", _cls(M.LPIPS, weights=None), size=32,
-             out=lambda m: _scalar, options={"net": "alex", "reduction": "mean"}),
+             out=lambda m: _scalar, options={"net": "alex", "reduction": "mean"},
+             overrides={("hint", "bogus"): "accept", ("hint", "empty"): "accept",
+                        ("hint", "upper"): "accept"}),
         Spec("rainkit.metrics.lpips", "pair", _lpips_fn, size=32, out=lambda m: _scalar,
              slow=True),
         Spec("rainkit.metrics.rgb_to_y", "image", _fn(M.rgb_to_y), input_args=("image",)),
@@ -915,7 +1016,8 @@ def _loss_metric_specs() -> list[Spec]:
         cls = getattr(L, name)
         # the contrastive losses need a negative: the positive mirrored (the bad value itself
         # when it is not a tensor), so every case reaches the check it is about
-        make = (_cls_with_negative if "Contrastive" in name else _cls)(cls, weights=None, **fixed)
+        make = (_cls_with_negative if "Contrastive" in name else _cls)(cls, vgg_weights=None,
+                                                                       **fixed)
         specs.append(Spec(f"rainkit.loss.{name}", "pair", make,
                           input_args=("output", "positive"), out=lambda m: _scalar))
     for name in ("perceptual_loss", "style_loss"):
@@ -1009,7 +1111,7 @@ def _later_specs() -> list[Spec]:
             # only bad names: a good one would read (or download) a checkpoint file
             specs.append(Spec(
                 f"rainkit.nn.{fname}", "none", by_name(getattr(nnm, fname)),
-                introspect=False,
+                introspect=False, input_args=("name", "checkpoint"),
                 option_args={"name": (("bogus", "bogus"), ("int", 3), ("None", None))}))
     if hasattr(nnm, "register_model"):
         # only bad calls: a good one would change the global MODELS table
@@ -1018,6 +1120,8 @@ def _later_specs() -> list[Spec]:
             lambda **o: lambda: nnm.register_model(o.get("name", "fuzz-net"),
                                                    o.get("cls", int)),
             introspect=False,
+            # register_model(name) with cls=None is the decorator form
+            overrides={("cls", "None"): "accept"},
             option_args={"name": (("spaces", "a b"), ("int", 3), ("None", None)),
                          "cls": (("int", int), ("None", None), ("instance", nn.Conv2d(1, 1, 1)))}))
     return specs
@@ -1228,9 +1332,10 @@ def _training_checkpoint_specs() -> list[Spec]:
                  "given": (("list", [1]), ("None", None), ("str", "ab")),
                  "fixed": (("str", "epochs"), ("int", 3), ("None", None), ("ints", [3])),
              }),
-        Spec("rainkit.training.training_state", "none", training_state,
+        Spec("rainkit.training.training_state", "none", training_state, passes_options=False,
              option_args=optimizer_args),
-        Spec("rainkit.training.restore_training_state", "none", restore, option_args={
+        Spec("rainkit.training.restore_training_state", "none", restore, passes_options=False,
+             option_args={
             "state": (("list", [1]), ("None", None), ("empty", {}),
                       ("optimizer_int", {**state, "optimizer": 3}),
                       ("scheduler_int", {**state, "scheduler": 3}),
@@ -1241,6 +1346,7 @@ def _training_checkpoint_specs() -> list[Spec]:
         Spec("rainkit.training.pick_device", "none", lambda **o: lambda: T.pick_device(**o)),
         Spec("rainkit.training.distributed_session", "none",
              lambda **o: lambda: _enter(T.distributed_session(o.get("device", "cpu"))),
+             passes_options=False,
              option_args={"device": (("bogus", "bogus"), ("int", 0), ("None", None),
                                      ("cuda_99", "cuda:99"), ("list", ["cpu"]))}),
         Spec("rainkit.training.all_reduce_sum", "none",
@@ -1311,7 +1417,8 @@ def _training_checkpoint_specs() -> list[Spec]:
         Spec("rainkit.checkpoint.build_from_checkpoint", "none",
              positional(C.build_from_checkpoint, ("checkpoint", lambda: checkpoint)),
              # source only names the checkpoint in messages: any path-like label is good
-             overrides={("source", "missing"): "accept"},
+             overrides={("source", label): "accept" for label in
+                        ("missing", "directory", "text_file", "empty_str")},
              option_args={"checkpoint": (
                  ("None", None), ("list", [1]), ("empty", {}), ("str", "net.pt"),
                  ("name_list", {**checkpoint, "model_name": ["a"]}),
@@ -1325,7 +1432,7 @@ def _training_checkpoint_specs() -> list[Spec]:
 
 def _registry_metrics_inference_specs() -> list[Spec]:
     """Names added with the zoo, the score table and the photo path (issues 21-23)."""
-    nnm, M, I = rainkit.nn, rainkit.metrics, rainkit.inference
+    nnm, M, inf = rainkit.nn, rainkit.metrics, rainkit.inference
     root = Path(tempfile.mkdtemp(prefix="rainkit-fuzz-zoo-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     net = nnm.BaselineNet(channels=4, num_blocks=1)
@@ -1338,8 +1445,8 @@ def _registry_metrics_inference_specs() -> list[Spec]:
     write_paths = (("int", 3), ("None", None), ("directory", folder), ("empty_str", ""),
                    ("under_a_file", text / "x.png"))
     state = net.state_dict()
-    x, y = _rand(2, 3, 32, 32, seed=1), _rand(2, 3, 32, 32, seed=2)
-    photo = I.read_photo(_write_png(root / "photo.png")) if hasattr(I, "read_photo") else None
+    x = _rand(2, 3, 32, 32, seed=1)
+    photo = inf.read_photo(_write_png(root / "photo.png"))
 
     def by(func: Callable[..., object], *defaults: tuple[str, Callable[[], object]]
            ) -> Callable[..., Callable[[], object]]:
@@ -1368,9 +1475,9 @@ def _registry_metrics_inference_specs() -> list[Spec]:
               file_args, path=read_paths,
               map_location=(("bogus", "gpu0"), ("cuda_99", "cuda:99"), ("list", ["cpu"]))),
         named("rainkit.nn.load_state_strict",
-              by(nnm.load_state_strict, ("net", lambda: nnm.BaselineNet(channels=4,
-                                                                         num_blocks=1)),
-                 ("state", lambda: state), ("what", lambda: "net.pt")),
+              lambda **o: lambda: nnm.load_state_strict(
+                  o.get("net", nnm.BaselineNet(channels=4, num_blocks=1)), o.get("state", state),
+                  what="net.pt"),
               ("net", "state", "what", "weights", "key", "shape"),
               net=(("None", None), ("str", "baseline"), ("int", 3)),
               state=(("None", None), ("list", [1]), ("empty", {}),
@@ -1381,18 +1488,19 @@ def _registry_metrics_inference_specs() -> list[Spec]:
         named("rainkit.nn.register_family", by(nnm.register_family, ("family", lambda: 3)),
               ("family",),
               family=(("int", 3), ("None", None), ("str", "prenet"), ("dict", {"name": "x"}))),
-        Spec("rainkit.metrics.NIQE", "image", _cls(M.NIQE), size=64, min_size=1,
+        Spec("rainkit.metrics.NIQE", "image", _cls(M.NIQE), size=96,
              input_args=("input", "image"), out=lambda m: _scalar, slow=True),
         Spec("rainkit.metrics.BRISQUE", "image", _cls(M.BRISQUE), size=64,
              input_args=("input", "image"), out=lambda m: _scalar, slow=True),
-        Spec("rainkit.metrics.niqe", "image", _fn(M.niqe), size=64, numpy_ok=True,
+        Spec("rainkit.metrics.niqe", "image", _fn(M.niqe), size=96, numpy_ok=True,
              input_args=("input", "image"), out=lambda m: _scalar, slow=True),
         Spec("rainkit.metrics.brisque", "image", _fn(M.brisque), size=64, numpy_ok=True,
              input_args=("input", "image"), out=lambda m: _scalar, slow=True),
         Spec("rainkit.metrics.ScoreTable", "pair", _cls(M.ScoreTable), size=32,
              input_args=("input", "target", "window_size"),
+             # its default convention fixes the border: crop_border=1 contradicts it
              overrides={("no_reference", "empty"): "accept", ("no_reference", "None"): "either",
-                        ("lpips", "list"): "reject"}),
+                        ("crop_border", "np.int64"): "either"}),
         named("rainkit.metrics.auto_downsample_factor",
               by(M.auto_downsample_factor, ("height", lambda: 256), ("width", lambda: 256)),
               ("height", "width"),
@@ -1436,7 +1544,7 @@ def _registry_metrics_inference_specs() -> list[Spec]:
                                      ("no_layer", nn.ReLU()))}),
         # inference: the photo path
         Spec("rainkit.inference.Derainer", "image",
-             lambda **o: I.Derainer(nnm.BaselineNet(channels=4, num_blocks=1),
+             lambda **o: inf.Derainer(nnm.BaselineNet(channels=4, num_blocks=1),
                                     **{"margin": 4, "tile": 16, **o}),
              size=24, input_args=("image", "input"), out=lambda m: _same_shape,
              options={"margin": 4, "tile": 16},
@@ -1444,10 +1552,10 @@ def _registry_metrics_inference_specs() -> list[Spec]:
                         ("margin", "upper"): "reject", ("cache_dir", "directory"): "accept",
                         ("cache_dir", "missing"): "either", ("cache_dir", "empty_str"): "either",
                         ("input", "rank3"): "accept", ("input", "mismatch_dtype"): "either"}),
-        named("rainkit.inference.read_photo", by(I.read_photo, ("path", lambda: text)),
+        named("rainkit.inference.read_photo", by(inf.read_photo, ("path", lambda: text)),
               ("path", "file", "photo"), path=read_paths),
         named("rainkit.inference.resolve_scale",
-              by(I.resolve_scale, ("scale", lambda: 1.0), ("height", lambda: 100),
+              by(inf.resolve_scale, ("scale", lambda: 1.0), ("height", lambda: 100),
                  ("width", lambda: 100)),
               ("scale", "height", "width", "target"),
               scale=(("bogus", "bogus"), ("zero", 0.0), ("-1.0", -1.0), ("nan", NAN),
@@ -1455,13 +1563,13 @@ def _registry_metrics_inference_specs() -> list[Spec]:
               height=(("zero", 0), ("str", "100"), ("1.5", 1.5)),
               target=(("zero", 0), ("str", "384"))),
         named("rainkit.inference.tile_margin",
-              by(I.tile_margin, ("model", lambda: 3)), ("model", "in_channels", "cache_dir"),
+              by(inf.tile_margin, ("model", lambda: 3)), ("model", "in_channels", "cache_dir"),
               model=(("int", 3), ("None", None), ("str", "baseline")),
               in_channels=(("zero", 0), ("str", "3"))),
-        Spec("rainkit.inference.to_uint8", "image", _fn(I.to_uint8), ndim=3,
+        Spec("rainkit.inference.to_uint8", "image", _fn(inf.to_uint8), ndim=3,
              input_args=("image",), int_images="either"),
         named("rainkit.inference.write_photo",
-              by(I.write_photo, ("photo", lambda: photo),
+              by(inf.write_photo, ("photo", lambda: photo),
                  ("path", lambda: Path(tempfile.mkdtemp(dir=root)) / "out.png")),
               ("photo", "path", "file", "folder", "rounding"),
               photo=(("int", 3), ("None", None), ("tensor", x[0])),
@@ -1528,19 +1636,30 @@ def all_specs() -> list[Spec]:
             continue
         # every option that has a default is fuzzed, unless the spec fixes it
         for pname, param in params.items():
-            if pname in ("self", "weights") or param.default is inspect.Parameter.empty:
+            if pname in ("self", "weights", "vgg_weights") or \
+                    param.default is inspect.Parameter.empty:
                 continue
             if pname in spec.option_args or pname == "seed":
                 continue
             spec.options.setdefault(pname, param.default)
-        if "weights" in params and spec.name.endswith(("LPIPS", "lpips", "Loss", "VGGFeatures")):
-            spec.option_args.setdefault("weights", (("int", 3),))
+        for wname in ("weights", "vgg_weights"):
+            if wname in params and spec.name.endswith(("LPIPS", "lpips", "Loss", "VGGFeatures")):
+                spec.option_args.setdefault(wname, (
+                    ("int", 3), ("directory", _PATHS / "folder"),
+                    ("text_file", _PATHS / "notes.txt"), ("missing", _PATHS / "missing.pth"),
+                    ("empty_str", "")))
     return specs
 
 
 def _resolve(name: str) -> Any:
     module, _, attr = name.rpartition(".")
     return getattr(__import__(module, fromlist=[attr]), attr)
+
+
+def _parameter(spec: Spec, pname: str) -> inspect.Parameter | None:
+    obj = _resolve(spec.name)
+    target = obj.__init__ if isinstance(obj, type) else obj
+    return inspect.signature(target).parameters.get(pname)
 
 
 def _param_kind(spec: Spec, pname: str) -> str | None:
@@ -1598,7 +1717,9 @@ def build_cases() -> list[Case]:
             kind = _param_kind(spec, pname)
             if kind is None:
                 continue
-            for label, value, expect in option_values(kind, default):
+            nullable = "None" in str(_parameter(spec, pname).annotation) \
+                if _parameter(spec, pname) is not None else False
+            for label, value, expect in option_values(kind, default, pname, nullable):
                 expect = spec.overrides.get((pname, label), expect)
                 cases.append(Case(
                     spec.name, f"{pname}={label}",
@@ -1615,7 +1736,7 @@ def build_cases() -> list[Case]:
                     spec.overrides.get((pname, label), "reject"), args, True, None,
                     slow=spec.slow, klass=option_class(None, label),
                 ))
-        if spec.introspect:
+        if spec.introspect and spec.passes_options:
             # an unknown keyword must be refused, not swallowed by a **kwargs
             cases.append(Case(
                 spec.name, "unknown_keyword",

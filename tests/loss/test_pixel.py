@@ -93,3 +93,13 @@ def test_rejects_empty_tensors(shape: tuple[int, ...]) -> None:
     with pytest.raises(ValueError, match="input must not be empty"):
         charbonnier_loss(x, x)
     assert charbonnier_loss(torch.zeros(3), torch.zeros(3), reduction="none").shape == (3,)
+
+
+def test_huge_eps_and_float16_stay_finite() -> None:
+    # sqrt(d * d + eps * eps) overflowed float32 for eps = 1e30 (inf); hypot gives the value
+    # itself (found by tests/test_public_api_fuzz.py); by hand, sqrt(d^2 + eps^2) = eps there
+    x, y = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    assert charbonnier_loss(x, y, eps=1e30).item() == pytest.approx(1e30, rel=1e-6)
+    # where input == target the loss is eps, also in float16
+    half = x.half()
+    assert charbonnier_loss(half, half, eps=1e-3).item() == pytest.approx(1e-3, rel=1e-3)

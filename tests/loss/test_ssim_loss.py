@@ -42,6 +42,17 @@ def test_errors() -> None:
         ssim_loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 17))
 
 
+@pytest.mark.parametrize("option", ["window_size", "sigma", "k1", "k2"])
+def test_none_window_options_are_refused(option: str) -> None:
+    # the metric reads None as "the scoring convention's value"; the loss has no convention,
+    # so None is a mistake (found by tests/test_public_api_fuzz.py)
+    x = torch.rand(1, 3, 16, 16)
+    with pytest.raises(TypeError, match=option):
+        SSIMLoss(**{option: None})
+    with pytest.raises(TypeError, match=option):
+        ssim_loss(x, x, **{option: None})
+
+
 def test_holds_an_ssim_metric() -> None:
     from rainkit.metrics import SSIM
 

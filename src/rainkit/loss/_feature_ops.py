@@ -9,7 +9,7 @@ import them. They are not part of rainkit's public API and may change without no
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal
 
 import torch
@@ -71,9 +71,9 @@ class _MeanAbsDistances(torch.autograd.Function):
         return torch.stack([d.abs().mean() for d in diffs])
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx,
+    def backward(ctx: torch.autograd.function.BackwardCFunction,
                  grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        diffs = ctx.saved_tensors  # type: ignore[attr-defined]
+        diffs = ctx.saved_tensors
         scale = grad / diffs[0].numel()
         out = torch.sign(diffs[0]).mul_(scale[0])
         for k in range(1, len(diffs)):
@@ -85,7 +85,8 @@ def mean_abs_distances(a: torch.Tensor, targets: Sequence[torch.Tensor]) -> torc
     """``torch.stack([F.l1_loss(a, t) for t in targets])``; one autograd node when only ``a``
     carries a gradient (the usual case: targets come from a no-grad pass)."""
     if a.requires_grad and not any(t.requires_grad for t in targets) and torch.is_grad_enabled():
-        return _MeanAbsDistances.apply(a, *targets)  # type: ignore[no-any-return]
+        distances: torch.Tensor = _MeanAbsDistances.apply(a, *targets)
+        return distances
     return torch.stack([F.l1_loss(a, t) for t in targets])
 
 
@@ -223,7 +224,18 @@ def l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return mean_abs_distances(output, [target])[0]
 
 
-CRITERIA = {"l1": l1, "mse": F.mse_loss}
+CRITERIA: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "l1": l1, "mse": F.mse_loss}
+
+
+def weighted_sum(terms: Iterable[torch.Tensor]) -> torch.Tensor:
+    """``terms[0] + terms[1] + ...`` in order (as ``sum`` without its ``0 +``); at least one."""
+    total: torch.Tensor | None = None
+    for term in terms:
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("expected at least one layer, got none")
+    return total
 
 
 def weighted_layer_distance(
@@ -243,6 +255,6 @@ def weighted_layer_distance(
     layers = tuple(out)
     weights = check_layer_weights(layer_weights, layers)
     fn = CRITERIA[criterion]
-    return sum(  # type: ignore[return-value]
+    return weighted_sum(
         w * fn(transform(out[n]), transform(target[n])) for n, w in zip(layers, weights)
     )

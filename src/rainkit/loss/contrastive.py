@@ -44,6 +44,7 @@ from rainkit.loss._feature_ops import (
     feature_dtype,
     mean_abs_distances,
     select,
+    weighted_sum,
 )
 from rainkit.loss.feature import FeatureLoss
 from rainkit.loss.vgg import VGGFeatures, check_layers
@@ -131,14 +132,14 @@ def easy_contrastive_loss(
                                                      negative_features)
     layers = tuple(out_feats)
     weights = check_layer_weights(layer_weights, layers)
-    total = 0.0
+    terms = []
     for name, w in zip(layers, weights):
         out = _pooled(out_feats[name])
         pos = (1 - F.cosine_similarity(out, _pooled(pos_feats[name]), dim=1)).mean()
         neg = torch.stack([F.cosine_similarity(out, _pooled(nf[name]), dim=1).mean()
                            for nf in neg_feats]).mean()
-        total = total + w * (pos + neg)
-    return total  # type: ignore[return-value]
+        terms.append(w * (pos + neg))
+    return weighted_sum(terms)
 
 
 def contrastive_loss(
@@ -186,13 +187,13 @@ def contrastive_loss(
     layers = tuple(out_feats)
     weights = check_layer_weights(layer_weights, layers)
     eps = check_positive(eps, "eps", strict=False)
-    total = 0.0
+    terms = []
     for name, w in zip(layers, weights):
         targets = [feature_dtype(f[name]) for f in (pos_feats, *neg_feats)]
         distances = mean_abs_distances(feature_dtype(out_feats[name]), targets)
         d_ap, d_an = distances[0], distances[1:].mean()
-        total = total + w * d_ap / (d_an + eps)
-    return total  # type: ignore[return-value]
+        terms.append(w * d_ap / (d_an + eps))
+    return weighted_sum(terms)
 
 
 class EasyContrastiveLoss(FeatureLoss):

@@ -68,8 +68,9 @@ def charbonnier_loss(
     check_same_shape(input, target)
     eps = check_positive(eps, "eps")
     check_reduction(reduction)
-    diff = input - target
-    return reduce(torch.sqrt(diff * diff + eps * eps), reduction)
+    # hypot, not sqrt(d * d + eps * eps): no overflow for a huge eps or difference, and no
+    # underflow of eps * eps in float16 (1e-3 squared is below float16's smallest normal)
+    return reduce(torch.hypot(input - target, input.new_tensor(eps)), reduction)
 
 
 class CharbonnierLoss(nn.Module):

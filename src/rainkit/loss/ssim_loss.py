@@ -7,6 +7,7 @@ from torch import nn
 
 from rainkit._validation import Reduction, check_image_tensor, check_reduction, reduce
 from rainkit.metrics import SSIM, ssim
+from rainkit.metrics.ssim import check_window_options
 
 __all__ = ["SSIMLoss", "ssim_loss"]
 
@@ -55,10 +56,12 @@ def ssim_loss(
         Neural Networks", IEEE TCI 2017.
     """
     check_image_tensor(input, "input")
-    check_reduction(reduction)
+    reduction = check_reduction(reduction)
+    # the metric reads None as "the convention's value"; the loss has no convention
+    check_window_options(window_size, sigma, k1, k2)
     values = ssim(input, target, data_range=data_range, window_size=window_size, sigma=sigma,
                   k1=k1, k2=k2, reduction="none")
-    return reduce(1 - values, reduction)  # type: ignore[operator]
+    return reduce(1 - values, reduction)
 
 
 class SSIMLoss(nn.Module):
@@ -87,6 +90,7 @@ class SSIMLoss(nn.Module):
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__()
+        check_window_options(window_size, sigma, k1, k2)  # SSIM reads None as a default
         self.ssim = SSIM(data_range=data_range, window_size=window_size, sigma=sigma, k1=k1,
                          k2=k2, reduction="none")
         self.reduction: Reduction = check_reduction(reduction)
@@ -95,21 +99,29 @@ class SSIMLoss(nn.Module):
     def data_range(self) -> float | None:
         return self.ssim.data_range
 
+    # never None here (checked at construction), where the metric's None means "the
+    # convention's value"
     @property
     def window_size(self) -> int:
-        return self.ssim.window_size
+        return int(self._setting(self.ssim.window_size))
 
     @property
     def sigma(self) -> float:
-        return self.ssim.sigma
+        return self._setting(self.ssim.sigma)
 
     @property
     def k1(self) -> float:
-        return self.ssim.k1
+        return self._setting(self.ssim.k1)
 
     @property
     def k2(self) -> float:
-        return self.ssim.k2
+        return self._setting(self.ssim.k2)
+
+    @staticmethod
+    def _setting(value: float | None) -> float:
+        if value is None:  # pragma: no cover - only if someone empties the metric's setting
+            raise ValueError("the SSIM metric of this loss has no value for this setting")
+        return value
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_image_tensor(input, "input")

@@ -110,7 +110,8 @@ def _make_trunk(depth: int, init: bool) -> nn.Sequential:
         for module in trunk:
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
     return trunk
 
 
@@ -127,7 +128,7 @@ def min_input_size(layers: Sequence[str]) -> int:
         [1, 16, 32]
     """
     deepest = max(_INDEX[name] for name in check_layers(layers))
-    return 2 ** sum(1 for name in VGG19_LAYERS[: deepest + 1] if name.startswith("pool"))
+    return 1 << sum(1 for name in VGG19_LAYERS[: deepest + 1] if name.startswith("pool"))
 
 
 def check_vgg_input(input: object, name: str, layers: Sequence[str]) -> torch.Tensor:
@@ -169,7 +170,7 @@ def _read_trunk_state(path: str, trunk: nn.Sequential) -> dict[str, torch.Tensor
     that differ from VGG19's, naming the file and what was expected.
     """
     expected = {k: tuple(v.shape) for k, v in trunk.state_dict().items()}
-    where = f"VGG19 weights file {path!r}"
+    where = f"vgg_weights: the VGG19 weights file {path!r}"
     hint = (f"expected torchvision's {VGG19_WEIGHTS_FILE} (a state dict with keys "
             f"'features.0.weight', 'features.0.bias', ...) from {VGG19_URL}")
     try:
@@ -218,7 +219,7 @@ def _fill_trunk_in_state_dict(
 ) -> None:
     # A state dict without the trunk (as state_dict() writes it) keeps the current trunk; one
     # with it (written by an older rainkit, or by hand) loads it, strictly as usual.
-    features: nn.Module = module.features  # type: ignore[assignment]
+    features = module.get_submodule("features")
     trunk = {prefix + "features." + k: v for k, v in features.state_dict().items()}
     if not any(key in state_dict for key in trunk):
         state_dict.update(trunk)
@@ -344,8 +345,11 @@ class VGGFeatures(nn.Module):
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1),
                              persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.register_state_dict_post_hook(_drop_trunk_from_state_dict)
-        self.register_load_state_dict_pre_hook(_fill_trunk_in_state_dict)
+        # torch leaves these two methods unannotated
+        self.register_state_dict_post_hook(  # type: ignore[no-untyped-call]  # untyped in torch
+            _drop_trunk_from_state_dict)
+        self.register_load_state_dict_pre_hook(  # type: ignore[no-untyped-call]  # idem
+            _fill_trunk_in_state_dict)
         super().train(False)
 
     @property
