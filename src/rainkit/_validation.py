@@ -33,7 +33,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, Literal, TypeVar, cast, get_args
 
 import numpy as np
 import torch
@@ -228,7 +228,7 @@ def check_output_path(value: object, name: str = "path", *, folder: bool = False
     Raises TypeError for a wrong type and ValueError otherwise; returns a :class:`Path`.
     """
     path = check_path(value, name)
-    if os.fspath(value) == "":  # type: ignore[call-overload]
+    if isinstance(value, (str, os.PathLike)) and os.fspath(value) == "":
         raise ValueError(f"{name} must not be empty (it would mean the current folder)")
     if folder and path.exists() and not path.is_dir():
         raise ValueError(f"{name} must be a folder, got the file {path}")
@@ -243,7 +243,7 @@ def check_output_path(value: object, name: str = "path", *, folder: bool = False
     return path
 
 
-def check_mapping(value: object, name: str, *, optional: bool = False) -> dict:
+def check_mapping(value: object, name: str, *, optional: bool = False) -> dict[Any, Any]:
     """Raise TypeError unless ``value`` is a mapping (or ``None`` when ``optional``).
 
     Returns a new ``dict`` of it (empty for ``None``).
@@ -314,7 +314,7 @@ def check_same_shape(
 
 def check_reduction(reduction: object) -> Reduction:
     """Raise ValueError unless ``reduction`` is one of ``'none'``, ``'mean'``, ``'sum'``."""
-    return check_choice(reduction, REDUCTIONS, "reduction")  # type: ignore[return-value]
+    return cast(Reduction, check_choice(reduction, REDUCTIONS, "reduction"))
 
 
 def check_choice(value: object, choices: Iterable[str], name: str) -> str:
@@ -407,14 +407,12 @@ def check_real(
 
 def reduce(values: torch.Tensor, reduction: Reduction) -> torch.Tensor:
     """Reduce per-sample ``values`` by ``'none'`` (unchanged), ``'mean'`` or ``'sum'``."""
+    reduction = check_reduction(reduction)  # a string comparison: no device sync
     if reduction == "mean":
         return values.mean()
     if reduction == "sum":
         return values.sum()
-    if reduction == "none":
-        return values
-    check_reduction(reduction)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return values
 
 
 def renamed_keyword(old: str, new: str, since: str) -> Callable[[FuncT], FuncT]:
@@ -448,6 +446,6 @@ def renamed_keyword(old: str, new: str, since: str) -> Callable[[FuncT], FuncT]:
                 kwargs[new] = kwargs.pop(old)
             return func(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return cast(FuncT, wrapper)
 
     return decorate

@@ -49,7 +49,7 @@ References:
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 import torch
 from torch import nn
@@ -62,6 +62,7 @@ ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 _NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm,
                nn.LayerNorm)
+Nonlinearity = Literal["relu", "leaky_relu", "linear", "tanh", "sigmoid", "selu"]
 _NONLINEARITIES = ("relu", "leaky_relu", "linear", "tanh", "sigmoid", "selu")
 _AFFINE_TYPES = (nn.modules.conv._ConvNd, nn.Linear, *_NORM_TYPES)
 
@@ -69,7 +70,7 @@ _AFFINE_TYPES = (nn.modules.conv._ConvNd, nn.Linear, *_NORM_TYPES)
 def kaiming_init_(
     module: ModuleT,
     mode: Literal["fan_in", "fan_out"] = "fan_out",
-    nonlinearity: str = "relu",
+    nonlinearity: Nonlinearity = "relu",
 ) -> ModuleT:
     """Kaiming-normal initialisation of every convolution and linear layer in ``module``.
 
@@ -108,11 +109,11 @@ def kaiming_init_(
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     check_choice(mode, ("fan_in", "fan_out"), "mode")
-    check_choice(nonlinearity, _NONLINEARITIES, "nonlinearity")
+    gain_of = cast(Nonlinearity, check_choice(nonlinearity, _NONLINEARITIES, "nonlinearity"))
     with torch.no_grad():
         for layer in module.modules():
             if isinstance(layer, (nn.modules.conv._ConvNd, nn.Linear)):
-                nn.init.kaiming_normal_(layer.weight, mode=mode, nonlinearity=nonlinearity)
+                nn.init.kaiming_normal_(layer.weight, mode=mode, nonlinearity=gain_of)
                 if layer.bias is not None:
                     nn.init.zeros_(layer.bias)
             elif isinstance(layer, _NORM_TYPES):
@@ -183,7 +184,7 @@ def zero_output_init_(*modules: nn.Module) -> list[nn.Module]:
         changed.append(layer)
     with torch.no_grad():
         for layer in changed:
-            layer.weight.zero_()  # type: ignore[operator]
-            if getattr(layer, "bias", None) is not None:
-                layer.bias.zero_()  # type: ignore[union-attr,operator]
+            for parameter in (getattr(layer, "weight", None), getattr(layer, "bias", None)):
+                if isinstance(parameter, torch.Tensor):
+                    parameter.zero_()
     return changed

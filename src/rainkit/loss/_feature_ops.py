@@ -234,7 +234,7 @@ def weighted_sum(terms: Iterable[torch.Tensor]) -> torch.Tensor:
     for term in terms:
         total = term if total is None else total + term
     if total is None:
-        raise ValueError("expected at least one layer, got none")
+        raise ValueError("expected at least one term to add, got none")
     return total
 
 

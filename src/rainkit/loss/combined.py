@@ -10,7 +10,13 @@ import torch
 from torch import nn
 
 from rainkit._validation import check_image_tensor, check_positive, check_same_shape
-from rainkit.loss._feature_ops import as_negatives, check_trunk_dtypes, extract, select
+from rainkit.loss._feature_ops import (
+    as_negatives,
+    check_trunk_dtypes,
+    extract,
+    select,
+    weighted_sum,
+)
 from rainkit.loss.feature import FeatureLoss
 from rainkit.loss.vgg import VGG19_LAYERS, VGGFeatures, check_vgg_input
 
@@ -151,13 +157,15 @@ class CombinedLoss(nn.Module):
             self.loss_weights[name] = check_positive(weight, f"weight of {name!r}", strict=False)
         # group the feature losses by the trunk they can share; the deepest trunk serves each
         # group, and every loss of the group is pointed at it
-        groups: dict[tuple[object, ...], list[str]] = {}
+        groups: dict[tuple[object, ...], list[tuple[str, FeatureLoss]]] = {}
         for name, module in self.losses.items():
             if isinstance(module, FeatureLoss):
-                groups.setdefault(_share_key(module.vgg), []).append(name)
-        self._groups: list[tuple[VGGFeatures, tuple[str, ...], tuple[str, ...], list[str]]] = []
-        for names in groups.values():
-            members: list[FeatureLoss] = [self.losses[n] for n in names]  # type: ignore[misc]
+                groups.setdefault(_share_key(module.vgg), []).append((name, module))
+        # (trunk, its layers, the layers needed of the negatives, the (name, loss) members)
+        self._groups: list[tuple[VGGFeatures, tuple[str, ...], tuple[str, ...],
+                                 list[tuple[str, FeatureLoss]]]] = []
+        for group in groups.values():
+            members = [m for _, m in group]
             vgg = max((m.vgg for m in members), key=lambda v: v.depth)
             for member in members:
                 member.vgg = vgg
@@ -165,7 +173,7 @@ class CombinedLoss(nn.Module):
             layers = tuple(sorted(wanted, key=VGG19_LAYERS.index))
             neg_wanted = {layer for m in members if m.needs_negative for layer in m.layers}
             neg_layers = tuple(sorted(neg_wanted, key=VGG19_LAYERS.index))
-            self._groups.append((vgg, layers, neg_layers, names))
+            self._groups.append((vgg, layers, neg_layers, group))
 
     @property
     def weights(self) -> dict[str, float]:
@@ -195,19 +203,18 @@ class CombinedLoss(nn.Module):
                              f"{tuple(output.shape)}")
         terms: dict[str, torch.Tensor] = {}
         negatives = None if negative is None else as_negatives(negative, positive)
-        for vgg, layers, neg_layers, names in self._groups:
+        for vgg, layers, neg_layers, group in self._groups:
             check_vgg_input(output, "output", layers)
             check_trunk_dtypes(vgg, output, positive)
             if neg_layers and negatives is not None:
                 check_trunk_dtypes(vgg, *negatives, names=("negative",) * len(negatives))
             if neg_layers and negatives is None:
-                needs_neg = [n for n in names if self.losses[n].needs_negative]
+                needs_neg = [n for n, m in group if m.needs_negative]
                 raise ValueError(f"losses {needs_neg} need a negative image, got None")
             out, pos, negs = extract(vgg, layers, output, positive,
                                       negatives if neg_layers else None, neg_layers or None,
                                       self.target_dtype)
-            for n in names:
-                loss: FeatureLoss = self.losses[n]  # type: ignore[assignment]
+            for n, loss in group:
                 own = loss.layers
                 neg = [select(f, own) for f in negs] if negs and loss.needs_negative else None
                 terms[n] = loss.forward_features(select(out, own), select(pos, own), neg)
@@ -215,8 +222,8 @@ class CombinedLoss(nn.Module):
             if not isinstance(module, FeatureLoss):
                 terms[name] = module(output, positive)
         ordered = {name: terms[name] for name in self.losses}
-        total = sum(self.loss_weights[n] * value for n, value in ordered.items())
-        return total, {n: v.detach() for n, v in ordered.items()}  # type: ignore[return-value]
+        total = weighted_sum(self.loss_weights[n] * value for n, value in ordered.items())
+        return total, {n: v.detach() for n, v in ordered.items()}
 
     def extra_repr(self) -> str:
         dtype = "" if self.target_dtype is None else f", target_dtype={self.target_dtype}"

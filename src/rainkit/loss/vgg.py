@@ -345,7 +345,6 @@ class VGGFeatures(nn.Module):
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1),
                              persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        # torch leaves these two methods unannotated
         self.register_state_dict_post_hook(  # type: ignore[no-untyped-call]  # untyped in torch
             _drop_trunk_from_state_dict)
         self.register_load_state_dict_pre_hook(  # type: ignore[no-untyped-call]  # idem

@@ -141,11 +141,13 @@ def downsample(x: torch.Tensor, factor: int) -> torch.Tensor:
     """
     if factor == 1:
         return x
+    # TorchScript skips the body of `if not torch.jit.is_scripting()` only in this spelling
     if not torch.jit.is_scripting():
-        if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        tracing = torch.jit.is_tracing()
+        if tracing or torch.compiler.is_compiling():
             return _downsample_by_gathers(x, factor)
     h, w = x.shape[-2], x.shape[-1]
-    return F.adaptive_avg_pool2d(x, [(h + factor - 1) // factor, (w + factor - 1) // factor])
+    return F.adaptive_avg_pool2d(x, ((h + factor - 1) // factor, (w + factor - 1) // factor))
 
 
 def _window_matrix(n: int, bins: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

@@ -63,7 +63,8 @@ class RainNet(nn.Module):
         self, x: torch.Tensor, return_rain: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Derain ``x``; with ``return_rain=True`` return ``(derained, rain)``."""
-        if not torch.jit.is_scripting():  # TorchScript compiles neither the check nor its messages
+        # TorchScript compiles neither the check nor its messages (it skips this branch)
+        if not torch.jit.is_scripting():
             check_network_input(x, self.in_channels, self)
         derained, rain = self._separate(x)
         if return_rain:

@@ -18,7 +18,7 @@ table                  holds
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar, overload
@@ -197,6 +197,11 @@ class Family:
         test_kwargs: its test settings: for each of its networks, small constructor arguments
             that keep the shape of the architecture (every kind of layer present) for the
             contract, export and fuzz tests, which run every network of :data:`MODELS`.
+        training_loss: the paper's training loss where it supervises more than the final
+            image: ``loss(outputs, target)`` over the list that the network's
+            ``stage_outputs(x)`` returns (MPRNet's three stages, NeRD-Rain's scales);
+            ``examples/train.py --loss paper`` uses it. ``None``: the paper trains on the final
+            image only.
     """
 
     name: str
@@ -210,6 +215,7 @@ class Family:
     input_note: str = "RGB in [0, 1]; predicts the rain layer"
     detect: Callable[[StateDict], tuple[str, dict[str, Any]] | None] | None = None
     test_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    training_loss: Callable[[Sequence[torch.Tensor], torch.Tensor], torch.Tensor] | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name, "family name")

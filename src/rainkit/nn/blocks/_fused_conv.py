@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +11,7 @@ try:
     from torch.utils._python_dispatch import _get_current_dispatch_mode
 except ImportError:  # pragma: no cover - a torch without it: assume no mode is active
 
-    def _get_current_dispatch_mode() -> None:
+    def _get_current_dispatch_mode() -> None:  # type: ignore[misc]  # older torch: no mode type
         return None
 
 __all__ = ["Activation", "conv2d_accumulate_", "conv2d_act", "conv2d_add", "fused_inference"]
@@ -21,7 +21,7 @@ Activation = Literal["relu", "sigmoid", "tanh"] | None
 _ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 
 
-def _pointwise_op() -> object | None:
+def _pointwise_op() -> Any:
     """``torch.ops.mkldnn._convolution_pointwise`` (what inductor fuses CPU convolutions into)."""
     if not torch.backends.mkldnn.is_available():
         return None
@@ -75,8 +75,9 @@ def conv2d_act(
     """
     padding = weight.shape[-1] // 2
     if fused:
-        return _OP(x, weight, bias, [padding, padding], [1, 1], [1, 1], 1,  # type: ignore[operator]
-                   act or "none", [], None)
+        out: torch.Tensor = _OP(x, weight, bias, [padding, padding], [1, 1], [1, 1], 1,
+                                act or "none", [], None)
+        return out
     y = F.conv2d(x, weight, bias, padding=padding)
     return y if act is None else _ACTIVATIONS[act](y)
 
@@ -93,8 +94,9 @@ def conv2d_add(
     """:math:`\\operatorname{act}(W * x + b + \\text{other})`; fused as in :func:`conv2d_act`."""
     padding = weight.shape[-1] // 2
     if fused:
-        return _OP.binary(x, other, weight, bias, [padding, padding],  # type: ignore[attr-defined]
-                          [1, 1], [1, 1], 1, "add", None, act, [], None)
+        added: torch.Tensor = _OP.binary(x, other, weight, bias, [padding, padding],
+                                         [1, 1], [1, 1], 1, "add", None, act, [], None)
+        return added
     y = F.conv2d(x, weight, bias, padding=padding) + other
     return y if act is None else torch.relu(y)
 

@@ -79,7 +79,8 @@ class DilatedResidualStack(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_scripting():  # TorchScript compiles neither the check nor its messages
             check_network_input(x, self.channels, self)
-        return self.blocks(x)
+        out: torch.Tensor = self.blocks(x)
+        return out
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, dilations={self.dilations}"

@@ -94,7 +94,8 @@ class MultiScaleBranches(nn.Module):
             if self.skip:
                 y = y + pooled
             outs.append(y if scale == 1 else resize_to(y, size))
-        return self.fuse(torch.cat(outs, dim=1))
+        fused: torch.Tensor = self.fuse(torch.cat(outs, dim=1))
+        return fused
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, scales={self.scales}, skip={self.skip}"

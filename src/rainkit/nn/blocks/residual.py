@@ -103,7 +103,8 @@ class ResidualBlock(nn.Module):
         if not torch.jit.is_scripting():  # TorchScript compiles neither the check nor its messages
             check_network_input(x, self.channels, self)
         out = self.norm2(self.conv2(self.act1(self.norm1(self.conv1(x)))))
-        return self.act2(x + out)
+        result: torch.Tensor = self.act2(x + out)
+        return result
 
     def extra_repr(self) -> str:
         return (f"channels={self.channels}, kernel_size={self.kernel_size}, "

@@ -28,6 +28,7 @@ def _score(test_set: str, psnr: float, ssim: float) -> PublishedScore:
 
 #: The MPRNet family as registered in :data:`rainkit.nn.FAMILIES`.
 FAMILY = register_family(Family(
+    training_loss=mprnet_loss,
     name="mprnet",
     title="MPRNet (Zamir et al., CVPR 2021)",
     paper=("S. W. Zamir, A. Arora, S. Khan, M. Hayat, F. S. Khan, M.-H. Yang, L. Shao, "
@@ -36,6 +37,8 @@ FAMILY = register_family(Family(
     licence="Academic Public License (non-commercial; copies and modifications under the same "
             "licence): weights are the authors', not redistributed by rainkit",
     models=("mprnet",),
+    test_kwargs={"mprnet": {"channels": 8, "unet_channels": 4, "orsnet_channels": 4,
+                            "num_cab": 1}},
     tiling=("approximate: every channel-attention block scales its channels by a gate "
             "computed from the global mean of the whole patch, and stage 1 and 2 split the "
             "image into quarters and halves, so tiles differ from the whole image"),

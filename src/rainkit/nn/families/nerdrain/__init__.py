@@ -76,6 +76,7 @@ def _entry(model: str, trained: str) -> PretrainedWeights:
 
 #: The NeRD-Rain family as registered in :data:`rainkit.nn.FAMILIES`.
 FAMILY = register_family(Family(
+    training_loss=nerdrain_loss,
     name="nerdrain",
     title="NeRD-Rain (Chen et al., CVPR 2024)",
     paper=("X. Chen, J. Pan, J. Dong, \"Bidirectional Multi-Scale Implicit Neural "
@@ -84,6 +85,8 @@ FAMILY = register_family(Family(
     licence="no licence file in the authors' repository: weights are the authors', not "
             "redistributed by rainkit",
     models=("nerdrain", "nerdrain_s"),
+    test_kwargs={"nerdrain": {"dim": 8, "num_blocks": 1, "window_size": None},
+                 "nerdrain_s": {"dim": 8, "num_blocks": 1, "window_size": None}},
     tiling=("approximate: the transposed attention mixes channels with a matrix computed over "
             "the whole window, so the network has no finite receptive field; the authors' own "
             "test-time windows (window_size) are part of the network's inference"),
