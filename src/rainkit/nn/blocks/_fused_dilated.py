@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -28,9 +28,10 @@ def conv2d_dilated(
     :func:`fused_inference` holds) one oneDNN call with the activation fused in."""
     padding = dilation * (weight.shape[-1] - 1) // 2
     if fused:
-        return cast(torch.Tensor, _OP(  # type: ignore[operator]
+        out: torch.Tensor = _OP(
             x, weight, bias, [padding, padding], [1, 1], [dilation, dilation], 1, act or "none",
-            [], None))
+            [], None)
+        return out
     y = F.conv2d(x, weight, bias, padding=padding, dilation=dilation)
     return y if act is None else _ACTIVATIONS[act](y)
 
@@ -49,8 +50,9 @@ def conv2d_dilated_add(
     :func:`conv2d_dilated` (``other`` in the layout of ``x``)."""
     padding = dilation * (weight.shape[-1] - 1) // 2
     if fused:
-        return cast(torch.Tensor, _OP.binary(  # type: ignore[attr-defined]
+        out: torch.Tensor = _OP.binary(
             x, other, weight, bias, [padding, padding], [1, 1], [dilation, dilation], 1, "add",
-            None, act, [], None))
+            None, act, [], None)
+        return out
     y = F.conv2d(x, weight, bias, padding=padding, dilation=dilation) + other
     return y if act is None else torch.relu(y)

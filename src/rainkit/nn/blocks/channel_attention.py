@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -22,13 +23,16 @@ def _conv_prelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     pad = weight.shape[-1] // 2
     if fused:
         if isinstance(act, nn.PReLU) and act.weight.numel() == 1:
-            return torch.ops.mkldnn._convolution_pointwise(
+            leaky: torch.Tensor = torch.ops.mkldnn._convolution_pointwise(
                 x, weight, bias, [pad, pad], [1, 1], [1, 1], 1, "leaky_relu",
                 [float(act.weight)], None)
+            return leaky
         if isinstance(act, nn.ReLU):
-            return torch.ops.mkldnn._convolution_pointwise(
+            relu: torch.Tensor = torch.ops.mkldnn._convolution_pointwise(
                 x, weight, bias, [pad, pad], [1, 1], [1, 1], 1, "relu", [], None)
-    return act(F.conv2d(x, weight, bias, padding=pad))
+            return relu
+    out: torch.Tensor = act(F.conv2d(x, weight, bias, padding=pad))
+    return out
 
 
 class ChannelAttention(nn.Module):
@@ -78,11 +82,13 @@ class ChannelAttention(nn.Module):
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
         """The :math:`(B, C, 1, 1)` gate :math:`\\sigma(W_2 \\operatorname{ReLU}(W_1 \\bar{x}))`."""
+        # conv_du[0] and conv_du[2] are the Conv2d of __init__, typed Module by the checker; the
+        # ignores stand for typing.cast, which torch.jit.script (this block scripts) rejects.
         first, second = self.conv_du[0], self.conv_du[2]
-        mean = x.mean((2, 3))
-        hidden = F.relu(F.linear(mean, first.weight.flatten(1), first.bias))
-        return torch.sigmoid(F.linear(hidden, second.weight.flatten(1), second.bias))[:, :, None,
-                                                                                       None]
+        w1, w2 = first.weight.flatten(1), second.weight.flatten(1)  # type: ignore[operator]
+        hidden = F.relu(F.linear(x.mean((2, 3)), w1, first.bias))  # type: ignore[arg-type]
+        gate = torch.sigmoid(F.linear(hidden, w2, second.bias))  # type: ignore[arg-type]
+        return gate[:, :, None, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_scripting():
@@ -166,7 +172,9 @@ class ChannelAttentionBlock(nn.Module):
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """The block without the input check (for networks that checked their input)."""
         fused = fused_inference(x)
-        first, act, second = self.body[0], self.body[1], self.body[2]
+        # body is built in __init__: Conv2d, the activation, Conv2d
+        first, act, second = (cast(nn.Conv2d, self.body[0]), self.body[1],
+                              cast(nn.Conv2d, self.body[2]))
         res = _conv_prelu(x, first.weight, first.bias, act, fused)
         if fused:
             pad = second.weight.shape[-1] // 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import cast
 
 import torch
 from torch import nn
@@ -96,7 +97,8 @@ class ImplicitNeuralRepresentation(nn.Module):
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` without the input check (for networks that checked their input)."""
-        linears = [m for m in self.imnet.layers if isinstance(m, nn.Linear)]
+        layers = cast(nn.Sequential, self.imnet.layers)  # the Sequential of __init__
+        linears = [m for m in layers if isinstance(m, nn.Linear)]
         first = linears[0]
         c9 = 9 * self.channels
         weight = first.weight[:, :c9].reshape(first.out_features, self.channels, 3, 3)

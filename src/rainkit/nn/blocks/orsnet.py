@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -79,14 +80,16 @@ class OriginalResolutionBlock(nn.Module):
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """The block without the input check (for networks that checked their input)."""
         y = x
-        for cab in self.body[:-1]:
+        # body is built in __init__: the CABs, then the Conv2d
+        for cab in cast(list[ChannelAttentionBlock], list(self.body[:-1])):
             y = cab.residual(y)
-        conv = self.body[-1]
+        conv = cast(nn.Conv2d, self.body[-1])
         pad = conv.weight.shape[-1] // 2
         if fused_inference(x):
-            return torch.ops.mkldnn._convolution_pointwise.binary(
+            out: torch.Tensor = torch.ops.mkldnn._convolution_pointwise.binary(
                 y, x, conv.weight, None, [pad, pad], [1, 1], [1, 1], 1, "add", None, None, [],
                 None)
+            return out
         return F.conv2d(y, conv.weight, padding=pad) + x
 
     def extra_repr(self) -> str:

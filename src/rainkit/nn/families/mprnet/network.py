@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -49,8 +51,9 @@ def _conv(x: torch.Tensor, weight: torch.Tensor, fused: bool) -> torch.Tensor:
     """A bias-free 'same' convolution (oneDNN's pointwise op on the fused CPU path)."""
     pad = weight.shape[-1] // 2
     if fused:
-        return torch.ops.mkldnn._convolution_pointwise(
+        out: torch.Tensor = torch.ops.mkldnn._convolution_pointwise(
             x, weight, None, [pad, pad], [1, 1], [1, 1], 1, "none", [], None)
+        return out
     return F.conv2d(x, weight, padding=pad)
 
 
@@ -75,7 +78,7 @@ def _up2(x: torch.Tensor) -> torch.Tensor:
 
 
 def _cabs(blocks: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    for block in blocks:
+    for block in cast(list[ChannelAttentionBlock], list(blocks)):  # Sequentials of CABs
         x = block.residual(x)
     return x
 
@@ -90,7 +93,7 @@ class _DownSample(nn.Module):
                                   nn.Conv2d(channels, channels + extra, 1, bias=False))
 
     def forward(self, x: torch.Tensor, fused: bool = False) -> torch.Tensor:
-        return _conv(F.avg_pool2d(x, 2), self.down[1].weight, fused)
+        return _conv(F.avg_pool2d(x, 2), cast(nn.Conv2d, self.down[1]).weight, fused)
 
 
 class _UpSample(nn.Module):
@@ -103,7 +106,7 @@ class _UpSample(nn.Module):
                                 nn.Conv2d(channels + extra, channels, 1, bias=False))
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor, fused: bool = False) -> torch.Tensor:
-        up = _up2(_conv(x, self.up[1].weight, fused))
+        up = _up2(_conv(x, cast(nn.Conv2d, self.up[1]).weight, fused))
         return skip.add_(up) if fused else skip + up
 
 
@@ -150,10 +153,14 @@ class _Decoder(nn.Module):
     def __init__(self, n: int, k: int, reduction: int, act: nn.Module, bias: bool, s: int
                  ) -> None:
         super().__init__()
-        for level, c in enumerate((n, n + s, n + 2 * s), 1):
-            setattr(self, f"decoder_level{level}", nn.Sequential(
-                *(ChannelAttentionBlock(c, k, reduction, bias=bias, act_layer=act)
-                  for _ in range(2))))
+
+        def cabs(c: int) -> nn.Sequential:
+            return nn.Sequential(*(ChannelAttentionBlock(c, k, reduction, bias=bias, act_layer=act)
+                                   for _ in range(2)))
+
+        self.decoder_level1 = cabs(n)
+        self.decoder_level2 = cabs(n + s)
+        self.decoder_level3 = cabs(n + 2 * s)
         self.skip_attn1 = ChannelAttentionBlock(n, k, reduction, bias=bias, act_layer=act)
         self.skip_attn2 = ChannelAttentionBlock(n + s, k, reduction, bias=bias, act_layer=act)
         self.up21 = _UpSample(n, s)
@@ -195,7 +202,7 @@ class _ORSNet(nn.Module):
             ups = [getattr(self, f"up_{kind}1")]
         else:
             ups = list(getattr(self, f"up_{kind}2"))
-        weight = _compose_1x1(*(u.up[1].weight for u in ups), conv.weight)
+        weight = _compose_1x1(*(cast(nn.Conv2d, u.up[1]).weight for u in ups), conv.weight)
         if conv.bias is not None:
             y = F.conv2d(x, weight, conv.bias)
             return y if acc is None else acc + y
@@ -334,11 +341,12 @@ class MPRNet(RainNet):
         return self
 
     def _shallow(self, seq: nn.Sequential, x: torch.Tensor, fused: bool) -> torch.Tensor:
-        conv = seq[0]
+        # a shallow() of __init__: Conv2d, then a CAB
+        conv = cast(nn.Conv2d, seq[0])
         y = _conv(x, conv.weight, fused)
         if conv.bias is not None:
             y = y + conv.bias[:, None, None]
-        return seq[1].residual(y)
+        return cast(ChannelAttentionBlock, seq[1]).residual(y)
 
     def _cat_conv(self, conv: nn.Conv2d, a: torch.Tensor, b: torch.Tensor, fused: bool
                   ) -> torch.Tensor:
@@ -358,18 +366,18 @@ class MPRNet(RainNet):
         quarters = torch.cat([halves[:, :, :, :w2], halves[:, :, :, w2:]], 0)
 
         # Stage 1: encode the quarters, join left and right, decode the halves.
-        enc1 = self.stage1_encoder(self._shallow(self.shallow_feat1, quarters, fused),
-                                   None, None, fused)
+        enc1: list[torch.Tensor] = self.stage1_encoder(
+            self._shallow(self.shallow_feat1, quarters, fused), None, None, fused)
         enc1 = [torch.cat([f[: 2 * b], f[2 * b:]], 3) for f in enc1]
-        dec1 = self.stage1_decoder(enc1, fused)
+        dec1: list[torch.Tensor] = self.stage1_decoder(enc1, fused)
         feats2, img1 = self.sam12.apply_attention(dec1[0], halves)
 
         # Stage 2: encode the halves with CSFF, join top and bottom, decode.
         x2 = self._cat_conv(self.concat12, self._shallow(self.shallow_feat2, halves, fused),
                             feats2, fused)
-        enc2 = self.stage2_encoder(x2, enc1, dec1, fused)
+        enc2: list[torch.Tensor] = self.stage2_encoder(x2, enc1, dec1, fused)
         enc2 = [torch.cat([f[:b], f[b:]], 2) for f in enc2]
-        dec2 = self.stage2_decoder(enc2, fused)
+        dec2: list[torch.Tensor] = self.stage2_decoder(enc2, fused)
         feats3, img2 = self.sam23.apply_attention(dec2[0], x)
 
         # Stage 3: full resolution.
@@ -379,7 +387,7 @@ class MPRNet(RainNet):
         tail = self.tail
         pad = tail.weight.shape[-1] // 2
         if fused and tail.bias is None:
-            img3 = torch.ops.mkldnn._convolution_pointwise.binary(
+            img3: torch.Tensor = torch.ops.mkldnn._convolution_pointwise.binary(
                 x3, x, tail.weight, None, [pad, pad], [1, 1], [1, 1], 1, "add", None, None, [],
                 None)
         else:
@@ -392,7 +400,8 @@ class MPRNet(RainNet):
         layout = (torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
                   and not x.is_contiguous() else torch.contiguous_format)
         outs = self._stages(reflect_pad_to_multiple(x, 8))
-        return tuple(o[:, :, :h, :w].contiguous(memory_format=layout) for o in outs)  # type: ignore[return-value]
+        img3, img2, img1 = (o[:, :, :h, :w].contiguous(memory_format=layout) for o in outs)
+        return img3, img2, img1
 
     def stage_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The image estimates of stages 1, 2 and 3 (the last is the result), each

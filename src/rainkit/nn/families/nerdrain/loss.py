@@ -20,7 +20,8 @@ def fft_loss(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     ``train.py`` uses; its ``losses.py`` is not in the NeRD-Rain repository)."""
     check_floating_tensor(input, "input")
     check_floating_tensor(target, "target")
-    return (torch.fft.fft2(input) - torch.fft.fft2(target)).abs().mean()
+    diff: torch.Tensor = torch.fft.fft2(input) - torch.fft.fft2(target)  # Any in torch's stubs
+    return diff.abs().mean()
 
 
 def _pyr_down(x: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ representations."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -37,10 +38,12 @@ def _conv(x: torch.Tensor, weight: torch.Tensor, fused: bool, groups: int = 1,
     pad = weight.shape[-1] // 2
     if fused:
         if other is not None:
-            return _OP.binary(x, other, weight, None, [pad, pad], [1, 1], [1, 1], groups,
-                              binary, None, None, [], None)
-        return _OP(x, weight, None, [pad, pad], [1, 1], [1, 1], groups, act, [],
-                   "none" if act == "gelu" else None)
+            combined: torch.Tensor = _OP.binary(x, other, weight, None, [pad, pad], [1, 1],
+                                                [1, 1], groups, binary, None, None, [], None)
+            return combined
+        out: torch.Tensor = _OP(x, weight, None, [pad, pad], [1, 1], [1, 1], groups, act, [],
+                                "none" if act == "gelu" else None)
+        return out
     y = F.conv2d(x, weight, padding=pad, groups=groups)
     if act == "gelu":
         y = F.gelu(y)
@@ -94,9 +97,9 @@ class _Attention(nn.Module):
         L2-normalised queries and keys, times the temperature) folded into ``project_out``, so
         neither the normalised queries and keys, nor ``attn @ v``, are materialised.
         """
-        dwconv = self.qkv_dwconv.main[0]
+        dwconv = cast(nn.Conv2d, self.qkv_dwconv.main[0])  # the depthwise Conv2d
         if self.qkv.bias is not None or dwconv.bias is not None:
-            qkv = dwconv(self.qkv(normed))
+            qkv: torch.Tensor = dwconv(self.qkv(normed))
         else:
             qkv = _conv(_conv(normed, self.qkv.weight, fused), dwconv.weight, fused,
                         groups=dwconv.weight.shape[0])
@@ -139,11 +142,12 @@ class _FeedForward(nn.Module):
         """``x + ffn(normed)``; on the fused path the two halves run as separate oneDNN
         convolutions, the GELU inside the first depthwise one and the gate product inside the
         second, the skip inside ``project_out``."""
-        dw = self.dwconv.main[0]
+        dw = cast(nn.Conv2d, self.dwconv.main[0])  # the depthwise Conv2d
         has_bias = any(m.bias is not None for m in (self.project_in, dw, self.project_out))
         if has_bias or not fused:
             y = gated_gelu(dw(self.project_in(normed)))
-            return x + self.project_out(y)
+            out: torch.Tensor = x + self.project_out(y)
+            return out
         hd = self.hidden
         w_in, w_dw = self.project_in.weight, dw.weight
         gate = _conv(_conv(normed, w_in[:hd], True), w_dw[:hd], True, groups=hd, act="gelu")
@@ -187,7 +191,7 @@ class _Resample(nn.Module):
         self.body = nn.Sequential(nn.Conv2d(channels, out, 3, padding=1, bias=False), shuffle)
 
     def forward(self, x: torch.Tensor, fused: bool = False) -> torch.Tensor:
-        y = _conv(x, self.body[0].weight, fused)
+        y = _conv(x, cast(nn.Conv2d, self.body[0]).weight, fused)  # the Conv2d of __init__
         return F.pixel_unshuffle(y, 2) if self.down else F.pixel_shuffle(y, 2)
 
 
@@ -205,7 +209,7 @@ def _conv_module(conv: nn.Conv2d, x: torch.Tensor, fused: bool,
                  other: torch.Tensor | None = None) -> torch.Tensor:
     """``conv(x) (+ other)``, fused on the CPU inference path when the convolution has no bias."""
     if conv.bias is not None:
-        y = conv(x)
+        y: torch.Tensor = conv(x)
         return y if other is None else y + other
     return _conv(x, conv.weight, fused, other=other)
 
@@ -261,7 +265,8 @@ def _levels(value: object, name: str) -> tuple[int, int, int]:
         value = (value,) * 3
     if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 3:
         raise TypeError(f"{name} must be an int or a sequence of 3 ints, got {value!r}")
-    return tuple(check_int(v, name, minimum=1) for v in value)  # type: ignore[return-value]
+    first, second, third = (check_int(v, name, minimum=1) for v in value)
+    return first, second, third
 
 
 @register_model("nerdrain")
@@ -396,39 +401,44 @@ class NeRDRain(RainNet):
         self.output_small = conv3(c)
         self.INR = ImplicitNeuralRepresentation(d, out_channels=c)
         self.patch_embed_mid = _Embed(c, d, bias)
-        for name, make in (("encoder_level1_mid", lambda: stack(0)),
-                           ("down1_2_mid", lambda: _Resample(d, True)),
-                           ("encoder_level2_mid", lambda: stack(1)),
-                           ("down2_3_mid", lambda: _Resample(2 * d, True)),
-                           ("latent_mid", lambda: stack(2)),
-                           ("up3_2_mid", lambda: _Resample(4 * d, False)),
-                           ("reduce_chan_level2_mid", lambda: reduce(1)),
-                           ("decoder_level2_mid", lambda: stack(1)),
-                           ("up2_1_mid", lambda: _Resample(2 * d, False)),
-                           ("reduce_chan_level1_mid", lambda: reduce(0)),
-                           ("decoder_level1_mid", lambda: stack(0))):
-            first = name if name.startswith(("down", "up")) else f"{name}1"
-            setattr(self, first, make())
-            setattr(self, f"{name}2", make())
+        # The two U-Nets at 1/2 scale and the three at full scale: the copies of each module
+        # side by side (the first resamplers' names have no number), as the authors register them.
+        self.encoder_level1_mid1, self.encoder_level1_mid2 = stack(0), stack(0)
+        self.down1_2_mid, self.down1_2_mid2 = _Resample(d, True), _Resample(d, True)
+        self.encoder_level2_mid1, self.encoder_level2_mid2 = stack(1), stack(1)
+        self.down2_3_mid, self.down2_3_mid2 = _Resample(2 * d, True), _Resample(2 * d, True)
+        self.latent_mid1, self.latent_mid2 = stack(2), stack(2)
+        self.up3_2_mid, self.up3_2_mid2 = _Resample(4 * d, False), _Resample(4 * d, False)
+        self.reduce_chan_level2_mid1, self.reduce_chan_level2_mid2 = reduce(1), reduce(1)
+        self.decoder_level2_mid1, self.decoder_level2_mid2 = stack(1), stack(1)
+        self.up2_1_mid, self.up2_1_mid2 = _Resample(2 * d, False), _Resample(2 * d, False)
+        self.reduce_chan_level1_mid1, self.reduce_chan_level1_mid2 = reduce(0), reduce(0)
+        self.decoder_level1_mid1, self.decoder_level1_mid2 = stack(0), stack(0)
         self.output_mid = conv3(c)
         self.output_mid_context = conv3(d)
         self.INR2 = ImplicitNeuralRepresentation(d, out_channels=c)
         self.patch_embed_max = _Embed(c, d, bias)
-        for name, make in (("encoder_level1_max", lambda: stack(0)),
-                           ("down1_2_max", lambda: _Resample(d, True)),
-                           ("encoder_level2_max", lambda: stack(1)),
-                           ("down2_3_max", lambda: _Resample(2 * d, True)),
-                           ("latent_max", lambda: stack(2)),
-                           ("up3_2_max", lambda: _Resample(4 * d, False)),
-                           ("reduce_chan_level2_max", lambda: reduce(1)),
-                           ("decoder_level2_max", lambda: stack(1)),
-                           ("up2_1_max", lambda: _Resample(2 * d, False)),
-                           ("reduce_chan_level1_max", lambda: reduce(0)),
-                           ("decoder_level1_max", lambda: stack(0))):
-            first = name if name.startswith(("down", "up")) else f"{name}1"
-            setattr(self, first, make())
-            setattr(self, f"{name}2", make())
-            setattr(self, f"{name}3", make())
+        self.encoder_level1_max1, self.encoder_level1_max2, self.encoder_level1_max3 = (
+            stack(0), stack(0), stack(0))
+        self.down1_2_max, self.down1_2_max2, self.down1_2_max3 = (
+            _Resample(d, True), _Resample(d, True), _Resample(d, True))
+        self.encoder_level2_max1, self.encoder_level2_max2, self.encoder_level2_max3 = (
+            stack(1), stack(1), stack(1))
+        self.down2_3_max, self.down2_3_max2, self.down2_3_max3 = (
+            _Resample(2 * d, True), _Resample(2 * d, True), _Resample(2 * d, True))
+        self.latent_max1, self.latent_max2, self.latent_max3 = stack(2), stack(2), stack(2)
+        self.up3_2_max, self.up3_2_max2, self.up3_2_max3 = (
+            _Resample(4 * d, False), _Resample(4 * d, False), _Resample(4 * d, False))
+        self.reduce_chan_level2_max1, self.reduce_chan_level2_max2, self.reduce_chan_level2_max3 = (
+            reduce(1), reduce(1), reduce(1))
+        self.decoder_level2_max1, self.decoder_level2_max2, self.decoder_level2_max3 = (
+            stack(1), stack(1), stack(1))
+        self.up2_1_max, self.up2_1_max2, self.up2_1_max3 = (
+            _Resample(2 * d, False), _Resample(2 * d, False), _Resample(2 * d, False))
+        self.reduce_chan_level1_max1, self.reduce_chan_level1_max2, self.reduce_chan_level1_max3 = (
+            reduce(0), reduce(0), reduce(0))
+        self.decoder_level1_max1, self.decoder_level1_max2, self.decoder_level1_max3 = (
+            stack(0), stack(0), stack(0))
         self.output_max = conv3(c)
         self.output_max_context1 = conv3(d)
         self.output_max_context2 = conv3(d)
@@ -445,8 +455,11 @@ class NeRDRain(RainNet):
         """Zero the three output convolutions and the last layer of both INRs: the network then
         returns its input at every scale (the trainable default's identity at initialisation)."""
         with torch.no_grad():
-            layers = [self.output_small, self.output_mid, self.output_max,
-                      self.INR.imnet.layers[-1], self.INR2.imnet.layers[-1]]
+            # the INRs' MLPs (a Sequential) end in a Linear
+            inr_last = [cast(nn.Linear, cast(nn.Sequential, inr.imnet.layers)[-1])
+                        for inr in (self.INR, self.INR2)]
+            layers: list[nn.Conv2d | nn.Linear] = [self.output_small, self.output_mid,
+                                                   self.output_max, *inr_last]
             for layer in layers:
                 layer.weight.zero_()
                 if layer.bias is not None:
@@ -454,20 +467,22 @@ class NeRDRain(RainNet):
         return self
 
     # -- the network on sizes divisible by 16 -------------------------------------------------
-    def _unet(self, x: torch.Tensor, enc1: nn.Module, down12: _Resample, enc2: nn.Module,
-              down23: _Resample, latent: nn.Module, fused: bool
+    def _unet(self, x: torch.Tensor, enc1: nn.Sequential, down12: _Resample, enc2: nn.Sequential,
+              down23: _Resample, latent: nn.Sequential, fused: bool
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        e1 = enc1(x)
-        e2 = enc2(down12(e1, fused))
-        return e1, e2, latent(down23(e2, fused))
+        e1: torch.Tensor = enc1(x)
+        e2: torch.Tensor = enc2(down12(e1, fused))
+        z: torch.Tensor = latent(down23(e2, fused))
+        return e1, e2, z
 
     def _decode(self, z: torch.Tensor, e2: torch.Tensor, e1: torch.Tensor, up32: _Resample,
-                red2: nn.Conv2d, dec2: nn.Module, up21: _Resample, red1: nn.Conv2d,
-                dec1: nn.Module, fused: bool, up_done: bool = False) -> torch.Tensor:
+                red2: nn.Conv2d, dec2: nn.Sequential, up21: _Resample, red1: nn.Conv2d,
+                dec1: nn.Sequential, fused: bool, up_done: bool = False) -> torch.Tensor:
         y = z if up_done else up32(z, fused)
         y = dec2(_conv_module(red2, torch.cat([y, e2], 1), fused))
         y = _conv_module(red1, torch.cat([up21(y, fused), e1], 1), fused)
-        return dec1(y)
+        out: torch.Tensor = dec1(y)
+        return out
 
     def _forward_all(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The authors' seven outputs, in their order, for an input with sides divisible by 16."""
