@@ -829,6 +829,11 @@ _NETWORK_EITHER = {("num_blocks", "list"), ("heads", "list"), ("heads", "int"),
 
 
 def _tiny_kwargs(name: str, cls: type) -> dict[str, Any]:
+    """The family's ``test_kwargs`` for ``name`` where it declares them, else :data:`TINY_NETWORKS`
+    or the generic small keywords the class takes."""
+    for family in rainkit.nn.FAMILIES.values():
+        if name in family.test_kwargs:
+            return dict(family.test_kwargs[name])
     if name in TINY_NETWORKS:
         return dict(TINY_NETWORKS[name])
     params = inspect.signature(cls).parameters

@@ -34,7 +34,10 @@ torchvision's ``zero_init_residual``, Fixup): a fresh network is the identity,
 0`). So the first backward pass reaches only the rain head (and the layers beside it); once the
 head has moved, the second reaches the skips and the zeroed last layers of the branches, and
 the third every parameter. Training loses two steps, not more
-(``tests/test_init.py`` checks it for every network in :data:`rainkit.nn.MODELS`).
+(``tests/nn/models/test_networks.py`` checks it for every network in
+:data:`rainkit.nn.MODELS`). A zero layer whose output goes through a ReLU (or a gate ending in
+one) before anything else never trains, since :math:`\\operatorname{ReLU}'(0) = 0`: zero the
+layer after which the branch is *added*, never one before an activation.
 
 References:
     K. He, X. Zhang, S. Ren, J. Sun, "Delving Deep into Rectifiers: Surpassing Human-Level

@@ -499,7 +499,7 @@ def test_demo_on_scikit_image_photos(tmp_path: Path, capsys: pytest.CaptureFixtu
     # coffee (400 x 600) over chelsea (300 x 451), three panels each
     assert read_image(out / "before_after.png").shape == (3, 700, 1800)
     used = load_checkpoint(out / "last.pt")["metadata"]["settings"]
-    assert used["max_val_size"] == 256 and used["lr"] == 1e-3  # --demo's settings ...
+    assert used["max_val_size"] == 256 and used["lr"] == 2e-3  # --demo's settings ...
     assert used["lambda_ssim"] == 0.5 and used["epochs"] == 1  # ... unless given
 
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol as _TypingProtocol
 
+from rainkit.metrics.conventions import CONVENTIONS
+
 __all__ = [
     "PROTOCOLS",
     "TEST_SETS",
@@ -466,6 +468,12 @@ class _Figure(_TypingProtocol):
     protocol: str
 
 
+def _canonical(convention: str) -> str:
+    """A convention's canonical name (``"matlab-y"`` -> ``"prenet-y"``); unknown names as given."""
+    known = CONVENTIONS.get(convention)
+    return known.name if known is not None else convention
+
+
 def figure_mismatches(
     figure: _Figure,
     *,
@@ -527,7 +535,7 @@ def figure_mismatches(
                     if measured.name in published.other_versions else "")
         reasons.append(f"the figure is on {published.name}, the measurement on "
                        f"{measured.name}{relation}")
-    if figure.convention != convention:
+    if _canonical(figure.convention) != _canonical(convention):
         reasons.append(f"the figure is scored with convention {figure.convention!r}, the "
                        f"measurement with {convention!r}")
     figure_protocol = figure.protocol or None

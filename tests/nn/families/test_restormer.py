@@ -99,6 +99,7 @@ def test_banded_inference_equals_the_plain_path(monkeypatch: pytest.MonkeyPatch)
     with torch.no_grad():
         plain = net(x)
         monkeypatch.setattr(network, "BAND_BYTES", 2048)  # bands of 8 rows from 32 rows up
+        monkeypatch.setattr(network, "MIN_BAND_ROWS", 8)
         banded = net(x)
         with torch.enable_grad():
             trained_path = net(x)  # autograd on: the plain path

@@ -14,6 +14,7 @@ from torch import nn
 
 from _random_weights import randomize_
 from rainkit.nn import (
+    FAMILIES,
     MODELS,
     BaselineNet,
     DerainNet,
@@ -42,6 +43,12 @@ PENDING_EXACT_PORTS = {"prenet_real"}
 # would go, as the authors' code does.
 PENDING_UNUSED = {"nerdrain": ("reduce_chan_level1_max3",),
                   "nerdrain_s": ("reduce_chan_level1_max3",)}
+# Networks whose initialisation zeroes a layer that a ReLU follows, so that it never trains,
+# until their family's owner applies the fix; strict: an XPASS says the entry is to go.
+PENDING_INIT_FIX = {
+    "sapnet": "SAPNet.__init__ zeroes conv2 of each block, followed by CRA gate and ReLU "
+              "(ReLU'(0) = 0): conv1, att1, conv2, att2 of every block never get a gradient",
+}
 # Networks whose last convolution gives the clean image itself, not the rain layer.
 DIRECT = {"prenet_real"}
 
@@ -99,18 +106,19 @@ def _unused(name: str, parameter: str) -> bool:
     return any(parameter == u or parameter.startswith(u + ".") for u in declared)
 
 
-def _training_loss(net: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L1 on the output, plus L1 on every stage output for networks that have them (what their
-    training losses use: NeRD-Rain's 1/2 and 1/4 heads feed only those), each against the
-    target averaged down to its size."""
-    loss = F.l1_loss(net(x), target)
-    if hasattr(net, "stage_outputs"):
-        for out in net.stage_outputs(x):
-            loss = loss + F.l1_loss(out, F.adaptive_avg_pool2d(target, out.shape[-2:]))
-    return loss
+def _training_loss(name: str, net: nn.Module, x: torch.Tensor, target: torch.Tensor
+                   ) -> torch.Tensor:
+    """The paper's training loss where the family declares one (``Family.training_loss`` over
+    ``stage_outputs``: NeRD-Rain's 1/2 and 1/4 heads feed only that), else L1 on the output."""
+    for family in FAMILIES.values():
+        if name in family.models and family.training_loss is not None:
+            return family.training_loss(net.stage_outputs(x), target)
+    return F.l1_loss(net(x), target)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(reason=PENDING_INIT_FIX[n], strict=True))
+    if n in PENDING_INIT_FIX else n for n in NAMES])
 def test_gradient_reaches_every_parameter_within_three_steps_from_initialisation(
         name: str) -> None:
     # zero output layers pass no gradient backwards at step 0; the head moves at step 1, and by
@@ -126,7 +134,7 @@ def test_gradient_reaches_every_parameter_within_three_steps_from_initialisation
         x, target = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
         for _ in range(3):
             optimizer.zero_grad()
-            _training_loss(net, x, target).backward()
+            _training_loss(name, net, x, target).backward()
             reached |= _reached(net)
             optimizer.step()
     missing = [n for n, p in net.named_parameters()

@@ -221,12 +221,16 @@ class TransformerBlock(nn.Module):
 #: Bytes of the widest intermediate of one band of rows in the banded inference path: small
 #: enough to stay in the CPU caches.
 BAND_BYTES = 8 * 2**20
+#: The fewest rows in a band: the bands' context rows are computed twice, so thinner bands
+#: cost more than they save (measured on DRSformer's blocks, whose feed-forward needs 4 rows).
+MIN_BAND_ROWS = 32
 
 
 def _band_rows(x: torch.Tensor, channels: int) -> int:
-    """Rows per band so that ``channels`` channels of a band take about :data:`BAND_BYTES`."""
+    """Rows per band so that ``channels`` channels of a band take about :data:`BAND_BYTES`,
+    and at least :data:`MIN_BAND_ROWS`."""
     per_row = max(1, x.shape[0] * x.shape[-1] * channels * x.element_size())
-    return max(8, BAND_BYTES // per_row)
+    return max(MIN_BAND_ROWS, BAND_BYTES // per_row)
 
 
 def _bands(height: int, rows: int, radius: int) -> list[tuple[int, int, int, int]]:
