@@ -1,5 +1,5 @@
 """rainkit: composable PyTorch components for single-image deraining."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["__version__"]
