@@ -260,7 +260,7 @@ def build_criterion(args: argparse.Namespace) -> rainkit.loss.CombinedLoss:
         with stop_on_error("the VGG19 feature losses need their weights: ", "\nPut the file "
                            "there, pass --vgg_weights /path/to/vgg19.pth, or drop the --use_*_loss "
                            "flags."):
-            vgg = rainkit.loss.VGGFeatures(weights=args.vgg_weights, normalize=False)
+            vgg = rainkit.loss.VGGFeatures(vgg_weights=args.vgg_weights, normalize=False)
         for term in features:
             terms[term] = (FEATURE_LOSSES[term](vgg=vgg), getattr(args, f"lambda_{term}"))
     if not terms:

@@ -4,6 +4,8 @@ resume), start-up checks, --init_from, --model_module and two CPU processes."""
 
 from __future__ import annotations
 
+import hashlib
+
 import csv
 import os
 import re
@@ -400,7 +402,7 @@ def test_impossible_settings_rejected_before_the_first_step(
         expected = "--lr must be a finite number > 0, got inf"
     else:
         argv += ["--model", "nonexistent"]
-        expected = "--model must be one of baseline, derainnet"
+        expected = "--model must be one of baseline, brn, derainnet"
     out = tmp_path / "run"
     said = _fails(capsys, [*argv, "--out_dir", str(out)])
     assert expected in said
@@ -447,20 +449,26 @@ def test_init_from_a_checkpoint_fine_tunes_its_weights(
 
 def test_init_from_a_published_name(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    # rainkit.nn.PRETRAINED / load_pretrained as documented: name -> entry with .model and
-    # .model_kwargs; load_pretrained(name) returns the network in eval mode.
+    # a published entry "tiny-rain" whose file (a plain state dict) sits in the hub cache
     kwargs = {"channels": 4, "num_blocks": 1}
     published = rainkit.nn.build_model("baseline", **kwargs)
-    monkeypatch.setattr(rainkit.nn, "PRETRAINED", {"tiny-rain": SimpleNamespace(
-        model="baseline", model_kwargs=kwargs)}, raising=False)
-    monkeypatch.setattr(rainkit.nn, "load_pretrained", lambda name, **_: published.eval(),
-                        raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    blob = tmp_path / "blob.pth"
+    torch.save(published.state_dict(), blob)
+    entry = rainkit.nn.PretrainedWeights(
+        name="tiny-rain", model="baseline", url="https://example.org/tiny.pth",
+        sha256=hashlib.sha256(blob.read_bytes()).hexdigest(), training_set="none",
+        num_params=sum(p.numel() for p in published.parameters()), model_kwargs=kwargs)
+    monkeypatch.setitem(rainkit.nn.registry._PRETRAINED, "tiny-rain", entry)
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    (cache / entry.file_name).write_bytes(blob.read_bytes())
     argv = ["--data_dir", str(data / "train"), "--epochs", "1", *TINY[4:]]
     train.main([*argv, "--out_dir", str(tmp_path / "run"), "--init_from", "tiny-rain"])
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert state["model_name"] == "baseline" and state["model_kwargs"] == kwargs
     said = _fails(capsys, [*argv, "--out_dir", str(tmp_path / "b"), "--init_from", "nope"])
-    assert "--init_from nope: no such file, and not a published checkpoint (tiny-rain)" in said
+    assert "--init_from nope: no such file, and not a published checkpoint" in said
     said = _fails(capsys, [*argv, "--out_dir", str(tmp_path / "c"), "--init_from", "tiny-rain",
                            "--model", "unet"])
     assert "holds a 'baseline' network" in said
