@@ -104,7 +104,8 @@ class GatedDconvFeedForward(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_scripting():
             check_network_input(x, self.channels, self)
-        return self.project_out(gated_gelu(self.dwconv(self.project_in(x))))
+        result: torch.Tensor = self.project_out(gated_gelu(self.dwconv(self.project_in(x))))
+        return result
 
     def extra_repr(self) -> str:
         return (f"channels={self.channels}, expansion={self.expansion}, hidden={self.hidden}, "

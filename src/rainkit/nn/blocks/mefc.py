@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -54,7 +56,8 @@ class SeparableConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         layers = self.op
         hidden = layers[2](layers[1](_depthwise(layers[0], x)))
-        return layers[4](_depthwise(layers[3], hidden))
+        result: torch.Tensor = layers[4](_depthwise(layers[3], hidden))
+        return result
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, kernel_size={self.kernel_size}"
@@ -63,10 +66,11 @@ class SeparableConv(nn.Module):
 def _depthwise(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """A depthwise convolution; a 1x1 one as the per-channel product it is (PyTorch's CPU
     convolution runs a 1x1 depthwise layer one channel at a time)."""
-    weight = conv.weight
+    weight = cast(torch.Tensor, conv.weight)  # a Conv2d of this block's Sequential
     if weight.shape[-1] == 1 and weight.shape[-2] == 1 and conv.bias is None:
         return x * weight.view(1, -1, 1, 1)
-    return conv(x)
+    result: torch.Tensor = conv(x)
+    return result
 
 
 class DilatedConv(nn.Module):
@@ -91,7 +95,8 @@ class DilatedConv(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.op(x)
+        result: torch.Tensor = self.op(x)
+        return result
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, kernel_size={self.kernel_size}, dilation=2"
@@ -115,7 +120,8 @@ class _Pointwise(nn.Module):
         self.op = nn.Sequential(nn.Conv2d(channels, channels, 1, bias=False), nn.ReLU())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.op(x)
+        result: torch.Tensor = self.op(x)
+        return result
 
 
 class OperationAttention(nn.Module):
@@ -151,7 +157,8 @@ class OperationAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.ca_fc(x.mean(dim=(2, 3)))
-        return logits.view(-1, self.steps, self.num_ops).softmax(dim=-1)
+        result: torch.Tensor = logits.view(-1, self.steps, self.num_ops).softmax(dim=-1)
+        return result
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, steps={self.steps}, num_ops={self.num_ops}"
@@ -192,16 +199,18 @@ class OperationLayer(nn.Module):
                 layers = op.op
                 hidden = layers[1](_depthwise(layers[0], x))
                 hidden = F.relu(hidden) if hidden.requires_grad else hidden.relu_()
-                out.append((_depthwise(layers[3], hidden), layers[4].weight))
+                out.append((_depthwise(layers[3], hidden),
+                            cast(torch.Tensor, layers[4].weight)))  # the 1x1 Conv2d
             elif isinstance(op, DilatedConv):
-                out.append((op.op[0](x), op.op[1].weight))
+                out.append((cast(torch.Tensor, op.op[0](x)),
+                            cast(torch.Tensor, op.op[1].weight)))  # Conv2d layers
             else:
                 out.append((op(x), None))
         return out
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         b, c, height, width = x.shape
-        mix = self._out[0].weight.view(c, len(OPERATIONS), c)
+        mix = cast(torch.Tensor, self._out[0].weight).view(c, len(OPERATIONS), c)  # a Conv2d
         out: torch.Tensor | None = None
         for i, (feature, last) in enumerate(self._branches(x)):
             matrix = mix[:, i] if last is None else mix[:, i] @ last.view(c, c)
@@ -246,7 +255,8 @@ class OperationGroup(nn.Module):
         state = self.preprocess(x)
         for i, layer in enumerate(self._ops):
             state = F.relu(layer(state, weights[:, i]) + state)
-        return state
+        result: torch.Tensor = state
+        return result
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, steps={self.steps}"

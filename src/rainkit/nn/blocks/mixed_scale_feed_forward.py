@@ -90,7 +90,8 @@ class MixedScaleFeedForward(nn.Module):
         b1, b2 = _relu(self.dwconv5x5(z)).chunk(2, dim=1)
         u = _relu(self.dwconv3x3_1(torch.cat([a1, b1], dim=1)))
         v = _relu(self.dwconv5x5_1(torch.cat([a2, b2], dim=1)))
-        return self.project_out(torch.cat([u, v], dim=1))
+        result: torch.Tensor = self.project_out(torch.cat([u, v], dim=1))
+        return result
 
     def extra_repr(self) -> str:
         return (f"channels={self.channels}, expansion={self.expansion}, hidden={self.hidden}, "

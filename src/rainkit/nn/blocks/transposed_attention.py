@@ -180,7 +180,8 @@ class MultiDconvTransposedAttention(nn.Module):
             out = (mixing @ v).view(b, c, height, width)
         if self.project_out.bias is not None:
             out = out + self.project_out.bias.view(1, -1, 1, 1)
-        return out
+        result: torch.Tensor = out
+        return result
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, num_heads={self.num_heads}, bias={self.bias}"

@@ -4,6 +4,7 @@ skeleton, which DRSformer reuses."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -39,7 +40,7 @@ def _reflect_indices(n: int | torch.Tensor, size: int | torch.Tensor, device: to
     (a pad smaller than ``n``), and continued periodically beyond (``n = 1`` repeats the
     pixel). Tensor arithmetic on the sizes, so traces and exports keep them symbolic.
     """
-    index = torch.arange(size, device=device)
+    index = torch.arange(cast(int, size), device=device)  # a traced size is a 0-d tensor
     period = 2 * (n - 1)
     if isinstance(period, torch.Tensor):  # torch.jit.trace: sizes are traced tensors
         period = period.clamp(min=1)
@@ -105,7 +106,8 @@ class ChannelNorm(nn.Module):
                      else BiasFreeLayerNorm2d(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        result: torch.Tensor = self.body(x)
+        return result
 
 
 def _add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -187,7 +189,7 @@ class TransformerBlock(nn.Module):
         gathered over bands (1 row of context for the depthwise convolution), then each band
         of the feed-forward with its radius of context. Every value is the plain path's, up
         to float rounding of the sums."""
-        attn = self.attn
+        attn = cast(MultiDconvTransposedAttention, self.attn)  # _use_bands checked its type
         b, c, height, width = x.shape
         heads, d = attn.num_heads, c // attn.num_heads
         gram = x.new_zeros(b, heads, d, d)
@@ -250,7 +252,8 @@ class Downsample(nn.Module):
                                   nn.PixelUnshuffle(2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        result: torch.Tensor = self.body(x)
+        return result
 
 
 class Upsample(nn.Module):
@@ -263,7 +266,8 @@ class Upsample(nn.Module):
                                   nn.PixelShuffle(2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        result: torch.Tensor = self.body(x)
+        return result
 
 
 class _PatchEmbed(nn.Module):
@@ -275,7 +279,8 @@ class _PatchEmbed(nn.Module):
         self.proj = nn.Conv2d(in_channels, channels, 3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x)
+        result: torch.Tensor = self.proj(x)
+        return result
 
 
 def _levels(value: int | Sequence[int], name: str) -> tuple[int, int, int, int]:
@@ -383,7 +388,8 @@ class UShapedTransformer(RainNet):
         dec1 = self.decoder_level1(torch.cat([self.up2_1(dec2), enc1], dim=1))
         if hasattr(self, "refinement"):
             dec1 = self.refinement(dec1)
-        return self.output(dec1)
+        result: torch.Tensor = self.output(dec1)
+        return result
 
     def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         height, width = x.shape[-2], x.shape[-1]
