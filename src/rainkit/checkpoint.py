@@ -70,8 +70,9 @@ def _check_json_like(value: object, where: str) -> None:
                         f"got {value!r}: {err}") from None
 
 
-def _check_parts(model: object, model_name: object, model_kwargs: object, training: object,
-                 metadata: object) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def check_checkpoint_parts(
+    model: object, model_name: object, model_kwargs: object, training: object, metadata: object
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The checks of :func:`save_checkpoint`'s arguments (also run by ``record_epoch`` before it
     writes anything); returns ``model_kwargs``, ``training`` and ``metadata`` as dicts."""
     if not isinstance(model, nn.Module):
@@ -130,7 +131,8 @@ def save_checkpoint(
         8
     """
     path = check_output_path(path, "path")
-    kwargs, training, metadata = _check_parts(model, model_name, model_kwargs, training, metadata)
+    kwargs, training, metadata = check_checkpoint_parts(model, model_name, model_kwargs,
+                                                        training, metadata)
     weights = model.state_dict()
     bad = [name for name, t in weights.items()
            if t.is_floating_point() and not bool(torch.isfinite(t).all())]

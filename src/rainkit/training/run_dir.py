@@ -20,7 +20,7 @@ from rainkit._validation import (
     check_output_path,
     check_path,
 )
-from rainkit.checkpoint import _check_parts, save_checkpoint
+from rainkit.checkpoint import check_checkpoint_parts, save_checkpoint
 from rainkit.data.io import save_image
 
 __all__ = ["append_log_row", "claim_run_dir", "record_epoch", "truncate_log"]
@@ -275,7 +275,7 @@ def record_epoch(folder: str | os.PathLike[str], epoch: int, model: nn.Module, *
     log_row = check_mapping(log_row, "log_row")
     folder = check_output_path(folder, "folder", folder=True)
     training = check_mapping(training, "training")  # required here, optional in a checkpoint
-    _check_parts(model, model_name, model_kwargs, training, metadata)
+    check_checkpoint_parts(model, model_name, model_kwargs, training, metadata)
     if isinstance(samples, str) or not isinstance(samples, Iterable):
         raise TypeError(f"samples must be a sequence of (name, image) pairs, got "
                         f"{type(samples).__name__}")
