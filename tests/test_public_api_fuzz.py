@@ -149,9 +149,6 @@ OPEN_CASES: dict[str, str] = {
     "metrics.lpips[weights=text_file]": "metrics helper (lpips.py:81): as LPIPS",
     "nn.blocks.SpatialIRNN[alpha=huge]": "blocks owner (irnn.py): alpha=1e30 overflows the "
                                          "recurrence (inf); refuse |alpha| beyond float32",
-    "nn.families.sapnet.network.SAPNet[dilations=empty]": "sapnet family (SAPNet.__init__): "
-                                                           "dilations=() builds no block; "
-                                                           "require at least one",
 }
 # Cases not run until fixed because they would exhaust memory: case id -> why (none at present;
 # pad_to_size / paired_random_crop with size=inf asked for ~45 GB before size was checked).

@@ -4,9 +4,8 @@ resume), start-up checks, --init_from, --model_module and two CPU processes."""
 
 from __future__ import annotations
 
-import hashlib
-
 import csv
+import hashlib
 import os
 import re
 import shutil
@@ -16,7 +15,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np

@@ -36,19 +36,15 @@ NAMES = sorted(MODELS)
 # at the identity declare it with the class attribute ``exact_port = True`` (e.g. PReNetReal,
 # whose output convolution gives the clean image itself). PENDING_EXACT_PORTS holds those whose
 # attribute is still to be added to their class (by the family's owner); then drop the entry.
-PENDING_EXACT_PORTS = {"prenet_real"}
+PENDING_EXACT_PORTS: set[str] = set()
 # Parameters that forward never reads (kept so the authors' checkpoint loads strictly), for the
 # networks whose class does not declare them yet with ``unused_parameters`` (RainNet); then drop
 # the entry. NeRD-Rain's forward calls reduce_chan_level1_max2 where reduce_chan_level1_max3
 # would go, as the authors' code does.
-PENDING_UNUSED = {"nerdrain": ("reduce_chan_level1_max3",),
-                  "nerdrain_s": ("reduce_chan_level1_max3",)}
+PENDING_UNUSED: dict[str, tuple[str, ...]] = {}
 # Networks whose initialisation zeroes a layer that a ReLU follows, so that it never trains,
 # until their family's owner applies the fix; strict: an XPASS says the entry is to go.
-PENDING_INIT_FIX = {
-    "sapnet": "SAPNet.__init__ zeroes conv2 of each block, followed by CRA gate and ReLU "
-              "(ReLU'(0) = 0): conv1, att1, conv2, att2 of every block never get a gradient",
-}
+PENDING_INIT_FIX: dict[str, str] = {}
 # Networks whose last convolution gives the clean image itself, not the rain layer.
 DIRECT = {"prenet_real"}
 

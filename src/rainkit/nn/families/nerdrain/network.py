@@ -4,7 +4,7 @@ representations."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -340,6 +340,9 @@ class NeRDRain(RainNet):
         X. Chen, J. Pan, J. Dong, "Bidirectional Multi-Scale Implicit Neural Representations for
         Image Deraining", CVPR 2024.
     """
+
+    #: read by no forward of the authors' code, kept so their checkpoints load strictly
+    unused_parameters: ClassVar[tuple[str, ...]] = ("reduce_chan_level1_max3",)
 
     def __init__(
         self,

@@ -397,6 +397,9 @@ class PReNetReal(RainNet):
         4
     """
 
+    #: an exact port of the authors' real-rain class: no identity-at-init default
+    exact_port = True
+
     def __init__(
         self, in_channels: int = 3, stages: int = 4, channels: int = 32, num_blocks: int = 5
     ) -> None:

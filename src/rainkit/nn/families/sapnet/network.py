@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
 
 import torch
 from torch import nn
 
 from rainkit._validation import check_int
-from rainkit.init import kaiming_init_
+from rainkit.init import kaiming_init_, zero_output_init_
 from rainkit.nn._common import check_network_input
 from rainkit.nn.base import RainNet
 from rainkit.nn.blocks._fused_dilated import conv2d_dilated, conv2d_dilated_add, fused_inference
@@ -73,9 +72,9 @@ class SAPNet(RainNet):
     is another network; the table entry states ``(1, 2, 4, 8, 16)``. **Tiling.** The CRA
     gates pool over the whole image: ``rainkit derain --tile`` is only approximate.
 
-    **Initialisation.** Kaiming (``fan_out``, ReLU), with the second convolution of each
-    residual block and the output convolution at zero, so an untrained network is the
-    identity.
+    **Initialisation.** Kaiming (``fan_out``, ReLU), with the output convolution at zero, so
+    an untrained network is the identity (the blocks' last convolutions stay Kaiming: a ReLU
+    follows each, and a zeroed one would never receive a gradient).
 
     **Speed.** Under ``torch.no_grad()`` on a float32 CPU tensor the forward runs in NHWC with
     oneDNN convolutions, the four LSTM gates as one convolution with the sigmoid fused in (the
@@ -127,16 +126,17 @@ class SAPNet(RainNet):
         if isinstance(dilations, (str, bytes)) or not isinstance(dilations, Sequence):
             raise TypeError(f"dilations must be a sequence of ints, got {dilations!r}")
         self.dilations = tuple(check_int(d, "dilations[i]", minimum=1) for d in dilations)
+        if not self.dilations:
+            raise ValueError("dilations must hold at least one dilation, got ()")
         self.head = nn.Conv2d(2 * in_channels, channels, 3, padding=1)
         self.lstm = ConvLSTMCell(channels, channels)
         self.blocks = nn.ModuleList(
             _AttentionResBlock(channels, d, reduction) for d in self.dilations)
         self.tail = nn.Conv2d(channels, in_channels, 3, padding=1)
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
-        with torch.no_grad():
-            for block in cast(list[_AttentionResBlock], list(self.blocks)):
-                block.conv2.weight.zero_()
-            self.tail.weight.zero_()
+        # only the output convolution starts at zero: a ReLU follows each block's last
+        # convolution, and ReLU'(0) = 0 would keep a zeroed branch from ever training
+        zero_output_init_(self.tail)
 
     def _stages(self, y: torch.Tensor, every: bool) -> list[torch.Tensor]:
         fused = fused_inference(y)
