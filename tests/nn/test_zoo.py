@@ -67,3 +67,18 @@ def test_cache_file_names_and_hashes_are_unique() -> None:
     assert len(names) == len(set(names))
     hashes = [e.sha256 for e in PRETRAINED.values() if e.sha256]
     assert len(hashes) == len(set(hashes))
+
+
+def test_the_zoo_pages_measured_column_names_known_checkpoints() -> None:
+    # docs/guides/_zoo_measured.csv is written by tools/measure_zoo.py from `rainkit evaluate`
+    import csv
+
+    path = ROOT / "docs" / "guides" / "_zoo_measured.csv"
+    if not path.is_file():
+        pytest.skip("the zoo has not been measured in this checkout")
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        assert row["name"] in PRETRAINED and row["convention"] in CONVENTIONS
+        assert 0 < float(row["ssim"]) <= 1 and 5 < float(row["psnr"]) < 60
+        assert row["command"].startswith(f"rainkit evaluate {row['name']} ")
