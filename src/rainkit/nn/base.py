@@ -9,7 +9,7 @@ from torch import nn
 
 from rainkit.nn._common import check_network_input
 
-__all__ = ["RainNet"]
+__all__ = ["RainNet", "StagedRainNet"]
 
 
 class RainNet(nn.Module):
@@ -75,3 +75,24 @@ class RainNet(nn.Module):
         """The estimated rain layer :math:`R = x - \\hat{B}`, shape :math:`(B, C, H, W)`."""
         check_network_input(x, self.in_channels, self)
         return self._separate(x)[1]
+
+
+class StagedRainNet(RainNet):
+    """A :class:`RainNet` that refines its estimate over stages (PReNet, SAPNet, ...).
+
+    A subclass implements ``_stages(x, every) -> list`` (every stage's estimate when ``every``
+    is true, else a one-item list with the last); this class derives :meth:`stage_outputs`
+    (what a recursive loss supervises) and the derained image from it.
+    """
+
+    def _stages(self, x: torch.Tensor, every: bool) -> list[torch.Tensor]:
+        raise NotImplementedError  # pragma: no cover
+
+    def stage_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The estimate after each stage, a list of :math:`(B, C, H, W)` tensors."""
+        check_network_input(x, self.in_channels, self)
+        return self._stages(x, every=True)
+
+    def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        derained = self._stages(x, every=False)[-1]
+        return derained, x - derained

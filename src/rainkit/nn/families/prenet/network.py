@@ -9,8 +9,7 @@ from torch import nn
 
 from rainkit._validation import check_int
 from rainkit.init import kaiming_init_, zero_output_init_
-from rainkit.nn._common import check_network_input
-from rainkit.nn.base import RainNet
+from rainkit.nn.base import StagedRainNet
 from rainkit.nn.blocks._fused_conv import conv2d_act, conv2d_add, fused_inference
 from rainkit.nn.blocks.convgru import ConvGRUCell
 from rainkit.nn.blocks.convlstm import ConvLSTMCell
@@ -65,7 +64,7 @@ def _channels_last_for(x: torch.Tensor, fused: bool) -> tuple[torch.Tensor, torc
 
 
 @register_model("prenet")
-class PReNet(RainNet):
+class PReNet(StagedRainNet):
     """Progressive recurrent network: a small ResNet and a conv-LSTM, unrolled ``stages`` times.
 
     Written from Ren et al. (CVPR 2019). Stage :math:`t` concatenates the rainy image :math:`y`
@@ -202,14 +201,6 @@ class PReNet(RainNet):
                 outputs.append(x.contiguous(memory_format=fmt) if fused else x)
         return outputs if every else [x.contiguous(memory_format=fmt) if fused else x]
 
-    def stage_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The estimate after each stage, a list of ``stages`` :math:`(B, C, H, W)` tensors."""
-        check_network_input(x, self.in_channels)
-        return self._stages(x, every=True)
-
-    def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        derained = self._stages(x, every=False)[-1]
-        return derained, x - derained
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, stages={self.stages}, "
@@ -357,7 +348,7 @@ class PReNetGRU(PReNet):
 
 
 @register_model("prenet_real")
-class PReNetReal(RainNet):
+class PReNetReal(StagedRainNet):
     """The PReNet authors' real-rain network (their ``generator.py``, ``Generator_lstm``).
 
     Not a :class:`PReNet` with other weights: per stage the residual blocks come *before* the
@@ -430,14 +421,6 @@ class PReNetReal(RainNet):
                 outputs.append(x.contiguous(memory_format=fmt) if fused else x)
         return outputs if every else [x.contiguous(memory_format=fmt) if fused else x]
 
-    def stage_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The estimate after each stage, a list of ``stages`` :math:`(B, C, H, W)` tensors."""
-        check_network_input(x, self.in_channels)
-        return self._stages(x, every=True)
-
-    def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        derained = self._stages(x, every=False)[-1]
-        return derained, x - derained
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, stages={self.stages}, "
@@ -445,7 +428,7 @@ class PReNetReal(RainNet):
 
 
 @register_model("prenet_x")
-class PReNetX(RainNet):
+class PReNetX(StagedRainNet):
     """PReNet_x: the paper's ablation whose stages see only the previous estimate, not :math:`y`.
 
     Written from the authors' class ``PReNet_x`` (Ren et al., CVPR 2019, the ablation on the
@@ -534,14 +517,6 @@ class PReNetX(RainNet):
                 outputs.append(x.contiguous(memory_format=fmt) if fused else x)
         return outputs if every else [x.contiguous(memory_format=fmt) if fused else x]
 
-    def stage_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The estimate after each stage, a list of ``stages`` :math:`(B, C, H, W)` tensors."""
-        check_network_input(x, self.in_channels)
-        return self._stages(x, every=True)
-
-    def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        derained = self._stages(x, every=False)[-1]
-        return derained, x - derained
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, stages={self.stages}, "

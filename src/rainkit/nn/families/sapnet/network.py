@@ -9,8 +9,7 @@ from torch import nn
 
 from rainkit._validation import check_int
 from rainkit.init import kaiming_init_, zero_output_init_
-from rainkit.nn._common import check_network_input
-from rainkit.nn.base import RainNet
+from rainkit.nn.base import StagedRainNet
 from rainkit.nn.blocks._fused_dilated import conv2d_dilated, conv2d_dilated_add, fused_inference
 from rainkit.nn.blocks.convlstm import ConvLSTMCell
 from rainkit.nn.blocks.se import SqueezeExcite
@@ -50,7 +49,7 @@ class _AttentionResBlock(nn.Module):
 
 
 @register_model("sapnet")
-class SAPNet(RainNet):
+class SAPNet(StagedRainNet):
     """SAPNet's deraining network: PReNet's recurrence, dilated blocks with channel attention.
 
     Written from Zheng et al. (WACV 2022) and their ``Modeling/network.py`` (class ``SAPNet``
@@ -191,15 +190,6 @@ class SAPNet(RainNet):
         outputs = outputs if every else outputs[-1:]
         return [o.contiguous() for o in outputs]
 
-    def stage_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The estimate after each stage, a list of ``stages`` :math:`(B, C, H, W)` tensors (the
-        authors' ``x_list``)."""
-        check_network_input(x, self.in_channels, self)
-        return self._stages(x, every=True)
-
-    def _separate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        derained = self._stages(x, every=False)[-1]
-        return derained, x - derained
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, stages={self.stages}, "
