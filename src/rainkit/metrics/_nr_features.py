@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from scipy.special import gamma as _gamma_fn
 
-from rainkit._validation import check_finite, check_image_tensor, check_int
+from rainkit._validation import check_choice, check_finite, check_image_tensor, check_int
 from rainkit.metrics._prepare import _numpy_to_tensor
 
 __all__ = [
@@ -78,9 +78,7 @@ def nr_input(
         ``(grey, out_dtype, is_numpy)``: the rounded grey image (float64 unless on MPS), the
         dtype results are returned in, and whether the input was a numpy array.
     """
-    if not isinstance(convention, str) or convention not in GREY_CONVENTIONS:
-        listed = ", ".join(repr(c) for c in GREY_CONVENTIONS)
-        raise ValueError(f"convention must be one of {listed}, got {convention!r}")
+    convention = check_choice(convention, GREY_CONVENTIONS, "convention")
     border = check_int(crop_border, "crop_border", minimum=0)
     if isinstance(image, np.ndarray):
         tensor, data_range = _numpy_to_tensor(image, "image")  # checks finiteness

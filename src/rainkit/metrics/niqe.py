@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import torch
 from torch import nn
 
-from rainkit._validation import Reduction, check_int, check_reduction
+from rainkit._validation import Reduction, check_choice, check_int, check_reduction
 from rainkit.metrics._nr_features import (
     GREY_CONVENTIONS,
     aggd_fit,
@@ -256,10 +256,8 @@ class NIQE(nn.Module):
                  reduction: Reduction = "mean") -> None:
         super().__init__()
         self.crop_border = check_int(crop_border, "crop_border", minimum=0)
-        if not isinstance(convention, str) or convention not in GREY_CONVENTIONS:
-            listed = ", ".join(repr(c) for c in GREY_CONVENTIONS)
-            raise ValueError(f"convention must be one of {listed}, got {convention!r}")
-        self.convention: GreyConvention = convention
+        self.convention = cast(GreyConvention,
+                               check_choice(convention, GREY_CONVENTIONS, "convention"))
         self.reduction: Reduction = check_reduction(reduction)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
