@@ -107,8 +107,8 @@ def _matches(actual: str, expected: str) -> bool:
 
 def verify_sha256(
     path: str | os.PathLike[str], expected: str, *, what: str, hint: str = ""
-) -> None:
-    """Raise :class:`ValueError` unless the file's SHA-256 equals ``expected``.
+) -> str:
+    """Raise :class:`ValueError` unless the file's SHA-256 equals ``expected``; return it.
 
     ``expected`` is the full hexadecimal digest, or a prefix of at least 8 digits (torchvision
     names its files with one: ``vgg19-dcbb9e9d.pth``). The message names the file, both digests,
@@ -122,6 +122,7 @@ def verify_sha256(
             f"{'...' if len(expected) < 64 else ''}; the file is damaged, truncated or a "
             f"different file.{extra}"
         )
+    return actual
 
 
 #: Seconds to wait before each retry of a failed download (then it gives up).

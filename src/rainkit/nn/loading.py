@@ -167,7 +167,8 @@ def _unwrap(obj: object, path: Path, what: str) -> tuple[StateDict, tuple[str, .
 
 
 def read_weights(
-    path: str | os.PathLike[str], *, map_location: Any = "cpu", what: str = "weights"
+    path: str | os.PathLike[str], *, map_location: Any = "cpu", what: str = "weights",
+    sha256: str | None = None,
 ) -> WeightsFile:
     """Read any weight file rainkit knows into a :class:`WeightsFile`: the one reader.
 
@@ -181,6 +182,8 @@ def read_weights(
         map_location: where tensors are loaded (``"cpu"`` reads files saved from CUDA tensors,
             even from ``cuda:1``, on any machine).
         what: what the file should hold, for messages.
+        sha256: the file's SHA-256 when the caller has just computed it (it is not read a
+            second time); ``None`` hashes the file.
 
     Returns:
         The file's tensors and what it says about itself.
@@ -201,7 +204,9 @@ def read_weights(
         raise ValueError(f"{what}: {str(path)!r} is an HTML page, not a weight file (Google "
                          "Drive and others serve a page instead of large files: download the "
                          "file itself from the browser).")
-    digest = sha256_file(path)
+    if sha256 is not None and (not isinstance(sha256, str) or len(sha256) != 64):
+        raise TypeError(f"sha256 must be a 64-digit hexadecimal str or None, got {sha256!r}")
+    digest = sha256 if sha256 is not None else sha256_file(path)
     if path.suffix == ".safetensors":
         return _read_safetensors(path, digest, map_location, what)
     try:
@@ -455,11 +460,12 @@ def load_network(
         entry = PRETRAINED[source]
         file = resolve_weights_file(entry.file_name, path, what=_what(entry), url=entry.url,
                                     hint=_hint(entry))
+        digest = None
         if check_hash and entry.sha256 is not None:
-            verify_sha256(file, entry.sha256, what=_what(entry),
-                          hint=f"{_hint(entry)} For a file you fine-tuned yourself from this "
-                               "checkpoint, pass check_hash=False.")
-        weights = read_weights(file, map_location=map_location, what=_what(entry))
+            digest = verify_sha256(file, entry.sha256, what=_what(entry),
+                                   hint=f"{_hint(entry)} For a file you fine-tuned yourself "
+                                        "from this checkpoint, pass check_hash=False.")
+        weights = read_weights(file, map_location=map_location, what=_what(entry), sha256=digest)
         if weights.model_name is not None:  # a rainkit file given for a published name
             if (weights.model_name, weights.model_kwargs) != (entry.model,
                                                               dict(entry.model_kwargs)):
