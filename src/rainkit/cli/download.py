@@ -39,13 +39,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _backbones() -> dict[str, tuple[str, str, str]]:
     """The ImageNet backbones rainkit's losses and metrics read: name -> (file, URL, what)."""
     from rainkit.loss.vgg import VGG19_URL, VGG19_WEIGHTS_FILE
-    from rainkit.metrics.lpips import BACKBONE_FILES
+    from rainkit.metrics.lpips import BACKBONE_FILES, BACKBONE_URL
 
     table = {"vgg19": (VGG19_WEIGHTS_FILE, VGG19_URL,
                        "VGG19 ImageNet weights (perceptual, style and contrastive losses)")}
     for net, file_name in BACKBONE_FILES.items():
         name = file_name.split("-")[0]
-        table[name] = (file_name, f"https://download.pytorch.org/models/{file_name}",
+        table[name] = (file_name, BACKBONE_URL.format(file_name),
                        f"LPIPS(net={net!r}) backbone")
     return table
 

@@ -28,7 +28,8 @@ BACKBONE_FILES = {
     "squeeze": "squeezenet1_1-b8a52dc0.pth",
     "vgg": "vgg16-397923af.pth",
 }
-_BACKBONE_URL = "https://download.pytorch.org/models/{}"
+#: where torchvision serves each backbone file (``BACKBONE_URL.format(file_name)``).
+BACKBONE_URL = "https://download.pytorch.org/models/{}"
 # The smallest height and width each backbone takes: below it a pooling layer of the deepest
 # feature stage would have an empty output (measured by running each backbone on square and
 # 1-pixel-short inputs).
@@ -57,7 +58,7 @@ def _backbone_path(net: str, weights: str | os.PathLike[str], hint: str | None =
         file_name,
         None if isinstance(weights, str) and weights == "imagenet" else weights,
         what=f"LPIPS(net={net!r}) backbone: torchvision's ImageNet weights",
-        url=_BACKBONE_URL.format(file_name),
+        url=BACKBONE_URL.format(file_name),
         hint=_PYTHON_HINT if hint is None else hint,
     )
 

@@ -345,11 +345,10 @@ def identify(weights: WeightsFile) -> _Identified:
     found = _shapes(weights.state)
     matches: list[tuple[PretrainedWeights, StateDict]] = []
     scored: list[tuple[float, str, str]] = []
-    seen: set[tuple[str, str, int]] = set()
+    seen: set[tuple[str, str]] = set()  # configurations already scored for the message
     for entry in PRETRAINED.values():
         converted = entry.convert(dict(weights.state))
-        key = (entry.model, json.dumps(dict(entry.model_kwargs), sort_keys=True),
-               id(type(entry.convert)))
+        key = (entry.model, json.dumps(dict(entry.model_kwargs), sort_keys=True))
         expected = _entry_shapes(entry)
         got = _shapes(converted)
         if expected == got:
