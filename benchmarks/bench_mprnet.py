@@ -22,14 +22,12 @@ Run by hand, under the shared CPU lock::
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from _timing import timed
 from rainkit.nn import build_model
 
 
@@ -211,19 +209,6 @@ class AuthorsMPRNet(nn.Module):
         return self.net(padded)[:, :, :h, :w]
 
 
-def timed(calls: dict[str, Callable[[], object]], rounds: int, warmup: int = 1
-          ) -> dict[str, float]:
-    """``warmup`` untimed calls each, then the median seconds over interleaved rounds."""
-    for _ in range(warmup):
-        for call in calls.values():
-            call()
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:

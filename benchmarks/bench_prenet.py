@@ -20,14 +20,12 @@ Run by hand, under the shared CPU lock::
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from _timing import timed
 from rainkit.nn import PReNet
 from rainkit.nn.families.prenet import convert_authors_state
 
@@ -73,17 +71,6 @@ class AuthorsPReNet(nn.Module):
         return x
 
 
-def timed(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """One warm-up call each, then the median seconds over interleaved rounds."""
-    for call in calls.values():
-        call()
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
