@@ -45,7 +45,12 @@ from rainkit._checkpoint_file import (
 )
 from rainkit._files import atomic_write_bytes
 from rainkit._validation import check_device, check_mapping, check_output_path, check_path
-from rainkit.nn.loading import SAFETENSORS_FORMAT, load_network, load_state_strict
+from rainkit.nn.loading import (
+    SAFETENSORS_FORMAT,
+    load_network,
+    load_state_strict,
+    non_finite_weights,
+)
 from rainkit.nn.registry import MODELS
 
 __all__ = [
@@ -134,8 +139,7 @@ def save_checkpoint(
     kwargs, training, metadata = check_checkpoint_parts(model, model_name, model_kwargs,
                                                         training, metadata)
     weights = model.state_dict()
-    bad = [name for name, t in weights.items()
-           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    bad = non_finite_weights(weights)
     if bad:
         raise ValueError(f"model holds non-finite weights (NaN or inf in {', '.join(bad[:5])}"
                          f"{' ...' if len(bad) > 5 else ''}): refusing to save a checkpoint")
@@ -194,8 +198,7 @@ def build_from_checkpoint(
         raise ValueError(f"{source}: {name}(**{kwargs}) failed: {err}") from None
     load_state_strict(model, checkpoint["model"],
                       what=f"{source}: a {name!r} network with arguments {kwargs}")
-    bad = [n for n, t in model.state_dict().items()
-           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    bad = non_finite_weights(model.state_dict())
     if bad:
         raise ValueError(f"{source} holds non-finite weights (NaN or inf in "
                          f"{', '.join(bad[:5])}): the run that wrote it had diverged")

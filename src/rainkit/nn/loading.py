@@ -280,6 +280,13 @@ def describe_mismatch(expected: Mapping[str, tuple[int, ...]],
     return "; ".join(parts) or "nothing differs"
 
 
+def non_finite_weights(state: Mapping[str, torch.Tensor]) -> list[str]:
+    """The names of the floating-point tensors of ``state`` that hold a NaN or an infinity
+    (a diverged run's weights), in order."""
+    return [name for name, t in state.items()
+            if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
 def load_state_strict(net: nn.Module, state: Mapping[str, torch.Tensor], *, what: str) -> None:
     """``net.load_state_dict(state, strict=True)``, with one message that names what differs.
 
@@ -499,8 +506,7 @@ def load_network(
         raise ValueError(f"{str(file)!r}: {found.model}(**{found.kwargs}) failed: {err}") from None
     load_state_strict(net, found.state, what=f"{str(file)!r} ({found.how})")
     if weights.kind.startswith("rainkit"):
-        bad = [n for n, t in net.state_dict().items()
-               if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        bad = non_finite_weights(net.state_dict())
         if bad:
             raise ValueError(f"{str(file)!r} holds non-finite weights (NaN or inf in "
                              f"{', '.join(bad[:5])}): the run that wrote it had diverged")
