@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from _onnx import assert_onnx_matches_eager
 from rainkit.nn import FAMILIES, MODELS, PRETRAINED, build_model, load_pretrained
 from rainkit.nn.families.nerdrain import (
     NeRDRain,
@@ -288,20 +288,5 @@ def test_torch_compile() -> None:  # dynamo traces the whole network: 10-40 s on
                             "ignore::FutureWarning")
 def test_onnx_export_whole_image_dynamic_size() -> None:  # 10-50 s on 2 loaded cores
     # window_size=None: the whole image, padded to multiples of 16, with H and W symbolic.
-    pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
     net = small(window_size=None)
-    buffer = io.BytesIO()
-    axes = {0: "batch", 2: "height", 3: "width"}
-    torch.onnx.export(net, (torch.rand(1, 3, 32, 48),), buffer, dynamo=False, opset_version=17,
-                      input_names=["image"], output_names=["derained"],
-                      dynamic_axes={"image": axes, "derained": axes})
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(buffer.getvalue(), options,
-                                   providers=["CPUExecutionProvider"])
-    for shape in [(1, 3, 32, 48), (2, 3, 21, 37)]:
-        x = torch.rand(shape)
-        (got,) = session.run(None, {"image": x.numpy()})
-        with torch.no_grad():
-            torch.testing.assert_close(torch.from_numpy(got), net(x), atol=1e-4, rtol=1e-4)
+    assert_onnx_matches_eager(net, (1, 3, 32, 48), [(1, 3, 32, 48), (2, 3, 21, 37)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from _onnx import assert_onnx_matches_eager
 from rainkit.metrics import CONVENTIONS
 from rainkit.nn import FAMILIES, MODELS, PRETRAINED, build_model
 from rainkit.nn.families.restormer import Restormer, network, pad_to_multiple
@@ -176,21 +176,5 @@ def test_torch_compile() -> None:  # dynamo traces the whole network: 10-30 s on
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore::DeprecationWarning",
                             "ignore::FutureWarning")
 def test_onnx_export_dynamic_size() -> None:
-    onnx = pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
     net = randomised(build_model("restormer", **SMALL)).eval()
-    buffer = io.BytesIO()
-    axes = {0: "batch", 2: "height", 3: "width"}
-    torch.onnx.export(net, (torch.rand(1, 3, 12, 16),), buffer, dynamo=False, opset_version=17,
-                      input_names=["image"], output_names=["derained"],
-                      dynamic_axes={"image": axes, "derained": axes})
-    onnx.checker.check_model(onnx.load_from_string(buffer.getvalue()))
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(buffer.getvalue(), options,
-                                   providers=["CPUExecutionProvider"])
-    for shape in [(1, 3, 12, 16), (2, 3, 9, 21), (1, 3, 1, 1)]:
-        x = torch.rand(shape)
-        (got,) = session.run(None, {"image": x.numpy()})
-        with torch.no_grad():
-            torch.testing.assert_close(torch.from_numpy(got), net(x), rtol=1e-4, atol=1e-4)
+    assert_onnx_matches_eager(net, (1, 3, 12, 16), [(1, 3, 12, 16), (2, 3, 9, 21), (1, 3, 1, 1)])
