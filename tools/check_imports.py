@@ -25,7 +25,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: Layers from the bottom. A module belongs to the first layer whose prefix matches it (the
 #: longest prefix wins). ``rainkit`` itself (the version) is the bottom.
 LAYERS: list[tuple[str, ...]] = [
-    ("rainkit", "rainkit._validation", "rainkit._files", "rainkit._hub",
+    ("rainkit", "rainkit._checks", "rainkit._files", "rainkit._hub",
      "rainkit._checkpoint_file", "rainkit._fused_conv", "rainkit.init"),
     ("rainkit.metrics", "rainkit.data"),
     ("rainkit.nn", "rainkit.loss"),

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
+from rainkit._checks import check_device, check_output_path, check_path
 from rainkit._files import atomic_write_bytes
-from rainkit._validation import check_device, check_output_path, check_path
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "REQUIRED_KEYS", "atomic_save", "checksum",
            "load_checkpoint"]

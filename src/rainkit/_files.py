@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from rainkit._validation import check_output_path
+from rainkit._checks import check_output_path
 
 __all__ = ["atomic_path", "atomic_write", "atomic_write_bytes", "atomic_write_text"]
 

@@ -43,8 +43,8 @@ from rainkit._checkpoint_file import (
     checksum,
     load_checkpoint,
 )
+from rainkit._checks import check_device, check_mapping, check_output_path, check_path
 from rainkit._files import atomic_write_bytes
-from rainkit._validation import check_device, check_mapping, check_output_path, check_path
 from rainkit.nn.loading import (
     SAFETENSORS_FORMAT,
     load_network,

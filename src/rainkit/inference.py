@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rainkit import __version__
+from rainkit._checks import check_floating_tensor, check_image_tensor, check_int, check_path
 from rainkit._files import atomic_write_text
-from rainkit._validation import check_floating_tensor, check_image_tensor, check_int, check_path
 from rainkit.data.io import read_image, save_image, split_alpha
 from rainkit.nn.tiling import context_margin, tiled_forward
 

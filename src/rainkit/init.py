@@ -57,7 +57,7 @@ from typing import Literal, TypeVar, cast
 import torch
 from torch import nn
 
-from rainkit._validation import check_choice
+from rainkit._checks import check_choice
 
 __all__ = ["kaiming_init_", "zero_output_init_"]
 

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from rainkit._checks import check_choice, check_finite, check_path, check_raster
 from rainkit._files import atomic_path, atomic_write_bytes
-from rainkit._validation import check_choice, check_finite, check_path, check_raster
 from rainkit.data.png16 import decode_png16, encode_png16, png_header
 
 __all__ = [
@@ -257,7 +257,7 @@ def split_alpha(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]
 def check_unit_interval(values: torch.Tensor, name: str = "image") -> None:
     """Raise ValueError unless a floating image holds finite values in [0, 1].
 
-    Non-finite values follow the policy of :func:`rainkit._validation.check_finite`; for
+    Non-finite values follow the policy of :func:`rainkit._checks.check_finite`; for
     values out of range the message gives the range found and says which mistake it looks
     like: a 0..255 image (divide by 255) or a network output that overshoots (clamp it).
     Reads the values (one device synchronisation on a GPU).

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from rainkit._validation import check_choice, check_image_tensor, check_int
+from rainkit._checks import check_choice, check_image_tensor, check_int
 from rainkit.data.io import check_unit_interval
 
 __all__ = ["JPEG_SUBSAMPLING", "jpeg_roundtrip"]

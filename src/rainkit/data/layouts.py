@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from rainkit._validation import check_choice, check_path
+from rainkit._checks import check_choice, check_path
 from rainkit.data.io import IMAGE_EXTENSIONS
 
 __all__ = [

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from rainkit._validation import check_int, check_path
+from rainkit._checks import check_int, check_path
 from rainkit.data.io import decode_image, exif_orientation, to_float_tensor
 from rainkit.data.layouts import LAYOUTS, PairBy, resolve_pairs
 from rainkit.data.memory import estimate_decoded_bytes

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from rainkit._validation import check_int
+from rainkit._checks import check_int
 from rainkit.data.synthetic import SyntheticRainDataset, synthesize_rain
 
 __all__ = [

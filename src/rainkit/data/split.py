@@ -8,7 +8,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from torch.utils.data import Dataset, Subset
 
-from rainkit._validation import check_int, check_path, check_real
+from rainkit._checks import check_int, check_path, check_real
 from rainkit.data.paired import PairedRainDataset
 
 __all__ = ["TrainValData", "split_indices", "train_val_datasets"]

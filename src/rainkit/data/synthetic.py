@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from rainkit._validation import check_image_tensor, check_int, check_real
+from rainkit._checks import check_image_tensor, check_int, check_real
 from rainkit.data.io import check_unit_interval, read_image
 from rainkit.data.transforms import paired_random_crop, paired_random_flip
 

@@ -7,7 +7,7 @@ import random
 import torch
 import torch.nn.functional as F
 
-from rainkit._validation import check_int, check_raster, check_same_shape
+from rainkit._checks import check_int, check_raster, check_same_shape
 
 __all__ = ["pad_to_size", "paired_random_crop", "paired_random_flip"]
 

@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from rainkit._validation import (
+from rainkit._checks import (
     check_choice,
     check_image_tensor,
     check_module_dtype,

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from rainkit._validation import check_image_tensor, check_positive, check_same_shape
+from rainkit._checks import check_image_tensor, check_positive, check_same_shape
 from rainkit.loss._feature_ops import (
     as_negatives,
     check_trunk_dtypes,

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from rainkit._validation import check_positive, renamed_keyword
+from rainkit._checks import check_positive, renamed_keyword
 from rainkit.loss._feature_ops import (
     Features,
     check_feature_pair,

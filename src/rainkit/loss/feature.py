@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from rainkit._validation import check_choice, check_image_tensor, check_same_shape, renamed_keyword
+from rainkit._checks import check_choice, check_image_tensor, check_same_shape, renamed_keyword
 from rainkit.loss._feature_ops import (
     CRITERIA,
     Criterion,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from rainkit._validation import Reduction, check_image_tensor, check_reduction, reduce
+from rainkit._checks import Reduction, check_image_tensor, check_reduction, reduce
 from rainkit.metrics import MS_SSIM, ms_ssim
 from rainkit.metrics.ms_ssim import Normalize, renamed_scale_weights
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from rainkit._validation import renamed_keyword
+from rainkit._checks import renamed_keyword
 from rainkit.loss._feature_ops import (
     Criterion,
     Features,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rainkit._validation import (
+from rainkit._checks import (
     Reduction,
     check_floating_tensor,
     check_positive,

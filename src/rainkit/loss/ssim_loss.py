@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rainkit._validation import Reduction, check_image_tensor, check_reduction, reduce
+from rainkit._checks import Reduction, check_image_tensor, check_reduction, reduce
 from rainkit.metrics import SSIM, ssim
 from rainkit.metrics.ssim import check_window_options
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from rainkit._validation import check_image_tensor, renamed_keyword
+from rainkit._checks import check_image_tensor, renamed_keyword
 from rainkit.loss._feature_ops import (
     Criterion,
     Features,

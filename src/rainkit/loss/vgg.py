@@ -30,8 +30,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from rainkit._checks import check_image_tensor, check_module_dtype, renamed_keyword
 from rainkit._hub import resolve_weights_file
-from rainkit._validation import check_image_tensor, check_module_dtype, renamed_keyword
 
 __all__ = ["VGG19_LAYERS", "VGG19_URL", "VGG19_WEIGHTS_FILE", "VGGFeatures", "min_input_size"]
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from scipy.special import gamma as _gamma_fn
 
-from rainkit._validation import check_choice, check_finite, check_image_tensor, check_int
+from rainkit._checks import check_choice, check_finite, check_image_tensor, check_int
 from rainkit.metrics._prepare import _numpy_to_tensor
 
 __all__ = [

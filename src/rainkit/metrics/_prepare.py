@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rainkit._validation import (
+from rainkit._checks import (
     Reduction,
     check_finite,
     check_image_tensor,
@@ -166,7 +166,7 @@ def _numpy_to_tensor(array: np.ndarray, name: str) -> tuple[torch.Tensor, float]
                          "dimension)")
     tensor = torch.from_numpy(np.asarray(array, dtype=np.float64))
     # numpy inputs return numbers, which are read anyway: a NaN pixel is an error there
-    # (rainkit._validation's non-finite policy)
+    # (rainkit._checks's non-finite policy)
     check_finite(tensor, name)
     tensor = tensor[None] if array.ndim == 2 else tensor.permute(2, 0, 1)
     return tensor.unsqueeze(0), default_range

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rainkit._validation import check_image_tensor, check_positive
+from rainkit._checks import check_image_tensor, check_positive
 
 __all__ = ["rgb_to_y", "rgb_to_ycbcr"]
 
@@ -76,7 +76,7 @@ def rgb_to_y(image: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
 
     Non-finite values are not checked (this runs inside training steps, where a check would
     force a device synchronisation): a NaN or infinite pixel gives a NaN or infinite luma at
-    that pixel only. See ``rainkit/_validation.py`` for the policy.
+    that pixel only. See ``rainkit/_checks.py`` for the policy.
 
     Args:
         image: RGB image(s), values in :math:`[0, \text{data\_range}]`.

@@ -9,8 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rainkit._hub import resolve_weights_file
-from rainkit._validation import (
+from rainkit._checks import (
     Reduction,
     check_choice,
     check_image_tensor,
@@ -18,6 +17,7 @@ from rainkit._validation import (
     check_same_shape,
     reduce,
 )
+from rainkit._hub import resolve_weights_file
 
 __all__ = ["LPIPS", "lpips"]
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from rainkit._validation import Reduction, check_choice, check_positive, renamed_keyword
+from rainkit._checks import Reduction, check_choice, check_positive, renamed_keyword
 from rainkit.metrics._kernels import (
     cs_terms,
     filter_adjoint,

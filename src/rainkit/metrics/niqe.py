@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rainkit._validation import Reduction, check_choice, check_int, check_reduction
+from rainkit._checks import Reduction, check_choice, check_int, check_reduction
 from rainkit.metrics._nr_features import (
     GREY_CONVENTIONS,
     aggd_fit,

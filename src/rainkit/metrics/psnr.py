@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rainkit._validation import Reduction
+from rainkit._checks import Reduction
 from rainkit.metrics._prepare import check_options, finish, prepare
 from rainkit.metrics.conventions import Quantize, ScoringConvention
 from rainkit.metrics.registry import PreparedPair, register_metric

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from rainkit._validation import check_bool, check_int
+from rainkit._checks import check_bool, check_int
 from rainkit.metrics.conventions import ScoringConvention
 
 __all__ = ["METRICS", "Metric", "PreparedPair", "register_metric", "unregister_metric"]

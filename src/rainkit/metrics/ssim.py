@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from rainkit._validation import Reduction, check_int, check_positive
+from rainkit._checks import Reduction, check_int, check_positive
 from rainkit.metrics._kernels import (
     auto_downsample,
     gaussian_window,

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rainkit._validation import check_finite, check_image_tensor
+from rainkit._checks import check_finite, check_image_tensor
 from rainkit.metrics._prepare import (
     Options,
     Tensors,

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rainkit._validation import check_image_tensor, check_int, check_module_dtype
+from rainkit._checks import check_image_tensor, check_int, check_module_dtype
 
 __all__ = [
     "check_kernel_size",

@@ -7,7 +7,7 @@ import copy
 import torch
 from torch import nn
 
-from rainkit._validation import check_int
+from rainkit._checks import check_int
 
 __all__ = ["receptive_field"]
 

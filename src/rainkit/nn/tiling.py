@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from rainkit._validation import check_image_tensor, check_int
+from rainkit._checks import check_image_tensor, check_int
 
 __all__ = ["context_margin", "tiled_forward"]
 

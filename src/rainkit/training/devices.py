@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 import torch
 import torch.distributed as dist
 
-from rainkit._validation import check_device, check_int
+from rainkit._checks import check_device, check_int
 
 __all__ = ["all_reduce_sum", "distributed_session", "pick_device"]
 

@@ -12,14 +12,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from rainkit._files import atomic_write_text
-from rainkit._validation import (
+from rainkit._checks import (
     check_bool,
     check_int,
     check_mapping,
     check_output_path,
     check_path,
 )
+from rainkit._files import atomic_write_text
 from rainkit.checkpoint import check_checkpoint_parts, save_checkpoint
 from rainkit.data.io import save_image
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from rainkit._validation import check_device, check_int, check_nonempty, check_output_path
+from rainkit._checks import check_device, check_int, check_nonempty, check_output_path
 from rainkit.data.io import save_image
 from rainkit.metrics import ScoreTable, ScoringConvention
 from rainkit.metrics import format_scores as format_score_row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rainkit._validation import check_int
+from rainkit._checks import check_int
 from rainkit.nn._common import check_kernel_size, check_network_input
 from rainkit.nn.blocks._fused_conv import conv2d_act, fused_inference
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from rainkit._validation import check_int
+from rainkit._checks import check_int
 from rainkit.nn._common import check_network_input
 from rainkit.nn.blocks.residual import ResidualBlock
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rainkit._validation import check_bool, check_int, check_positive
+from rainkit._checks import check_bool, check_int, check_positive
 from rainkit.nn._common import check_network_input
 
 __all__ = ["GatedDconvFeedForward", "gated_gelu", "hidden_width"]

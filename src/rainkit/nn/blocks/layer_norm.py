@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rainkit._validation import check_int, check_positive
+from rainkit._checks import check_int, check_positive
 from rainkit.nn._common import check_network_input
 
 __all__ = ["BiasFreeLayerNorm2d", "LayerNorm2d", "bias_free_layer_norm_2d", "layer_norm_2d"]

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rainkit._validation import check_int
+from rainkit._checks import check_int
 from rainkit.nn._common import check_network_input
 
 __all__ = [

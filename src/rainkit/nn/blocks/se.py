@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from rainkit._validation import check_bool, check_int
+from rainkit._checks import check_bool, check_int
 from rainkit.nn._common import check_network_input
 
 __all__ = ["SqueezeExcite"]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from rainkit._validation import check_int
+from rainkit._checks import check_int
 from rainkit.nn.blocks.transposed_attention import MultiDconvTransposedAttention
 
 __all__ = ["TopKSparseAttention", "top_k_attention_map", "top_k_sizes"]

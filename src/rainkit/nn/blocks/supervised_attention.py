@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rainkit._validation import check_bool, check_int
+from rainkit._checks import check_bool, check_int
 from rainkit.nn._common import check_kernel_size, check_network_input
 from rainkit.nn.blocks._fused_conv import fused_inference
 

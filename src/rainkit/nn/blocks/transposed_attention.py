@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rainkit._validation import check_bool, check_int
+from rainkit._checks import check_bool, check_int
 from rainkit.nn._common import check_network_input
 
 __all__ = [

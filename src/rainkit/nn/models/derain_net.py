@@ -7,7 +7,7 @@ import warnings
 import torch
 from torch import nn
 
-from rainkit._validation import check_int
+from rainkit._checks import check_int
 from rainkit.init import kaiming_init_, zero_output_init_
 from rainkit.nn.base import RainNet
 from rainkit.nn.blocks.multiscale import MultiScaleBranches

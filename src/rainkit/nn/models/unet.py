@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rainkit._validation import check_bool, check_int
+from rainkit._checks import check_bool, check_int
 from rainkit.init import kaiming_init_, zero_output_init_
 from rainkit.nn._common import resize_to
 from rainkit.nn.base import RainNet

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from rainkit._validation import check_bool
+from rainkit._checks import check_bool
 from rainkit.nn.blocks.mefc import MixtureOfExpertsFeatureCompensator
 from rainkit.nn.blocks.mixed_scale_feed_forward import MixedScaleFeedForward
 from rainkit.nn.blocks.sparse_attention import TopKSparseAttention

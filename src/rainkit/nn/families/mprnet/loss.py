@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from rainkit._validation import check_floating_tensor, check_number, check_same_shape
+from rainkit._checks import check_floating_tensor, check_number, check_same_shape
 from rainkit.loss import charbonnier_loss
 
 __all__ = ["edge_loss", "laplacian_detail", "mprnet_loss"]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from rainkit._validation import check_floating_tensor
+from rainkit._checks import check_floating_tensor
 from rainkit.loss.pixel import charbonnier_loss
 from rainkit.nn.families.mprnet.loss import edge_loss
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rainkit._validation import check_bool, check_choice, check_int, check_positive
+from rainkit._checks import check_bool, check_choice, check_int, check_positive
 from rainkit.nn._common import check_network_input
 from rainkit.nn.base import RainNet
 from rainkit.nn.blocks._fused_conv import fused_inference

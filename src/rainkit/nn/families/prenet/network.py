@@ -7,7 +7,7 @@ from typing import Literal, cast
 import torch
 from torch import nn
 
-from rainkit._validation import check_int
+from rainkit._checks import check_int
 from rainkit.init import kaiming_init_, zero_output_init_
 from rainkit.nn.base import StagedRainNet
 from rainkit.nn.blocks._fused_conv import conv2d_act, conv2d_add, fused_inference

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rainkit._validation import check_bool, check_int
+from rainkit._checks import check_bool, check_int
 from rainkit.init import kaiming_init_
 from rainkit.nn._common import check_network_input
 from rainkit.nn.base import RainNet

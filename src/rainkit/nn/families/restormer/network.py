@@ -9,7 +9,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from rainkit._validation import check_bool, check_choice, check_int, check_positive
+from rainkit._checks import check_bool, check_choice, check_int, check_positive
 from rainkit.nn.base import RainNet
 from rainkit.nn.blocks.gated_feed_forward import GatedDconvFeedForward
 from rainkit.nn.blocks.layer_norm import BiasFreeLayerNorm2d, LayerNorm2d

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from rainkit._validation import check_int
+from rainkit._checks import check_int
 from rainkit.init import kaiming_init_, zero_output_init_
 from rainkit.nn.base import StagedRainNet
 from rainkit.nn.blocks._fused_dilated import conv2d_dilated, conv2d_dilated_add, fused_inference

@@ -1,4 +1,4 @@
-"""The shared input checks of rainkit._validation: numbers, ints, bools, empty and dtype checks."""
+"""The shared input checks of rainkit._checks: numbers, ints, bools, empty and dtype checks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from rainkit._validation import (
+from rainkit._checks import (
     check_bool,
     check_floating_tensor,
     check_image_tensor,
@@ -136,7 +136,7 @@ def test_path_str_or_pathlike() -> None:
 
 
 def test_check_finite_counts_nan_and_inf_and_passes_integers() -> None:
-    from rainkit._validation import check_finite
+    from rainkit._checks import check_finite
     x = torch.zeros(2, 3)
     assert check_finite(x, "image") is x
     assert check_finite(torch.zeros(2, dtype=torch.uint8)) is not None
@@ -152,7 +152,7 @@ def test_renamed_keyword_warns_passes_on_and_refuses_both() -> None:
     import inspect
     import warnings
 
-    from rainkit._validation import renamed_keyword
+    from rainkit._checks import renamed_keyword
 
     @renamed_keyword("weights", "vgg_weights", since="0.3")
     def build(layers: int = 1, vgg_weights: str | None = "imagenet") -> tuple:
