@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+import rainkit.nn
 from rainkit.checkpoint import load_model
 from rainkit.cli import main
 
@@ -186,3 +188,19 @@ def test_summary_and_no_margin_probe_for_small_images(checkpoint: Path, tmp_path
     assert main(["derain", str(checkpoint), str(tmp_path / "photos"),
                  "-o", str(tmp_path / "out")]) == 0
     assert "derained 2 of 2 image(s)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("family", sorted(rainkit.nn.FAMILIES))
+def test_tiling_note_names_the_family_and_its_reason_once(family: str) -> None:
+    from rainkit.cli.derain import _tiling_note
+
+    info = rainkit.nn.FAMILIES[family]
+    loaded = SimpleNamespace(entry=None, model_name=info.models[0])
+    note = _tiling_note(loaded)
+    if info.tiling == "exact":
+        assert note == ""
+    else:
+        assert note.startswith(f"{family}: tiles are approximate: ")
+        assert note.count("approximate") == 1 + info.tiling.count("approximate") - \
+            info.tiling.startswith("approximate: ")
+        assert "--tile 0" in note

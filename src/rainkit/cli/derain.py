@@ -180,5 +180,6 @@ def _tiling_note(loaded: object) -> str:
         family = next((f for f in FAMILIES.values() if name in f.models), None)
     if family is None or family.tiling == "exact":
         return ""
-    return f"{family.name}: tiles are approximate: {family.tiling} (pass --tile 0 for the " \
+    why = family.tiling.removeprefix("approximate: ")
+    return f"{family.name}: tiles are approximate: {why} (pass --tile 0 for the " \
            "exact whole-image result if memory allows)"

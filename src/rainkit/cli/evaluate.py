@@ -159,7 +159,7 @@ def _pairs(data: Path, pair_by: str) -> tuple[list[tuple[str, Path, Path]] | Non
             return None, str(err)
         raise CommandError(f"{err}; for results named otherwise than the ground truth, pass "
                            "--pair_by sorted") from None
-    return [tuple(p) for p in pairs], ""  # type: ignore[misc]
+    return [(p.name, p.rainy, p.clean) for p in pairs], ""
 
 
 # -- the table -----------------------------------------------------------------------------------

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rainkit.cli._common import CommandError
+
+if TYPE_CHECKING:  # rainkit.nn is imported when the command runs, not when the CLI starts
+    from rainkit.nn.registry import PretrainedWeights, PublishedScore
 
 __all__ = ["models_table", "register"]
 
@@ -38,20 +42,18 @@ def _trained_on(text: str) -> str:
     return text.split(" (")[0].strip() or text
 
 
-def _figure(figure: object) -> str:
-    ssim = getattr(figure, "ssim", math.nan)
-    ssim_text = "" if ssim is None or math.isnan(ssim) else f" / {ssim:.3f}"
-    protocol = getattr(figure, "protocol", "") or "-"
-    return (f"{figure.test_set} {figure.psnr:.2f} dB{ssim_text} "  # type: ignore[attr-defined]
-            f"({protocol}, {figure.convention})")  # type: ignore[attr-defined]
+def _figure(figure: PublishedScore) -> str:
+    ssim_text = "" if math.isnan(figure.ssim) else f" / {figure.ssim:.3f}"
+    return (f"{figure.test_set} {figure.psnr:.2f} dB{ssim_text} "
+            f"({figure.protocol or '-'}, {figure.convention})")
 
 
-def _status(entry: object) -> str:
+def _status(entry: PretrainedWeights) -> str:
     from rainkit._hub import hub_checkpoint_dir
 
-    if (hub_checkpoint_dir() / entry.file_name).is_file():  # type: ignore[attr-defined]
+    if (hub_checkpoint_dir() / entry.file_name).is_file():
         return "yes"
-    return "no" if getattr(entry, "downloadable", True) else "no (manual)"
+    return "no" if entry.downloadable else "no (manual)"
 
 
 def _columns(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
@@ -63,7 +65,7 @@ def _columns(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
     return lines
 
 
-def models_table(entries: Iterable[object]) -> list[str]:
+def models_table(entries: Iterable[PretrainedWeights]) -> list[str]:
     """The table's lines: one row per checkpoint, one more per extra published figure.
 
     Example:
@@ -78,12 +80,10 @@ def models_table(entries: Iterable[object]) -> list[str]:
               "published: test set PSNR / SSIM (protocol, convention)", "downloaded")
     rows: list[list[str]] = []
     for entry in entries:
-        figures = list(getattr(entry, "published", ()) or ())
+        figures = list(entry.published)
         first = _figure(figures[0]) if figures else "-"
-        rows.append([entry.name, entry.family,  # type: ignore[attr-defined]
-                     f"{entry.num_params:,}",  # type: ignore[attr-defined]
-                     _trained_on(entry.training_set),  # type: ignore[attr-defined]
-                     first, _status(entry)])
+        rows.append([entry.name, entry.family, f"{entry.num_params:,}",
+                     _trained_on(entry.training_set), first, _status(entry)])
         rows += [["", "", "", "", _figure(f), ""] for f in figures[1:]]
     return _columns(rows, header)
 

@@ -53,7 +53,7 @@ def _read_header(path: Path) -> list[str] | None:
 
 def _check_log_path(value: object) -> Path:
     path = check_path(value, "path")
-    if os.fspath(value) == "":  # type: ignore[call-overload]
+    if isinstance(value, (str, os.PathLike)) and os.fspath(value) == "":  # Path("") is "."
         raise ValueError("path must not be empty (it would mean the current folder)")
     if path.is_dir():
         raise ValueError(f"path must be a CSV file, got the folder {path}")

@@ -212,7 +212,7 @@ class TransformerBlock(nn.Module):
             out.add_(attn.project_out.bias)
         x = out.view(b, height, width, c).permute(0, 3, 1, 2)
         result = torch.empty_like(x)
-        radius = int(self.ffn.radius)  # type: ignore[arg-type]
+        radius = int(cast(int, self.ffn.radius))  # _use_bands checked the ffn declares one
         wide = 4 * int(getattr(self.ffn, "hidden", c))
         for top, bottom, start, stop in _bands(height, _band_rows(x, wide), radius):
             y = self.ffn(self.norm2(x[:, :, start:stop]))[:, :, top - start:bottom - start]
@@ -287,7 +287,8 @@ def _levels(value: int | Sequence[int], name: str) -> tuple[int, int, int, int]:
     if isinstance(value, (list, tuple)):
         if len(value) != 4:
             raise ValueError(f"{name} must be an int or 4 ints (one per level), got {value!r}")
-        return tuple(check_int(v, name, minimum=1) for v in value)  # type: ignore[return-value]
+        first, second, third, fourth = (check_int(v, name, minimum=1) for v in value)
+        return first, second, third, fourth
     number = check_int(value, name, minimum=1)
     return (number,) * 4
 
