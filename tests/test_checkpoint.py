@@ -23,7 +23,9 @@ from rainkit.checkpoint import (
     load_checkpoint,
     load_model,
     load_weights_source,
+    prepare_checkpoint,
     save_checkpoint,
+    write_checkpoint,
 )
 from rainkit.nn import PretrainedWeights, UNet, registry
 
@@ -305,3 +307,33 @@ def test_map_location_and_malformed_checkpoint_dicts(tmp_path: Path) -> None:
         build_from_checkpoint({**checkpoint, "model_name": ["unet"]})
     with pytest.raises(TypeError, match="source must be a str or os.PathLike"):
         build_from_checkpoint(checkpoint, source=3)  # type: ignore[arg-type]
+
+
+def test_prepared_once_written_twice_loads_as_saved(tmp_path: Path, net: UNet) -> None:
+    prepared = prepare_checkpoint(net, model_name="unet", model_kwargs=KWARGS,
+                                  training={"epoch": 2}, metadata={"note": "x"})
+    write_checkpoint(tmp_path / "a.pt", prepared)
+    write_checkpoint(tmp_path / "b.pt", {**prepared, "training": {}})
+    saved = save_checkpoint(tmp_path / "c.pt", net, model_name="unet", model_kwargs=KWARGS,
+                            training={"epoch": 2}, metadata={"note": "x"})
+    a, b, c = (load_checkpoint(p) for p in (tmp_path / "a.pt", tmp_path / "b.pt", saved))
+    assert a["checksum"] == c["checksum"] and a["training"] == {"epoch": 2}
+    assert b["training"] == {} and b["checksum"] != a["checksum"]
+    loaded = load_model(tmp_path / "b.pt").state_dict()
+    assert all(torch.equal(v, loaded[k]) for k, v in net.state_dict().items())
+
+
+@pytest.mark.parametrize("change", [
+    {"format": "other"}, {"version": 1}, {"extra": 1}, {"training": [1]}, {"metadata": "x"},
+])
+def test_write_checkpoint_refuses_what_prepare_did_not_make(tmp_path: Path, net: UNet,
+                                                             change: dict[str, object]) -> None:
+    prepared = prepare_checkpoint(net, model_name="unet", model_kwargs=KWARGS)
+    with pytest.raises(ValueError, match="prepared"):
+        write_checkpoint(tmp_path / "x.pt", {**prepared, **change})
+    incomplete = {k: v for k, v in prepared.items() if k != "model"}
+    with pytest.raises(ValueError, match="prepared"):
+        write_checkpoint(tmp_path / "x.pt", incomplete)
+    with pytest.raises(TypeError, match="prepared"):
+        write_checkpoint(tmp_path / "x.pt", [prepared])  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())

@@ -1268,6 +1268,16 @@ def _training_checkpoint_specs() -> list[Spec]:
         return positional(C.save_checkpoint, ("path", lambda: fresh() / "net.pt"),
                           ("model", lambda: net))(**{"model_name": "baseline", **o})
 
+    def prepare(**o: Any) -> Callable[[], object]:
+        return positional(C.prepare_checkpoint, ("model", lambda: net))(
+            **{"model_name": "baseline", **o})
+
+    def write(**o: Any) -> Callable[[], object]:
+        return positional(C.write_checkpoint, ("path", lambda: fresh() / "net.pt"),
+                          ("prepared", lambda: C.prepare_checkpoint(net, model_name="baseline"))
+                          )(**o)
+
+    prepared = C.prepare_checkpoint(net, model_name="baseline")
     scores = {"psnr": 27.3, "ssim": 0.87, "psnr_y": 28.9, "ssim_y": 0.89}
     image = _rand(3, 8, 8)
     return [
@@ -1403,6 +1413,21 @@ def _training_checkpoint_specs() -> list[Spec]:
                  "metadata": mappings,
              }),
         file_spec("rainkit.checkpoint.save_checkpoint", save, "path", write_paths),
+        Spec("rainkit.checkpoint.prepare_checkpoint", "none", prepare,
+             option_args={
+                 "model_name": (("int", 3), ("empty", ""), ("None", None)),
+                 "model": (("None", None), ("str", "net"), ("tensor", _rand(3)),
+                           ("nan_weights", nan_net)),
+                 "model_kwargs": (*mappings, ("non_json", {"a": object()}), ("int_keys", {1: 2})),
+                 "training": mappings,
+                 "metadata": mappings,
+             }),
+        Spec("rainkit.checkpoint.write_checkpoint", "none", write,
+             option_args={"prepared": (("None", None), ("str", "net"), ("list", [prepared]),
+                                       ("empty", {}), ("module", net),
+                                       ("other_format", {**prepared, "format": "x"}),
+                                       ("non_mapping_training", {**prepared, "training": 3}))}),
+        file_spec("rainkit.checkpoint.write_checkpoint", write, "path", write_paths),
         Spec("rainkit.checkpoint.load_checkpoint", "none",
              positional(C.load_checkpoint, ("path", lambda: good)), option_args=devices),
         file_spec("rainkit.checkpoint.load_checkpoint",

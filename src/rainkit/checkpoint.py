@@ -62,7 +62,9 @@ __all__ = [
     "load_checkpoint",
     "load_model",
     "load_weights_source",
+    "prepare_checkpoint",
     "save_checkpoint",
+    "write_checkpoint",
 ]
 
 
@@ -75,11 +77,11 @@ def _check_json_like(value: object, where: str) -> None:
                         f"got {value!r}: {err}") from None
 
 
-def check_checkpoint_parts(
+def _check_parts(
     model: object, model_name: object, model_kwargs: object, training: object, metadata: object
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The checks of :func:`save_checkpoint`'s arguments (also run by ``record_epoch`` before it
-    writes anything); returns ``model_kwargs``, ``training`` and ``metadata`` as dicts."""
+    """The checks of :func:`prepare_checkpoint`'s arguments; returns ``model_kwargs``,
+    ``training`` and ``metadata`` as dicts."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(model_name, str) or not model_name:
@@ -93,6 +95,104 @@ def check_checkpoint_parts(
             check_mapping(metadata, "metadata", optional=True))
 
 
+def prepare_checkpoint(
+    model: nn.Module,
+    *,
+    model_name: str,
+    model_kwargs: Mapping[str, Any] | None = None,
+    training: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The checkpoint dict of ``model``, every argument checked, ready for
+    :func:`write_checkpoint`.
+
+    :func:`save_checkpoint` is this followed by :func:`write_checkpoint`. Call the two apart
+    to check everything before a group of files is written, or to write one network to
+    several files with one check and one scan of its weights (``record_epoch`` writes
+    ``best.pt`` and ``last.pt`` from one prepared dict, with ``training`` emptied for
+    ``best.pt``).
+
+    Args:
+        model: the network; its ``state_dict()`` is stored (unwrap a DDP or compiled wrapper
+            first). The dict holds references to its tensors: write it before the next
+            optimiser step.
+        model_name: its name in :data:`rainkit.nn.MODELS`.
+        model_kwargs: the constructor's keyword arguments (JSON-like values).
+        training: optimizer, scheduler and loop state for resuming.
+        metadata: free-form information such as scores and settings.
+
+    Returns:
+        A dict with the keys of the module's table except ``checksum``, which
+        :func:`write_checkpoint` adds.
+
+    Raises:
+        TypeError: as :func:`save_checkpoint`.
+        ValueError: ``model`` holds non-finite weights.
+
+    Example:
+        >>> prepared = prepare_checkpoint(torch.nn.Conv2d(3, 3, 1), model_name="conv")
+        >>> sorted(prepared)
+        ['format', 'metadata', 'model', 'model_kwargs', 'model_name', 'training', 'version']
+    """
+    kwargs, training, metadata = _check_parts(model, model_name, model_kwargs, training,
+                                              metadata)
+    weights = model.state_dict()
+    bad = non_finite_weights(weights)
+    if bad:
+        raise ValueError(f"model holds non-finite weights (NaN or inf in {', '.join(bad[:5])}"
+                         f"{' ...' if len(bad) > 5 else ''}): refusing to save a checkpoint")
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "model_name": model_name,
+        "model_kwargs": kwargs,
+        "model": weights,
+        "training": training,
+        "metadata": metadata,
+    }
+
+
+def write_checkpoint(path: str | os.PathLike[str], prepared: Mapping[str, Any]) -> Path:
+    """Write a dict from :func:`prepare_checkpoint` atomically, with its checksum.
+
+    Args:
+        path: the checkpoint file (conventionally ``*.pt``).
+        prepared: the dict :func:`prepare_checkpoint` returned, possibly with ``training`` or
+            ``metadata`` replaced by other mappings.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        TypeError: ``path`` is not a path or ``prepared`` is not a mapping.
+        ValueError: ``path`` is empty, a folder or inside a file, or ``prepared`` is not a
+            prepared checkpoint (another format or version, a key missing or added, or
+            ``training``/``metadata`` not a mapping).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> prepared = prepare_checkpoint(torch.nn.Conv2d(3, 3, 1), model_name="conv")
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> write_checkpoint(folder / "a.pt", prepared).name
+        'a.pt'
+    """
+    path = check_output_path(path, "path")
+    prepared = check_mapping(prepared, "prepared")
+    expected = {"format", "version", *REQUIRED_KEYS, "training", "metadata"}
+    if (set(prepared) != expected or prepared["format"] != CHECKPOINT_FORMAT
+            or prepared["version"] != CHECKPOINT_VERSION):
+        raise ValueError(f"prepared must be a dict from prepare_checkpoint (keys "
+                         f"{sorted(expected)}, format {CHECKPOINT_FORMAT!r} version "
+                         f"{CHECKPOINT_VERSION}), got keys {sorted(map(str, prepared))}")
+    for key in ("training", "metadata"):
+        if not isinstance(prepared[key], Mapping):
+            raise ValueError(f"prepared[{key!r}] must be a mapping, got "
+                             f"{type(prepared[key]).__name__}")
+    state = dict(prepared)
+    state["checksum"] = checksum(state)
+    return atomic_save(state, path)
+
+
 def save_checkpoint(
     path: str | os.PathLike[str],
     model: nn.Module,
@@ -103,6 +203,8 @@ def save_checkpoint(
     metadata: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``model`` with what rebuilds it, and optional training state, atomically.
+
+    The same as :func:`prepare_checkpoint` then :func:`write_checkpoint`.
 
     Args:
         path: the checkpoint file (conventionally ``*.pt``).
@@ -136,24 +238,9 @@ def save_checkpoint(
         8
     """
     path = check_output_path(path, "path")
-    kwargs, training, metadata = check_checkpoint_parts(model, model_name, model_kwargs,
-                                                        training, metadata)
-    weights = model.state_dict()
-    bad = non_finite_weights(weights)
-    if bad:
-        raise ValueError(f"model holds non-finite weights (NaN or inf in {', '.join(bad[:5])}"
-                         f"{' ...' if len(bad) > 5 else ''}): refusing to save a checkpoint")
-    state: dict[str, Any] = {
-        "format": CHECKPOINT_FORMAT,
-        "version": CHECKPOINT_VERSION,
-        "model_name": model_name,
-        "model_kwargs": kwargs,
-        "model": weights,
-        "training": training,
-        "metadata": metadata,
-    }
-    state["checksum"] = checksum(state)
-    return atomic_save(state, path)
+    return write_checkpoint(path, prepare_checkpoint(
+        model, model_name=model_name, model_kwargs=model_kwargs, training=training,
+        metadata=metadata))
 
 
 def build_from_checkpoint(

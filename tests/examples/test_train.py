@@ -206,20 +206,20 @@ def test_kill_between_log_and_checkpoint_resumes_every_epoch_once(
         data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     flags = ["--epochs", "3", "--repeat", "3"]
     _run(data, tmp_path / "straight", *flags)
-    save = rainkit.training.run_dir.save_checkpoint
+    save = rainkit.training.run_dir.write_checkpoint
 
-    def killed_at_epoch_2(path: Path, *args: Any, **kwargs: Any) -> Any:
-        if path.name == "last.pt" and kwargs["metadata"]["epoch"] == 2:
+    def killed_at_epoch_2(path: Path, prepared: dict[str, Any]) -> Any:
+        if path.name == "last.pt" and prepared["metadata"]["epoch"] == 2:
             raise KeyboardInterrupt  # the process dies after the log row, before last.pt
-        return save(path, *args, **kwargs)
+        return save(path, prepared)
 
-    monkeypatch.setattr(rainkit.training.run_dir, "save_checkpoint", killed_at_epoch_2)
+    monkeypatch.setattr(rainkit.training.run_dir, "write_checkpoint", killed_at_epoch_2)
     out = tmp_path / "killed"
     with pytest.raises(KeyboardInterrupt):
         _run(data, out, *flags)
     assert [r["epoch"] for r in _rows(out / "log.csv")] == ["1", "2"]
     assert load_checkpoint(out / "last.pt")["training"]["epoch"] == 1
-    monkeypatch.setattr(rainkit.training.run_dir, "save_checkpoint", save)
+    monkeypatch.setattr(rainkit.training.run_dir, "write_checkpoint", save)
     train.main(["--out_dir", str(out), "--resume"])  # every setting comes from last.pt
     rows, straight = _rows(out / "log.csv"), _rows(tmp_path / "straight" / "log.csv")
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]

@@ -129,14 +129,14 @@ def test_record_epoch_kill_before_last_pt_keeps_the_previous_epoch(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     net = torch.nn.Conv2d(3, 3, 1)
     _record(tmp_path, 1, net)
-    save = run_dir.save_checkpoint
+    save = run_dir.write_checkpoint
 
-    def killed_at_last_pt(path: Path, *args: object, **kwargs: object) -> object:
+    def killed_at_last_pt(path: Path, *args: object) -> object:
         if path.name == "last.pt":
             raise KeyboardInterrupt
-        return save(path, *args, **kwargs)
+        return save(path, *args)
 
-    monkeypatch.setattr(run_dir, "save_checkpoint", killed_at_last_pt)
+    monkeypatch.setattr(run_dir, "write_checkpoint", killed_at_last_pt)
     with pytest.raises(KeyboardInterrupt):
         _record(tmp_path, 2, net, best=True)
     # the order: samples, log row and best.pt of epoch 2 are there, last.pt is epoch 1's
@@ -226,3 +226,25 @@ def test_record_epoch_checks_before_writing_and_creates_its_folder(tmp_path: Pat
         assert not (folder / "log.csv").exists()  # nothing of the epoch was logged
     with pytest.raises(ValueError, match="folder must be a folder, got the file"):
         record_epoch(run / "log.csv", 2, net, **options)  # type: ignore[arg-type]
+
+
+def test_record_epoch_checks_once_and_writes_nothing_for_non_finite_weights(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    net = torch.nn.Conv2d(3, 3, 1)
+    calls = []
+    prepare = run_dir.prepare_checkpoint
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs["model_name"])
+        return prepare(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_dir, "prepare_checkpoint", counted)
+    _record(tmp_path, 1, net, best=True)
+    assert calls == ["baseline"]  # one check and one weight scan for best.pt and last.pt
+    with torch.no_grad():
+        net.weight[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="non-finite weights"):
+        _record(tmp_path, 2, net, best=True)
+    assert not (tmp_path / "samples" / "epoch002_a.png").exists()
+    assert [r["epoch"] for r in _read(tmp_path / "log.csv")] == ["1"]
+    assert load_checkpoint(tmp_path / "best.pt")["metadata"]["epoch"] == 1

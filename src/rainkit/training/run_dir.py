@@ -20,7 +20,7 @@ from rainkit._checks import (
     check_path,
 )
 from rainkit._files import atomic_write_text
-from rainkit.checkpoint import check_checkpoint_parts, save_checkpoint
+from rainkit.checkpoint import prepare_checkpoint, write_checkpoint
 from rainkit.data.io import save_image
 
 __all__ = ["append_log_row", "claim_run_dir", "record_epoch", "truncate_log"]
@@ -236,8 +236,11 @@ def record_epoch(folder: str | os.PathLike[str], epoch: int, model: nn.Module, *
     3. ``best.pt`` when ``best``: the weights and metadata, without training state;
     4. ``last.pt``: the weights, ``training`` and metadata.
 
-    Checkpoints are written atomically (:func:`rainkit.checkpoint.save_checkpoint`), so a kill
-    or a full disk at any point leaves ``last.pt`` at this epoch or the one before, never torn;
+    Every argument is checked and the weights scanned for non-finite values once, before
+    anything is written (:func:`rainkit.checkpoint.prepare_checkpoint`); both checkpoints are
+    written from that one prepared dict, atomically
+    (:func:`rainkit.checkpoint.write_checkpoint`), so a kill or a full disk at any point leaves
+    ``last.pt`` at this epoch or the one before, never torn;
     a run resumed from the one before redoes this epoch, and :func:`truncate_log` drops its
     earlier log row. ``metadata`` is stored with ``"epoch"`` added.
 
@@ -257,7 +260,7 @@ def record_epoch(folder: str | os.PathLike[str], epoch: int, model: nn.Module, *
         TypeError: if an argument has the wrong type (checked before anything is written).
         ValueError: if ``epoch`` is below 1, ``folder`` is empty or a file, a sample is not an
             image (the message names ``samples[i]``), or the model holds non-finite weights
-            (nothing of this epoch's checkpoints is written then).
+            (nothing of this epoch is written then).
         OSError: if a file cannot be written; the message names it, and the previous version
             of a checkpoint is left as it was.
 
@@ -275,7 +278,10 @@ def record_epoch(folder: str | os.PathLike[str], epoch: int, model: nn.Module, *
     log_row = check_mapping(log_row, "log_row")
     folder = check_output_path(folder, "folder", folder=True)
     training = check_mapping(training, "training")  # required here, optional in a checkpoint
-    check_checkpoint_parts(model, model_name, model_kwargs, training, metadata)
+    metadata = {"epoch": epoch, **check_mapping(metadata, "metadata", optional=True)}
+    # every check and the scan for non-finite weights, once for best.pt and last.pt
+    prepared = prepare_checkpoint(model, model_name=model_name, model_kwargs=model_kwargs,
+                                  training=training, metadata=metadata)
     if isinstance(samples, str) or not isinstance(samples, Iterable):
         raise TypeError(f"samples must be a sequence of (name, image) pairs, got "
                         f"{type(samples).__name__}")
@@ -292,12 +298,10 @@ def record_epoch(folder: str | os.PathLike[str], epoch: int, model: nn.Module, *
         except (TypeError, ValueError) as err:
             raise type(err)(f"samples[{index}] ({name!r}): {err}") from None
     append_log_row(folder / "log.csv", {"epoch": epoch, **log_row})
-    stored = {"epoch": epoch, **(metadata or {})}
-    checkpoints = [(folder / "best.pt", None)] if best else []
-    for path, state in [*checkpoints, (folder / "last.pt", training)]:
+    checkpoints = [(folder / "best.pt", {**prepared, "training": {}})] if best else []
+    for path, state in [*checkpoints, (folder / "last.pt", prepared)]:
         try:
-            save_checkpoint(path, model, model_name=model_name, model_kwargs=model_kwargs,
-                            training=state, metadata=stored)
+            write_checkpoint(path, state)
         except OSError as err:
             raise OSError(err.errno, f"could not write {path}: {err.strerror or err}; the "
                           f"previous {path.name}, if any, is unchanged") from err
