@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -93,14 +94,34 @@ def test_write_photo_leaves_the_old_file_when_the_write_fails(tmp_path: Path) ->
 ])
 def test_to_uint8(rounding: str, expected: list[int]) -> None:
     values = torch.tensor([0.5, 0.999, 1.3, -0.2, 2 / 255], dtype=torch.float32)
-    assert to_uint8(values, rounding).tolist() == expected  # type: ignore[arg-type]
+    image = values.view(1, 1, 5)  # (C, H, W)
+    assert to_uint8(image, rounding).flatten().tolist() == expected  # type: ignore[arg-type]
+    batch = to_uint8(image[None].expand(2, 3, 1, 5), rounding)  # type: ignore[arg-type]
+    assert batch.shape == (2, 3, 1, 5) and batch.dtype == torch.uint8
 
 
-def test_to_uint8_bad_input() -> None:
-    with pytest.raises(TypeError, match="floating"):
-        to_uint8(torch.zeros(3, dtype=torch.uint8))
-    with pytest.raises(ValueError, match="rounding must be one of 'round', 'floor', got 'up'"):
-        to_uint8(torch.zeros(3), "up")  # type: ignore[arg-type]
+@pytest.mark.parametrize(("image", "rounding", "error", "match"), [
+    (torch.zeros(1, 2, 3, dtype=torch.uint8), "round", TypeError, "floating-point"),
+    (torch.zeros(3), "round", ValueError,
+     r"image must have shape \(C, H, W\) or \(B, C, H, W\), got a 1-D tensor"),
+    (torch.zeros(3, 4), "round", ValueError, "got a 2-D tensor"),
+    (torch.zeros(1, 1, 2, 3, 4), "round", ValueError, "got a 5-D tensor"),
+    (torch.zeros(3, 0, 4), "round", ValueError, "image must not be empty"),
+    ([[[0.5]]], "round", TypeError, "image must be a torch.Tensor, got list"),
+    (torch.zeros(1, 2, 3), "up", ValueError, "rounding must be one of 'round', 'floor', got 'up'"),
+    (torch.zeros(1, 2, 3), 1, ValueError, "rounding must be one of 'round', 'floor', got 1"),
+])
+def test_to_uint8_bad_input(image: object, rounding: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        to_uint8(image, rounding)  # type: ignore[arg-type]
+
+
+def test_write_photo_checks_the_alpha_channel(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="photo.alpha must be a torch.Tensor, got int"):
+        write_photo(Photo(torch.rand(3, 4, 4), alpha=3), tmp_path / "a.png")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="photo.alpha must have 1 channels"):
+        write_photo(Photo(torch.rand(3, 4, 4), alpha=torch.rand(3, 4, 4)), tmp_path / "a.png")
+    assert not (tmp_path / "a.png").exists()
 
 
 # -- the tile margin ----------------------------------------------------------------------------
@@ -228,6 +249,22 @@ def test_resolve_scale() -> None:
         resolve_scale(None, 10, 10)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("scale", [1.0, 2, "auto"])
+@pytest.mark.parametrize(("height", "width", "error", "match"), [
+    (0, 100, ValueError, "height must be >= 1, got 0"),
+    (100, -1, ValueError, "width must be >= 1, got -1"),
+    ("100", 100, TypeError, "height must be an int, got str"),
+    (1.5, 100, TypeError, "height must be an int, got float"),
+    (100, None, TypeError, "width must be an int, got NoneType"),
+    (True, 100, TypeError, "height must be an int, got bool"),
+])
+def test_resolve_scale_checks_the_size_whatever_the_scale(scale: float | str, height: object,
+                                                          width: object, error: type,
+                                                          match: str) -> None:
+    with pytest.raises(error, match=match):
+        resolve_scale(scale, height, width)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
     ({"tile": -1}, ValueError, "tile"),
     ({"margin": "wide"}, ValueError, "margin must be 'auto' or a number"),
@@ -237,6 +274,52 @@ def test_resolve_scale() -> None:
 def test_derainer_bad_settings(kwargs: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         Derainer(_random_net(), **kwargs)
+
+
+_NO_CUDA = "CUDA is not available on this machine"
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    # devices: checked here, before the model is moved (torch's RuntimeError came from .to())
+    ({"device": "gpu0"}, ValueError, "device must be a device such as 'cpu', 'cuda' or "
+                                     "'cuda:1', got 'gpu0'"),
+    ({"device": -1}, TypeError, "device must be a torch.device or a str such as 'cpu'"),
+    ({"device": ["cpu"]}, TypeError, "device must be a torch.device or a str"),
+    ({"device": "cuda:99"}, ValueError,
+     f"device 'cuda:99': ({_NO_CUDA}|this machine has \\d+ CUDA device)"),
+    # progress must be a bool: "no" and 1 were truthy, None and 0 silently off
+    *[({"progress": value}, TypeError, "progress must be a bool")
+      for value in (None, 0, 1, "no")],
+    *[({"log": value}, TypeError, "log must be a callable taking one str .* or None, got "
+                                  f"{type(value).__name__}")
+      for value in ("relu", 3, [print])],
+    ({"cache_dir": 3}, TypeError, "cache_dir must be a str or os.PathLike"),
+    ({"cache_dir": ""}, ValueError, "cache_dir must not be empty"),
+])
+def test_derainer_checks_device_progress_log_and_cache_dir(kwargs: dict[str, Any], error: type,
+                                                           match: str) -> None:
+    net = _random_net()
+    with pytest.raises(error, match=match):
+        Derainer(net, **kwargs)
+
+
+def test_derainer_cache_dir_must_be_a_folder(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a folder")
+    with pytest.raises(ValueError, match="cache_dir must be a folder, got the file"):
+        Derainer(_random_net(), cache_dir=text)
+    with pytest.raises(ValueError, match="cache_dir must be a folder, got the file"):
+        tile_margin(_random_net(), cache_dir=text)
+    # a folder that does not exist yet is created when the margin is first stored
+    derain = Derainer(_random_net(), tile=16, cache_dir=tmp_path / "new" / "margins")
+    derain(torch.rand(3, 40, 40))
+    assert len(list((tmp_path / "new" / "margins").iterdir())) == 1
+
+
+def test_derainer_accepts_devices_as_strings_and_objects() -> None:
+    assert Derainer(_random_net(), device="cpu").device == torch.device("cpu")
+    assert Derainer(_random_net(), device=torch.device("cpu")).device == torch.device("cpu")
+    assert Derainer(_random_net()).device == torch.device("cpu")  # where the parameters are
 
 
 def test_derainer_bad_input() -> None:

@@ -84,34 +84,6 @@ OUTCOMES = ("clear", "correct", "crash", "silent", "rejected")
 # cases are xfail; passing ones pass. Empty: every public name must give a clear error or a
 # correct result.
 KNOWN_FAILURES: dict[str, tuple[str, str]] = {
-    "rainkit.inference.Derainer": (
-        "photo-path helper (inference.py)",
-        "device 'gpu0' / -1 / 'cuda:99' give torch's RuntimeError (inference.py:412, and the "
-        "CUDA driver's): a ValueError naming device; progress must be a bool (None, 0, 1, "
-        "'no' pass), log a callable or None ('relu', 3, [..] pass), cache_dir a folder path or "
-        "None (3 and a text file pass)"),
-    "rainkit.inference.resolve_scale": (
-        "photo-path helper (inference.py)",
-        "height and width are not checked when scale is a number (0, '100', 1.5 pass)"),
-    "rainkit.inference.to_uint8": (
-        "photo-path helper (inference.py)", "a rank-1 tensor passes; expects (C, H, W)"),
-    "rainkit.metrics.auto_downsample_factor": (
-        "metrics helper (conventions.py:36)",
-        "height/width unchecked: None and '256' give Python's '<' TypeError, -1, 0, 1.5, True "
-        "and nan pass; check_int(height, 'height', minimum=1)"),
-    "rainkit.metrics.format_scores": (
-        "metrics helper (table.py:353)", "table=3 or 'prenet-y' gives AttributeError 'keys'"),
-    "rainkit.metrics.key_for": (
-        "metrics helper (table.py:45)",
-        "metric 3 / None give a '+' TypeError not naming metric, '' passes; convention 3 or a "
-        "list gives AttributeError 'y_channel'"),
-    "rainkit.metrics.mean_scores": (
-        "metrics helper (table.py:382)",
-        "rows None / 3 / [1] give 'not iterable' not naming rows; NaN and '27' values pass"),
-    "rainkit.metrics.ScoreTable": (
-        "metrics helper (table.py:97, psnr.py)",
-        "no_reference='bogus': the message says 'no-reference metric', not no_reference; "
-        "data_range=1e30 gives inf PSNR and NaN SSIM (see the SSIM entries of OPEN_CASES)"),
     "rainkit.nn.identify": (
         "lead (loading.py:326)", "a non-WeightsFile gives AttributeError 'model_name'"),
     "rainkit.nn.load_state_strict": (
@@ -133,20 +105,7 @@ KNOWN_FAILURES: dict[str, tuple[str, str]] = {
         "act_layer='relu' / 3 / [..]: 'object is not callable', not naming act_layer"),
 }
 # Single failing cases kept open: case id -> who and why.
-_SSIM_OVERFLOW = ("metrics helper (ssim.py:216, the loss inherits it): C1 = (k1 L)^2 and "
-                  "C2 = (k2 L)^2 overflow float32 for L or k = 1e30 (NaN SSIM); compute them "
-                  "in float64 and refuse constants whose square is not finite in the dtype")
 OPEN_CASES: dict[str, str] = {
-    **{f"{name}[{opt}=huge]": _SSIM_OVERFLOW
-       for name in ("metrics.ssim", "metrics.SSIM", "loss.ssim_loss", "loss.SSIMLoss")
-       for opt in ("data_range", "k1", "k2")},
-    "metrics.score[data_range=huge]": _SSIM_OVERFLOW + "; PSNR: 10 log10(L^2 / mse) is inf",
-    "metrics.BRISQUE[size=7]": "metrics helper (brisque.py): 7x7 gives NaN; refuse images "
-                               "smaller than its features need, as NIQE does (96 px)",
-    "metrics.brisque[size=7]": "metrics helper (brisque.py): as metrics.BRISQUE[size=7]",
-    "metrics.LPIPS[weights=text_file]": "metrics helper (lpips.py:81): torch.load's "
-                                        "UnpicklingError escapes; catch it as loss/vgg.py does",
-    "metrics.lpips[weights=text_file]": "metrics helper (lpips.py:81): as LPIPS",
     "nn.blocks.SpatialIRNN[alpha=huge]": "blocks owner (irnn.py): alpha=1e30 overflows the "
                                          "recurrence (inf); refuse |alpha| beyond float32",
 }

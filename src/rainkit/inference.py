@@ -33,7 +33,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from rainkit import __version__
-from rainkit._checks import check_floating_tensor, check_image_tensor, check_int, check_path
+from rainkit._checks import (
+    check_bool,
+    check_choice,
+    check_device,
+    check_image_tensor,
+    check_int,
+    check_output_path,
+    check_path,
+)
 from rainkit._files import atomic_write_text
 from rainkit.data.io import read_image, save_image, split_alpha
 from rainkit.nn.tiling import context_margin, tiled_forward
@@ -134,21 +142,27 @@ def to_uint8(image: torch.Tensor, rounding: Rounding = "round") -> torch.Tensor:
     level.
 
     Args:
-        image: floating tensor of any shape.
+        image: a floating image :math:`(C, H, W)` or a batch :math:`(B, C, H, W)`, nominally
+            in :math:`[0, 1]` (values outside are clamped), on any device.
         rounding: ``"round"`` or ``"floor"``.
 
     Returns:
         A ``uint8`` tensor of the same shape, on the same device.
 
+    Raises:
+        TypeError: ``image`` is not a tensor, or not floating-point (an integer image is
+            already quantized).
+        ValueError: ``image`` is not :math:`(C, H, W)` or :math:`(B, C, H, W)`, is empty, or
+            ``rounding`` is unknown.
+
     Example:
-        >>> to_uint8(torch.tensor([0.5, 1.2, -0.1]), "floor").tolist()
-        [127, 255, 0]
-        >>> to_uint8(torch.tensor([0.5]), "round").tolist()
-        [128]
+        >>> to_uint8(torch.tensor([[[0.5, 1.2, -0.1]]]), "floor").tolist()
+        [[[127, 255, 0]]]
+        >>> to_uint8(torch.full((1, 1, 1), 0.5), "round").tolist()
+        [[[128]]]
     """
-    check_floating_tensor(image, "image")
-    if rounding not in ("round", "floor"):
-        raise ValueError(f"rounding must be one of 'round', 'floor', got {rounding!r}")
+    check_image_tensor(image, "image", ndims=(3, 4))
+    check_choice(rounding, ("round", "floor"), "rounding")
     scaled = image.detach().to(torch.float64).clamp(0, 1).mul(255)
     scaled = scaled.floor() if rounding == "floor" else scaled.round()
     return scaled.to(torch.uint8)
@@ -182,6 +196,8 @@ def write_photo(photo: Photo, path: str | os.PathLike[str], *,
     if not isinstance(photo, Photo):
         raise TypeError(f"photo must be a rainkit.inference.Photo, got {type(photo).__name__}")
     check_image_tensor(photo.rgb, "photo.rgb", ndims=(3,))
+    if photo.alpha is not None:
+        check_image_tensor(photo.alpha, "photo.alpha", ndims=(3,), channels=1)
     image = photo.rgb.detach().float()
     if photo.grayscale:
         image = image.mean(dim=0, keepdim=True)
@@ -201,6 +217,14 @@ def margin_cache_dir() -> Path:
     measure again."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "rainkit" / "margins"
+
+
+def _check_cache_dir(value: object) -> Path | None:
+    """``None``, or a folder to keep margins in: an existing folder or a path that can be
+    created as one (not a file, not ``""``)."""
+    if value is None:
+        return None
+    return check_output_path(value, "cache_dir", folder=True)
 
 
 def _plain(value: object) -> bool:
@@ -251,7 +275,8 @@ def tile_margin(model: nn.Module, *, in_channels: int | None = None,
     Args:
         model: the network.
         in_channels: its input channels (default: ``model.in_channels``, else 3).
-        cache_dir: the cache folder (default :func:`margin_cache_dir`).
+        cache_dir: the cache folder (default :func:`margin_cache_dir`): an existing folder or
+            one to create, not a file.
         cache: read and write the cache; ``False`` always measures.
 
     Returns:
@@ -269,8 +294,10 @@ def tile_margin(model: nn.Module, *, in_channels: int | None = None,
     if in_channels is None:
         in_channels = int(getattr(model, "in_channels", 3))
     in_channels = check_int(in_channels, "in_channels", minimum=1)
+    given = _check_cache_dir(cache_dir)
+    cache = check_bool(cache, "cache")
     key, name = _fingerprint(model, in_channels)
-    folder = margin_cache_dir() if cache_dir is None else check_path(cache_dir, "cache_dir")
+    folder = margin_cache_dir() if given is None else given
     record = folder / f"{name}-{key[:16]}.json"
     if cache and record.is_file():
         try:
@@ -298,13 +325,19 @@ def resolve_scale(scale: float | str, height: int, width: int, *,
 
     Args:
         scale: ``"auto"``, or a number ``>= 1`` (1: full resolution).
-        height: image height.
-        width: image width.
+        height: image height, an int ``>= 1``.
+        width: image width, an int ``>= 1``.
         target: the short side ``"auto"`` aims at.
 
     Returns:
         ``scale`` itself for a number; for ``"auto"``, :math:`\\min(H, W) / \\text{target}`
         when that is at least :data:`AUTO_SCALE_MIN`, else 1.
+
+    Raises:
+        TypeError: ``scale`` is neither ``"auto"`` nor a number; ``height``, ``width`` or
+            ``target`` is not an int.
+        ValueError: ``scale < 1`` or an unknown string; ``height``, ``width`` or ``target``
+            below 1.
 
     Example:
         >>> resolve_scale("auto", 2000, 3000)  # short side 2000 -> 384
@@ -312,6 +345,8 @@ def resolve_scale(scale: float | str, height: int, width: int, *,
         >>> resolve_scale("auto", 321, 481), resolve_scale(2, 321, 481)
         (1.0, 2.0)
     """
+    height = check_int(height, "height", minimum=1)
+    width = check_int(width, "width", minimum=1)
     target = check_int(target, "target", minimum=1)
     if isinstance(scale, str):
         if scale != "auto":
@@ -364,19 +399,25 @@ class Derainer:
     Args:
         model: a network mapping :math:`(B, 3, H, W)` to the derained :math:`(B, 3, H, W)`
             (every :class:`~rainkit.nn.RainNet`), put in eval mode.
-        device: where to run it (default: where its parameters are).
+        device: where to run it, a :class:`torch.device` or a string such as ``"cpu"`` or
+            ``"cuda:1"`` that exists on this machine (default: where its parameters are).
         tile: tile side in pixels; 0 runs whole images.
         margin: ``"auto"`` or a number of pixels.
         scale: ``"auto"`` or a factor ``>= 1`` (default 1: full resolution).
         target: the short side ``scale="auto"`` aims at.
-        cache_dir: the margin cache (default :func:`margin_cache_dir`).
-        progress: show a progress bar over the tiles of large images (on stderr).
-        log: called with one-line notices (the margin being measured, approximate tiles); by
-            default notices are kept in :attr:`notes` only.
+        cache_dir: the margin cache folder (default :func:`margin_cache_dir`): an existing
+            folder or one to create, not a file.
+        progress: show a progress bar over the tiles of large images (on stderr); a bool.
+        log: a callable taking one ``str`` (``print``, ``list.append``, a logger's method),
+            called with one-line notices (the margin being measured, approximate tiles); by
+            default (``None``) notices are kept in :attr:`notes` only.
 
     Raises:
-        TypeError: ``model`` is not a module; ``scale`` or ``margin`` of a wrong type.
-        ValueError: a negative ``tile`` or ``margin``, ``scale < 1`` or an unknown string.
+        TypeError: ``model`` is not a module; ``scale``, ``margin``, ``device``,
+            ``cache_dir``, ``progress`` or ``log`` of a wrong type.
+        ValueError: a negative ``tile`` or ``margin``, ``scale < 1`` or an unknown string; a
+            device that does not exist here (an unknown name, ``"cuda"`` without CUDA, an
+            index beyond the devices present); a ``cache_dir`` that is a file.
     """
 
     def __init__(
@@ -403,13 +444,17 @@ class Derainer:
         resolve_scale(scale, 1, 1)  # checks the value
         self.scale = scale
         self.target = check_int(target, "target", minimum=1)
-        self.cache_dir = cache_dir
-        self.progress = bool(progress)
+        self.cache_dir = _check_cache_dir(cache_dir)
+        self.progress = check_bool(progress, "progress")
+        if log is not None and not callable(log):
+            raise TypeError(f"log must be a callable taking one str (such as print or a list's "
+                            f"append) or None, got {type(log).__name__} {log!r:.40}")
         self._log = log
         if device is None:
             parameter = next(model.parameters(), None)
-            device = parameter.device if parameter is not None else torch.device("cpu")
-        self.device = torch.device(device)
+            self.device = parameter.device if parameter is not None else torch.device("cpu")
+        else:
+            self.device = check_device(device, "device")
         self.model = model.to(self.device).eval()
         self.notes: list[str] = []
         self.stats = _Stats()

@@ -285,3 +285,20 @@ def test_no_ground_truth_scores_with_no_reference_metrics(
     finally:
         if request_cleanup:
             registry._METRICS.pop("mean_level", None)
+
+
+def test_a_metric_with_nothing_to_measure_is_left_out_of_the_mean(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rainkit.metrics import niqe
+
+    photos = tmp_path / "photos"
+    textured = write_rgb(photos / "p0.png", 100, 104, seed=0)  # NIQE needs >= 96 px
+    Image.fromarray(np.full((100, 104, 3), 128, np.uint8)).save(photos / "p1.png")  # NaN NIQE
+    csv_path = tmp_path / "nr.csv"
+    assert main(["score", str(photos), "--csv", str(csv_path)]) == 0
+    captured = capsys.readouterr()
+    assert "niqe: 1 of 2 image(s) gave no value" in captured.err
+    rows = {r["name"]: r for r in _rows(csv_path)}
+    assert rows["p1"]["niqe"] == "nan"  # the CSV keeps what was measured
+    expected = float(niqe(torch.from_numpy(textured).permute(2, 0, 1)[None] / 255.0))
+    assert f"{expected:.2f}" in captured.out  # the mean is p0's alone

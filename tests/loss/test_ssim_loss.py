@@ -79,3 +79,15 @@ def test_torch_compile_fullgraph_same_values_and_gradients() -> None:
     torch.testing.assert_close(value, expected, rtol=0, atol=1e-12)
     torch.testing.assert_close(torch.autograd.grad(value, x), torch.autograd.grad(expected, x),
                                rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("option", [{"data_range": 1e30}, {"k1": 1e30}, {"k2": 1e30}])
+def test_constants_that_do_not_fit_float32_are_refused(option: dict) -> None:
+    # inherited from rainkit.metrics.ssim: NaN loss (and gradients) before the check
+    x, y = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    with pytest.raises(ValueError, match="do not fit SSIM's arithmetic in float32"):
+        ssim_loss(x, y, **option)
+    with pytest.raises(ValueError, match="do not fit SSIM's arithmetic in float32"):
+        SSIMLoss(**option)(x, y)
+    with pytest.raises(ValueError, match="float64"):
+        SSIMLoss(**{key: 1e200 for key in option})

@@ -90,7 +90,11 @@ def test_blur_raises_score(photo):
     [
         ("x.png", {}, TypeError, "torch.Tensor or a numpy array"),
         (torch.zeros(1, 4, 32, 32), {}, ValueError, "channels"),
-        (torch.zeros(1, 3, 6, 32), {}, ValueError, "at least 7x7"),
+        (torch.zeros(1, 3, 24, 32), {}, ValueError, "at least 25x25 pixels after crop_border, "
+                                                     "got 24x32"),
+        (torch.zeros(1, 3, 7, 7), {}, ValueError, "at least 25x25"),
+        (torch.zeros(1, 3, 32, 32), {"crop_border": 4}, ValueError,
+         "at least 25x25 .* with crop_border=4"),
         (torch.zeros(1, 3, 32, 32), {"convention": "gray"}, ValueError, "convention"),
         (torch.zeros(1, 3, 32, 32), {"reduction": None}, ValueError, "reduction"),
     ],
@@ -124,3 +128,19 @@ def test_ranking_on_rain_dev():
     # and scores the light-rain mfdnet-2 and mfdnet-3 (Rain100L) *better* than their clean
     # photos: 6 of 8. NIQE gets all 8 (test_niqe.py).
     assert wrong == ["mfdnet-2", "mfdnet-3"]
+
+
+def test_minimum_size_gives_finite_scores_where_smaller_gave_nan():
+    # A low-contrast texture (13 grey levels): below MIN_SIZE the zero padding of the MSCN
+    # window made every pairwise product positive in many such images (NaN AGGD fit); at
+    # 25x25 and up every one of these scores is finite. 7x7 was NaN for most of them.
+    from rainkit.metrics.brisque import MIN_SIZE
+
+    assert MIN_SIZE == 25
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(40, 3, MIN_SIZE, MIN_SIZE, generator=g) * 0.05 + 0.5
+    assert bool(torch.isfinite(brisque(images, reduction="none")).all())
+    wide = torch.rand(8, 3, MIN_SIZE, 40, generator=g) * 0.05 + 0.5
+    assert bool(torch.isfinite(BRISQUE(reduction="none")(wide)).all())
+    with pytest.raises(ValueError, match="at least 25x25"):
+        BRISQUE()(wide[:, :, 1:, :])

@@ -460,6 +460,27 @@ def test_auto_downsample_factor_rounds_half_away_from_zero():
     for side in (1, 11, 127, 128, 383, 384, 385, 639, 640, 895, 896, 1151, 1152, 4000):
         assert auto_downsample_factor(side, side + 7) == max(1, matlab_round(side / 256))
     assert auto_downsample_factor(2000, 384) == 2  # the short side counts
+    assert auto_downsample_factor(np.int64(384), 400) == 2  # numpy integers are ints
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "error", "match"),
+    [
+        (-1, 256, ValueError, "height must be >= 1, got -1"),
+        (0, 256, ValueError, "height must be >= 1, got 0"),
+        (256, 0, ValueError, "width must be >= 1, got 0"),
+        (1.5, 256, TypeError, "height must be an int, got float"),
+        ("256", 256, TypeError, "height must be an int, got str"),
+        (None, 256, TypeError, "height must be an int, got NoneType"),
+        (True, 256, TypeError, "height must be an int, got bool"),
+        (256, math.nan, TypeError, "width must be an int, got float"),
+    ],
+)
+def test_auto_downsample_factor_bad_sides(height, width, error, match):
+    from rainkit.metrics import auto_downsample_factor
+
+    with pytest.raises(error, match=match):
+        auto_downsample_factor(height, width)
 
 
 def test_mprnet_y_never_downsamples():

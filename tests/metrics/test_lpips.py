@@ -82,8 +82,46 @@ def test_missing_file_names_file_and_directory(tmp_path, monkeypatch):
 def test_wrong_state_dict_fails_strictly(tmp_path):
     path = tmp_path / "bad.pth"
     torch.save({"features.0.weight": torch.zeros(1)}, path)
-    with pytest.raises(RuntimeError, match="Missing key"):
+    with pytest.raises(ValueError, match="weights: the LPIPS\\(net='alex'\\) backbone file "
+                                         ".*bad.pth' does not hold torchvision's alex backbone "
+                                         ".*Missing key"):
         LPIPS(weights=path)
+
+
+def _text_file(folder):
+    path = folder / "notes.txt"
+    path.write_text("not a checkpoint\n")
+    return path
+
+
+def _tensor_file(folder):
+    path = folder / "tensor.pth"
+    torch.save(torch.zeros(3), path)
+    return path
+
+
+def _truncated_file(folder):
+    path = folder / "cut.pth"
+    torch.save(torchvision.models.alexnet(weights=None).features.state_dict(), path)
+    path.write_bytes(path.read_bytes()[:100])
+    return path
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    # torch.load's UnpicklingError escaped before; vgg.py's VGG19 reader words it the same way
+    (_text_file, "is not a PyTorch checkpoint that torch.load can read"),
+    (_truncated_file, "is not a PyTorch checkpoint that torch.load can read"),
+    (_tensor_file, "must hold a state dict .*got Tensor"),
+])
+def test_unreadable_weights_file_is_a_value_error_naming_it(tmp_path, make, match):
+    path = make(tmp_path)
+    for build in (lambda: LPIPS(weights=path),
+                  lambda: lpips(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32),
+                                weights=path)):
+        with pytest.raises(ValueError, match=f"weights: the LPIPS\\(net='alex'\\) backbone file "
+                                             f".*{path.name}.*{match}") as info:
+            build()
+        assert "alexnet-owt-7be5be79.pth" in str(info.value)  # what was expected
 
 
 def test_bad_options_and_input():

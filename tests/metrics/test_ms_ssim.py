@@ -376,3 +376,15 @@ def test_conventions_with_their_own_ssim_have_no_ms_ssim_form():
     # automatic downsampling
     assert torch.equal(ms_ssim(x, x * 0.9, convention="prenet-y"),
                        ms_ssim(x, x * 0.9, y_channel=True))
+
+
+@pytest.mark.parametrize("option", [{"data_range": 1e30}, {"k1": 1e30}, {"k2": 1e30}])
+def test_constants_that_do_not_fit_the_dtype_are_refused(option):
+    # before the check these gave 0 (NaN per scale, then relu) without a word
+    x, y = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    with pytest.raises(ValueError, match="do not fit SSIM's arithmetic in float32"):
+        ms_ssim(x, y, fewer_scales=True, **option)
+    with pytest.raises(ValueError, match="do not fit SSIM's arithmetic in float32"):
+        MS_SSIM(fewer_scales=True, **option)(x, y)
+    with pytest.raises(ValueError, match="float64"):
+        MS_SSIM(**{key: 1e200 for key in option})

@@ -150,3 +150,22 @@ def test_empty_input_is_an_error_not_nan(shape):
 def test_empty_numpy_input_is_an_error_not_nan(shape):
     with pytest.raises(ValueError, match=r"input must not be empty, got shape"):
         psnr(np.zeros(shape, np.float32), np.zeros(shape, np.float32))
+
+
+def test_data_range_whose_square_overflows_the_dtype_is_refused():
+    x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    y = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    # 1e30 ** 2 = 1e60 > float32's 3.4e38: refused, for the function and the module
+    with pytest.raises(ValueError, match=r"data_range=1e\+30 is too large for float32 images"):
+        psnr(x, y, data_range=1e30)
+    with pytest.raises(ValueError, match="data_range"):
+        PSNR(data_range=1e30)(x, y)
+    assert torch.isfinite(psnr(x, y, data_range=1.8e19))  # just below sqrt(3.4e38)
+    # float64 holds it: the value is the formula's, in Python floats (an independent sum)
+    a, b = x.double().numpy(), y.double().numpy()
+    mse = math.fsum(((a - b) ** 2).ravel().tolist()) / a.size
+    expected = 10 * math.log10(1e60 / mse)
+    assert psnr(x.double(), y.double(), data_range=1e30).item() == pytest.approx(expected,
+                                                                                 rel=1e-12)
+    with pytest.raises(ValueError, match="too large for float64"):
+        PSNR(data_range=1e200)  # beyond every dtype: at construction

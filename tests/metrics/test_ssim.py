@@ -276,3 +276,45 @@ def test_torch_compile_inductor_same_values_and_gradients():
     eager = _value_and_grad(fn, x, y)
     compiled = _value_and_grad(torch.compile(fn), x, y)
     torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-6)
+
+
+# -- data_range, k1, k2 that the dtype cannot hold ------------------------------------------------
+
+@pytest.mark.parametrize("option", [{"data_range": 1e30}, {"k1": 1e30}, {"k2": 1e30},
+                                    {"k1": 1e-30}])
+def test_constants_that_do_not_fit_float32_are_refused(option):
+    # C1 = (k1 L)^2, C2 = (k2 L)^2: 1e56 and up overflow float32 (NaN SSIM before the check),
+    # 1e-60 vanishes in it (0/0 on flat regions)
+    x, y = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    match = r"data_range=\S+, k1=\S+ and k2=\S+ do not fit SSIM's arithmetic in float32"
+    with pytest.raises(ValueError, match=match):
+        ssim(x, y, **option)
+    metric = SSIM(**option)  # fits float64: a module refuses it when float32 images come
+    with pytest.raises(ValueError, match=match):
+        metric(x, y)
+
+
+@pytest.mark.parametrize("option", [{"data_range": 1e200}, {"k1": 1e200}, {"k2": 1e160}])
+def test_constants_beyond_float64_fail_at_construction(option):
+    with pytest.raises(ValueError, match=r"data_range.*float64"):
+        SSIM(**option)
+
+
+def test_large_data_range_in_float64_matches_skimage_and_float32_holds_to_its_limit():
+    rng = np.random.default_rng(3)
+    a, b = rng.random((20, 20, 3)), rng.random((20, 20, 3))
+    # SSIM is scale-invariant when data_range scales with the images: scikit-image on [0, 1]
+    expected = _reference(a, b, 1.0)
+    big = 1e10  # beyond float32's limit (about 2.4e9), well inside float64's
+    x64, y64 = _to_tensor(a * big, torch.float64)[None], _to_tensor(b * big, torch.float64)[None]
+    assert ssim(x64, y64, data_range=big).item() == pytest.approx(expected, abs=1e-9)
+    with pytest.raises(ValueError, match="float32"):
+        ssim(x64.float(), y64.float(), data_range=big)
+    # at float32's limit the value and the gradient (which forms B1 * B2) stay finite
+    limit = 2.4e9
+    x = (_to_tensor(a, torch.float32)[None] * limit).requires_grad_()
+    y = _to_tensor(b, torch.float32)[None] * limit
+    value = ssim(x, y, data_range=limit)
+    value.backward()
+    assert value.item() == pytest.approx(expected, abs=1e-4)
+    assert x.grad is not None and bool(torch.isfinite(x.grad).all())

@@ -227,3 +227,82 @@ def test_format_scores_and_mean_scores():
     assert mean_scores([]) == {}
     with pytest.raises(ValueError, match=r"rows\[1\] lacks \['ssim'\]"):
         mean_scores([{"psnr": 1.0, "ssim": 1.0}, {"psnr": 1.0}])
+
+
+def test_key_for_takes_a_convention_or_its_name():
+    assert key_for("psnr", "prenet-y") == key_for("psnr", CONVENTIONS["prenet-y"]) == "psnr_y"
+    assert key_for("ssim", "rgb") == key_for("ssim", None) == "ssim"
+
+
+@pytest.mark.parametrize(
+    ("metric", "convention", "error", "match"),
+    [
+        (3, None, TypeError, "metric must be a metric's name .*got int 3"),
+        (None, None, TypeError, "metric must be a metric's name .*got NoneType"),
+        ("", None, ValueError, "metric must be a metric's name such as 'psnr', got ''"),
+        ("psnr", 3, TypeError, "convention must be a str .* or a ScoringConvention, got int"),
+        ("psnr", ["rgb"], TypeError, "convention must be a str .*got list"),
+        ("psnr", "prenet", ValueError, "convention must be one of"),
+    ],
+)
+def test_key_for_bad_input(metric, convention, error, match):
+    with pytest.raises(error, match=match):
+        key_for(metric, convention)
+
+
+@pytest.mark.parametrize("table", [3, "prenet-y", ["rgb"]])
+def test_format_scores_refuses_a_table_that_is_not_one(table):
+    with pytest.raises(TypeError, match="table must be a ScoreTable or None, got"):
+        format_scores({"psnr": 27.3}, table)
+
+
+def test_mean_scores_accepts_iterables_numpy_numbers_tensors_and_infinity():
+    rows = ({"psnr": v, "ssim": 0.5} for v in (np.float32(30.0), torch.tensor([32.0])))
+    assert mean_scores(rows) == {"psnr": 31.0, "ssim": 0.5}
+    assert mean_scores([{"psnr": math.inf}, {"psnr": 30}]) == {"psnr": math.inf}
+
+
+@pytest.mark.parametrize(
+    ("rows", "error", "match"),
+    [
+        (None, TypeError, "rows must be an iterable of mappings .*got NoneType"),
+        (3, TypeError, "rows must be an iterable of mappings .*got int"),
+        ("ab", TypeError, "rows must be an iterable of mappings .*got str"),
+        ({"psnr": 1.0}, TypeError, "rows must be an iterable of mappings .*got dict"),
+        ([1], TypeError, r"rows\[0\] must be a mapping of key to value, got int"),
+        ([{"psnr": 1.0}, None], TypeError, r"rows\[1\] must be a mapping"),
+        ([{"psnr": "27"}], TypeError, r"rows\[0\]\['psnr'\] must be a real number, got str"),
+        ([{"psnr": True}], TypeError, r"rows\[0\]\['psnr'\] must be a real number, got bool"),
+        ([{"psnr": torch.zeros(2)}], TypeError, r"rows\[0\]\['psnr'\] must be a real number"),
+        ([{"psnr": 1.0}, {"psnr": math.nan}], ValueError, r"rows\[1\]\['psnr'\] is NaN"),
+        ([{"psnr": 1.0}, {"ssim": 1.0}], ValueError, r"rows\[1\] lacks \['psnr'\]"),
+    ],
+)
+def test_mean_scores_bad_rows(rows, error, match):
+    with pytest.raises(error, match=match):
+        mean_scores(rows)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"no_reference": ["bogus"]}, "no_reference must hold names of no-reference metrics"),
+        ({"metrics": ["bogus"]}, "metrics must hold names of full-reference metrics"),
+    ],
+)
+def test_unknown_metric_names_name_their_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ScoreTable(["rgb"], **kwargs)
+
+
+def test_a_data_range_float32_cannot_hold_is_refused_not_inf_or_nan():
+    # 1e30 snapped every [0, 1] pixel to level 0 under prenet-y (PSNR inf) and overflowed
+    # SSIM's constants (NaN); refused now, for the table and score()
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    y = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    with pytest.raises(ValueError, match=r"data_range=1e\+30 .*float32"):
+        ScoreTable(data_range=1e30)(x, y)
+    with pytest.raises(ValueError, match=r"data_range=1e\+30 .*float32"):
+        score(x, y, "prenet-y", data_range=1e30)
+    with pytest.raises(ValueError, match="data_range=1e\\+200 is too large for float64"):
+        ScoreTable(data_range=1e200)

@@ -261,7 +261,15 @@ def _score_all(items: Iterator[tuple[str, Callable[[], Any], Callable[[], Any] |
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(csv_path, text.getvalue())
-    means = mean_scores([{k: v for k, v in r.items() if k != "name"} for r in rows])
+    means: dict[str, float] = {}
+    for key in [k for k in rows[0] if k != "name"] if rows else []:
+        # NaN: the metric had nothing to measure (NIQE or BRISQUE of a constant image); the
+        # CSV keeps it, the mean is over the images that have a value
+        kept = [{key: r[key]} for r in rows if not math.isnan(r[key])]
+        if len(kept) < len(rows):
+            notice(f"{key}: {len(rows) - len(kept)} of {len(rows)} image(s) gave no value "
+                   "(NaN: nothing to measure, e.g. a constant image); the mean leaves them out")
+        means.update(mean_scores(kept) if kept else {key: math.nan})
     return means, len(rows)
 
 

@@ -8,6 +8,8 @@ through those functions' tests (references and gradcheck).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -19,11 +21,69 @@ __all__ = [
     "gaussian_window",
     "row_strips",
     "separable_filter",
+    "ssim_constants",
     "ssim_in_strips",
     "ssim_map_backward",
     "ssim_terms",
     "uniform_window",
 ]
+
+
+def ssim_constants(data_range: float, k1: float, k2: float, dtype: torch.dtype, *,
+                   range_factor: float = 1.0) -> tuple[float, float]:
+    r"""SSIM's stabilising constants, computed in float64 and checked to fit ``dtype``.
+
+    .. math::
+
+        C_1 = (k_1 L_s)^2, \quad C_2 = (k_2 L_s)^2, \quad L_s = \text{range\_factor}
+        \cdot L
+
+    They enter the map as :math:`B_1 = \bar U^2 + \bar d^2 + 2C_1` and
+    :math:`B_2 = e + f + 2C_2` (:func:`ssim_terms`); for images in :math:`[0, L]`,
+    :math:`B_1 \le 5L^2 + 2C_1` and :math:`B_2 \le 2L^2 + 2C_2`, and the backward forms their
+    product. So ``data_range``, ``k1`` and ``k2`` are accepted when both constants are at
+    least the dtype's smallest normal number (else they vanish and a flat region gives
+    :math:`0/0`) and :math:`(5L^2 + 2C_1)(2L^2 + 2C_2)` is at most its largest value
+    (3.4e38 for float32, 1.8e308 for float64): with the default constants, :math:`L` up to
+    about 2.4e9 in float32 and 6.5e76 in float64. Anything beyond would give NaN or infinite
+    SSIM (or gradients) without a word; it is a :class:`ValueError` naming all three.
+
+    Args:
+        data_range: :math:`L`, the images' scale (1.0 for :math:`[0, 1]`, 255 for 0-255).
+        k1: the luminance constant's factor.
+        k2: the contrast-structure constant's factor.
+        dtype: the floating dtype SSIM is computed in.
+        range_factor: :math:`L_s / L` (2 for scikit-image's :math:`[-1, 1]` float range).
+
+    Returns:
+        ``(C1, C2)`` as Python floats.
+
+    Raises:
+        ValueError: the constants do not fit ``dtype`` (see above).
+    """
+    peak = float(data_range) * float(range_factor)
+    # products, not **: a float64 overflow gives inf here rather than Python's OverflowError
+    c1 = (k1 * peak) * (k1 * peak)
+    c2 = (k2 * peak) * (k2 * peak)
+    square = float(data_range) * float(data_range)
+    largest = (5 * square + 2 * c1) * (2 * square + 2 * c2)
+    info = torch.finfo(dtype)
+    if math.isfinite(largest) and largest <= info.max and min(c1, c2) >= info.tiny:
+        return c1, c2
+    name = str(dtype).removeprefix("torch.")
+    if min(c1, c2) < info.tiny:
+        problem = (f"C1 = (k1 L)^2 = {c1:.3g} and C2 = (k2 L)^2 = {c2:.3g} must be at least "
+                   f"{name}'s smallest normal number {info.tiny:.3g} (else they vanish and a "
+                   f"flat region gives 0/0)")
+    else:
+        problem = (f"with C1 = (k1 L)^2 = {c1:.3g} and C2 = (k2 L)^2 = {c2:.3g}, the largest "
+                   f"product of SSIM's terms, (5 L^2 + 2 C1)(2 L^2 + 2 C2) = {largest:.3g}, "
+                   f"exceeds {name}'s largest value {info.max:.3g}")
+    raise ValueError(
+        f"data_range={data_range:g}, k1={k1:g} and k2={k2:g} do not fit SSIM's arithmetic in "
+        f"{name}: {problem}; give data_range as the images' scale (1.0 for [0, 1], 255 for "
+        f"0-255) and k1, k2 near the paper's 0.01 and 0.03"
+    )
 
 
 def gaussian_window(window_size: int, sigma: float, dtype: torch.dtype,

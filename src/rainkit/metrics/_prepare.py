@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = [
     "Tensors",
     "apply_options",
     "check_options",
+    "check_peak",
     "check_window_conflicts",
     "finish",
     "prepare",
@@ -87,6 +89,8 @@ def check_options(data_range: object, crop_border: object, y_channel: object,
     convention by :func:`check_window_conflicts`.)
     """
     scale = None if data_range is None else check_positive(data_range, "data_range")
+    if scale is not None:
+        check_peak(scale, torch.float64)  # the widest dtype scored in; float32 at the call
     border = None if crop_border is None else check_int(crop_border, "crop_border", minimum=0)
     if y_channel is not None and not isinstance(y_channel, bool):
         raise TypeError(f"y_channel must be a bool, got {type(y_channel).__name__}")
@@ -105,6 +109,23 @@ def check_options(data_range: object, crop_border: object, y_channel: object,
     if border is None:
         border = conv.crop_border or 0
     return Options(scale, border, conv.y_channel, conv.round_y, quantize, conv)
+
+
+def check_peak(data_range: float, dtype: torch.dtype) -> None:
+    """Raise :class:`ValueError` unless :math:`L^2` (``data_range`` squared, the peak power of
+    PSNR and the scale of every squared difference) is finite in ``dtype``: images on a scale
+    whose square overflows the dtype cannot be scored in it (about 1.8e19 for float32,
+    1.3e154 for float64). No tensor is read."""
+    info = torch.finfo(dtype)
+    if data_range * data_range <= info.max:  # Python floats: inf rather than an error
+        return
+    name = str(dtype).removeprefix("torch.")
+    raise ValueError(
+        f"data_range={data_range:g} is too large for {name} images: its square L^2 = "
+        f"{data_range * data_range:.3g} exceeds {name}'s largest value {info.max:.3g} (data_range "
+        f"<= {math.sqrt(info.max):.3g}); give data_range as the images' scale (1.0 for [0, 1], "
+        f"255 for 0-255)"
+    )
 
 
 def check_window_conflicts(convention: ScoringConvention, **given: object) -> None:

@@ -27,8 +27,14 @@ __all__ = ["BRISQUE", "brisque"]
 
 GreyConvention = Literal["live", "basicsr"]
 
-#: The smallest height and width scored: the 7x7 window of the MSCN coefficients.
-MIN_SIZE = 7
+#: The smallest height and width scored, 25: the features are taken at full and at half size
+#: (:math:`\lceil H/2 \rceil`), and the MSCN coefficients within 3 pixels of a side see the
+#: zero padding of the 7x7 window (``filter2(..., 'same')``), which pulls the local mean
+#: towards 0 and makes them all positive there. 25 pixels leave a 7x7 block of coefficients
+#: clear of that band at half size (13 = 7 + 2 * 3). Below it the pairwise products of a
+#: low-contrast image had no negative values in up to 40% of random 13x13-16x16 images (NaN
+#: fits); NIQE, likewise, needs one 96x96 block of its model (``BLOCK_SIZE``).
+MIN_SIZE = 25
 _SHIFTS = ((0, 1), (1, 0), (1, 1), (-1, 1))  # circshift offsets of the pairwise products
 
 
@@ -149,12 +155,13 @@ def brisque(
 
     Raises:
         TypeError: for an input that is not a tensor or array, or an integer tensor.
-        ValueError: for a wrong shape or channel count, an image smaller than 7x7 after
-            ``crop_border``, non-finite values, or an unknown option.
+        ValueError: for a wrong shape or channel count, an image smaller than 25x25
+            (:data:`MIN_SIZE`) after ``crop_border``, non-finite values, or an unknown option.
 
     Shape:
         - image: :math:`(B, C, H, W)` or :math:`(C, H, W)` with :math:`C \in \{1, 3\}`;
-          numpy :math:`(H, W, 3)` or :math:`(H, W)`.
+          numpy :math:`(H, W, 3)` or :math:`(H, W)`; at least :math:`25 \times 25` after
+          ``crop_border`` (:data:`MIN_SIZE`).
         - output: :math:`(B,)` for ``reduction="none"``, else :math:`()`.
 
     Example:
@@ -189,7 +196,8 @@ class BRISQUE(nn.Module):
         reduction: ``"none"``, ``"mean"`` or ``"sum"`` over images.
 
     Shape:
-        - input: :math:`(B, C, H, W)` with :math:`C \in \{1, 3\}`, in :math:`[0, 1]`.
+        - input: :math:`(B, C, H, W)` with :math:`C \in \{1, 3\}`, in :math:`[0, 1]`, at
+          least :math:`25 \times 25` after ``crop_border``.
         - output: :math:`(B,)` for ``reduction="none"``, else :math:`()`.
 
     Example:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal, get_args
 
+from rainkit._checks import check_int
+
 __all__ = [
     "CONVENTIONS",
     "CONVENTION_ALIASES",
@@ -29,10 +31,23 @@ def auto_downsample_factor(height: int, width: int) -> int:
 
     So :math:`f = 1` below 384 pixels on the short side, 2 from 384, 3 from 640, 4 from 896.
 
+    Args:
+        height: image height :math:`H`, an int ``>= 1``.
+        width: image width :math:`W`, an int ``>= 1``.
+
+    Returns:
+        The factor :math:`f`, an int ``>= 1``.
+
+    Raises:
+        TypeError: ``height`` or ``width`` is not an int (``bool`` included).
+        ValueError: ``height`` or ``width`` is below 1.
+
     Example:
         >>> [auto_downsample_factor(s, 1000) for s in (383, 384, 639, 640, 896)]
         [1, 2, 2, 3, 4]
     """
+    height = check_int(height, "height", minimum=1)
+    width = check_int(width, "width", minimum=1)
     return max(1, (min(height, width) + 128) // 256)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -63,6 +65,25 @@ def _backbone_path(net: str, weights: str | os.PathLike[str], hint: str | None =
     )
 
 
+def _read_backbone(net: str, path: Path) -> dict[str, torch.Tensor]:
+    """The backbone's state dict from ``path``; :class:`ValueError` naming the file and what
+    was expected for a file ``torch.load`` cannot read or that holds no state dict."""
+    where = f"weights: the LPIPS(net={net!r}) backbone file {str(path)!r}"
+    hint = (f"expected torchvision's {BACKBONE_FILES[net]} (a state dict with keys "
+            f"'features.0.weight', ...) from {BACKBONE_URL.format(BACKBONE_FILES[net])}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError,
+            UnicodeDecodeError) as err:
+        raise ValueError(f"{where} is not a PyTorch checkpoint that torch.load can read "
+                         f"({type(err).__name__}: {str(err)[:200]}); {hint}") from None
+    if not isinstance(state, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ValueError(f"{where} must hold a state dict (a dict from str to tensors), got "
+                         f"{type(state).__name__}; {hint}")
+    return dict(state)
+
+
 def _torchvision_model(net: str) -> nn.Module:
     import torchvision
 
@@ -76,11 +97,11 @@ def _build(net: str, weights: str | os.PathLike[str] | None,
            hint: str | None = None) -> nn.Module:
     import lpips as lpips_package
 
-    state = None
+    state, path = None, None
     if weights is not None:
         # Read the file first, so a missing file fails before any network is built.
-        state = torch.load(_backbone_path(net, weights, hint), map_location="cpu",
-                           weights_only=True)
+        path = _backbone_path(net, weights, hint)
+        state = _read_backbone(net, path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torchvision's `pretrained=` deprecation inside lpips
         # the lpips package has no types
@@ -96,7 +117,13 @@ def _build(net: str, weights: str | os.PathLike[str] | None,
         raise RuntimeError(f"unexpected LPIPS head weights in {lin_path}: {unexpected or missing}")
     if state is not None:
         backbone = _torchvision_model(net)
-        backbone.load_state_dict(state, strict=True)
+        try:
+            backbone.load_state_dict(state, strict=True)
+        except RuntimeError as err:  # missing or unexpected keys, other shapes
+            found = " ".join(str(err).split())  # torch's message spans lines
+            raise ValueError(f"weights: the LPIPS(net={net!r}) backbone file {str(path)!r} does "
+                             f"not hold torchvision's {net} backbone ({BACKBONE_FILES[net]}): "
+                             f"{found[:300]}") from None
         features = backbone.get_submodule("features")
         own = model.get_submodule("net").state_dict()
         # lpips splits torchvision's `features.<i>` into `slice<k>.<i>`; same tensors otherwise.
@@ -136,6 +163,13 @@ class LPIPS(nn.Module):
         hint: the last line of the :class:`FileNotFoundError` for a missing backbone file, in
             the terms of the interface in use (``None``: the Python one, "Or pass
             weights=None ..."; the command line passes "Or pass --lpips_weights none ...").
+
+    Raises:
+        FileNotFoundError: the backbone file is missing (the message names it, the folder to
+            put it in and its download URL).
+        ValueError: the file is not a checkpoint ``torch.load`` can read (a text file, a
+            truncated download) or does not hold the backbone's state dict.
+        TypeError: ``weights`` or ``hint`` of a wrong type.
 
     Shape:
         - input: :math:`(B, 3, H, W)` or :math:`(3, H, W)`, values in :math:`[0, 1]`,

@@ -18,6 +18,7 @@ from rainkit.metrics._kernels import (
     filter_adjoint,
     gaussian_window,
     row_strips,
+    ssim_constants,
     ssim_map_backward,
     ssim_terms,
 )
@@ -246,8 +247,7 @@ def _ms_ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float, wind
                        sigma: float, k1: float, k2: float, weights: tuple[float, ...],
                        normalize: str) -> torch.Tensor:
     kernel = gaussian_window(window_size, sigma, x.dtype, x.device)
-    c1 = (k1 * data_range) ** 2
-    c2 = (k2 * data_range) ** 2
+    c1, c2 = ssim_constants(data_range, k1, k2, x.dtype)
     values = []
     for scale in range(len(weights)):
         if scale:
@@ -437,6 +437,9 @@ def ms_ssim(
         sigma: standard deviation of the Gaussian window (1.5).
         k1: stabilising constant of the luminance term, :math:`C_1 = (k_1 L)^2`.
         k2: stabilising constant of the contrast-structure term, :math:`C_2 = (k_2 L)^2`.
+            ``data_range``, ``k1`` and ``k2`` must keep the constants within the dtype the
+            images are computed in, as for :func:`rainkit.metrics.ssim` (else
+            :class:`ValueError`).
         scale_weights: one exponent per scale, finest first, each ``>= 0``; ``None`` means
             :data:`MS_SSIM_WEIGHTS`. Used as given (not renormalised), like pytorch-msssim
             (piq divides custom weights by their sum). Called ``weights`` before rainkit 0.3:
@@ -527,11 +530,14 @@ class MS_SSIM(nn.Module):
                  scale_weights: Sequence[float] | None = None, normalize: Normalize = "relu",
                  fewer_scales: bool = False, reduction: Reduction = "mean") -> None:
         super().__init__()
-        check_options(data_range, crop_border, y_channel, reduction, convention=convention,
-                      quantize=quantize)
+        options = check_options(data_range, crop_border, y_channel, reduction,
+                                convention=convention, quantize=quantize)
         self.convention = convention
         self.quantize = quantize
         check_window_options(window_size, sigma, k1, k2)
+        # constants beyond float64 fail now; those beyond float32 when float32 images come
+        ssim_constants(1.0 if options.data_range is None else options.data_range, float(k1),
+                       float(k2), torch.float64)
         _check_convention_window(convention, window_size, sigma, k1, k2)
         self.scale_weights = check_ms_options(scale_weights, normalize, fewer_scales)
         self.data_range = data_range

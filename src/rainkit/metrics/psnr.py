@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from rainkit._checks import Reduction
-from rainkit.metrics._prepare import check_options, finish, prepare
+from rainkit.metrics._prepare import check_options, check_peak, finish, prepare
 from rainkit.metrics.conventions import Quantize, ScoringConvention
 from rainkit.metrics.registry import PreparedPair, register_metric
 
@@ -86,7 +86,12 @@ def psnr(
         data_range: the peak value :math:`L`. ``None`` (default) takes it from the dtype:
             ``1.0`` for floating inputs (images in :math:`[0, 1]`), ``255`` for uint8 and
             ``65535`` for uint16 arrays. It is never guessed from the values; an explicit
-            value always wins.
+            value always wins. :math:`L^2` must be finite in the dtype the images are
+            computed in (:math:`L \le` 1.8e19 in float32, 1.3e154 in float64), else
+            :class:`ValueError`: on such a scale every squared difference of in-range images
+            overflows, and images far below their stated scale snap to level 0 under a
+            convention's 8-bit rounding, so their PSNR would be an infinity that says nothing
+            (decided so rather than computing in float64, which would only move the limit).
         crop_border: pixels dropped on each side before scoring (as in super-resolution and
             deraining benchmarks). ``None`` (default): the convention's border, else 0.
         y_channel: score the luma ``Y`` of BT.601 limited-range YCbCr (see
@@ -148,6 +153,7 @@ def psnr(
 
 
 def _psnr_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
+    check_peak(data_range, x.dtype)
     mse = (x - y).square().mean(dim=(1, 2, 3))
     return 10.0 * (2.0 * torch.log10(mse.new_tensor(data_range)) - torch.log10(mse))
 

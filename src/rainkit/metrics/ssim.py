@@ -15,6 +15,7 @@ from rainkit.metrics._kernels import (
     auto_downsample,
     gaussian_window,
     row_strips,
+    ssim_constants,
     ssim_in_strips,
     ssim_map_backward,
     ssim_terms,
@@ -212,9 +213,8 @@ def _ssim_per_image(x: torch.Tensor, y: torch.Tensor, data_range: float,
         kernel = uniform_window(size, x.dtype, x.device)
     else:
         kernel = gaussian_window(size, settings.sigma, x.dtype, x.device)
-    peak = data_range * settings.range_factor
-    c1 = (settings.k1 * peak) ** 2
-    c2 = (settings.k2 * peak) ** 2
+    c1, c2 = ssim_constants(data_range, settings.k1, settings.k2, x.dtype,
+                            range_factor=settings.range_factor)
     if settings.sample_covariance:
         # sample moments multiply every variance and the covariance by N / (N - 1); in the
         # contrast-structure factor that is the same as dividing C2 by it
@@ -351,6 +351,14 @@ def ssim(
         sigma: standard deviation of the Gaussian window (``None``: 1.5, the paper's).
         k1: stabilising constant for the luminance term (``None``: 0.01).
         k2: stabilising constant for the contrast-structure term (``None``: 0.03).
+            ``data_range``, ``k1`` and ``k2`` must fit the dtype the images are computed in:
+            :math:`C_1` and :math:`C_2`, computed in float64, at least its smallest normal
+            number, and :math:`(5L^2 + 2C_1)(2L^2 + 2C_2)`, the largest product of SSIM's
+            terms (formed by the gradient), at most its largest value; with the default
+            constants :math:`L` up to about 2.4e9 in float32 and 6.5e76 in float64. Others
+            raise :class:`ValueError` naming all three (they would give NaN without a word);
+            a module checks them against float64 when built, against the images' dtype
+            when called.
         reduction: ``"none"`` (one value per image), ``"mean"`` or ``"sum"`` over images.
 
     Returns:
@@ -425,9 +433,12 @@ class SSIM(nn.Module):
                  sigma: float | None = None, k1: float | None = None, k2: float | None = None,
                  reduction: Reduction = "mean") -> None:
         super().__init__()
-        ssim_settings(convention, window_size=window_size, sigma=sigma, k1=k1, k2=k2)
-        check_options(data_range, crop_border, y_channel, reduction, convention=convention,
-                      quantize=quantize)
+        settings = ssim_settings(convention, window_size=window_size, sigma=sigma, k1=k1, k2=k2)
+        options = check_options(data_range, crop_border, y_channel, reduction,
+                                convention=convention, quantize=quantize)
+        # constants beyond float64 fail now; those beyond float32 when float32 images come
+        ssim_constants(1.0 if options.data_range is None else options.data_range, settings.k1,
+                       settings.k2, torch.float64, range_factor=settings.range_factor)
         self.data_range = data_range
         self.crop_border = crop_border
         self.y_channel = y_channel

@@ -32,17 +32,33 @@ _LPIPS = Metric("lpips", lambda image: image, reference=True, label="LPIPS",
                 higher_is_better=False)
 
 
-def key_for(metric: str, convention: ScoringConvention | None) -> str:
+def key_for(metric: str, convention: str | ScoringConvention | None) -> str:
     """The score key of ``metric`` under ``convention``: ``"<metric>_y"`` for a luma
     convention, ``"<metric>"`` for an RGB one and for metrics without a convention (LPIPS,
     no-reference metrics).
 
+    Args:
+        metric: the metric's name, a non-empty ``str`` (``"psnr"``, ``"ssim"``, ...).
+        convention: a :class:`~rainkit.metrics.ScoringConvention`, its name (a key of
+            :data:`~rainkit.metrics.CONVENTIONS` or an alias), or ``None``.
+
+    Raises:
+        TypeError: ``metric`` is not a str, or ``convention`` not a convention, a name or
+            ``None``.
+        ValueError: ``metric`` is empty, or ``convention`` an unknown name.
+
     Example:
         >>> from rainkit.metrics import CONVENTIONS
-        >>> key_for("psnr", CONVENTIONS["prenet-y"]), key_for("ssim", CONVENTIONS["rgb"])
+        >>> key_for("psnr", CONVENTIONS["prenet-y"]), key_for("ssim", "rgb")
         ('psnr_y', 'ssim')
     """
-    return metric + ("_y" if convention is not None and convention.y_channel else "")
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a metric's name (a str such as 'psnr'), got "
+                        f"{type(metric).__name__} {metric!r:.40}")
+    if not metric:
+        raise ValueError("metric must be a metric's name such as 'psnr', got ''")
+    luma = convention is not None and resolve_convention(convention).y_channel
+    return metric + ("_y" if luma else "")
 
 
 @dataclass(frozen=True)
@@ -89,12 +105,13 @@ def _names(value: object, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _registered(name: str, reference: bool) -> Metric:
+def _registered(name: str, reference: bool, what: str) -> Metric:
     kind = "full-reference" if reference else "no-reference"
     options = sorted(n for n, m in METRICS.items() if m.reference == reference)
     if name not in METRICS or METRICS[name].reference != reference:
         listed = ", ".join(repr(n) for n in options) or "none registered"
-        raise ValueError(f"{kind} metric must be one of {listed}, got {name!r}")
+        raise ValueError(f"{what} must hold names of {kind} metrics; each {kind} metric must be "
+                         f"one of {listed}, got {name!r}")
     return METRICS[name]
 
 
@@ -174,8 +191,9 @@ class ScoreTable:
                  crop_border: int | None = None) -> None:
         self.conventions = tuple(resolve_convention(c)
                                  for c in _names(conventions, "conventions"))
-        full = tuple(_registered(name, True) for name in _names(metrics, "metrics"))
-        blind = tuple(_registered(name, False) for name in _names(no_reference, "no_reference"))
+        full = tuple(_registered(name, True, "metrics") for name in _names(metrics, "metrics"))
+        blind = tuple(_registered(name, False, "no_reference")
+                      for name in _names(no_reference, "no_reference"))
         if lpips is not None and not isinstance(lpips, nn.Module):
             raise TypeError(f"lpips must be an LPIPS module (rainkit.metrics.LPIPS) or None, "
                             f"got {type(lpips).__name__}")
@@ -334,7 +352,8 @@ def format_scores(scores: Mapping[str, object], table: ScoreTable | None = None)
         ``"Y-PSNR 28.90 dB, Y-SSIM 0.8890, PSNR 27.31 dB, SSIM 0.8712"``.
 
     Raises:
-        TypeError: if ``scores`` is not a mapping or a value is not a real number.
+        TypeError: if ``scores`` is not a mapping, a value is not a real number, or ``table``
+            is neither a :class:`ScoreTable` nor ``None``.
 
     Example:
         >>> format_scores({"psnr": 27.314, "ssim": 0.87123, "lpips": 0.12345})
@@ -342,6 +361,9 @@ def format_scores(scores: Mapping[str, object], table: ScoreTable | None = None)
     """
     if not isinstance(scores, Mapping):
         raise TypeError(f"scores must be a mapping of name to value, got {type(scores).__name__}")
+    if table is not None and not isinstance(table, ScoreTable):
+        raise TypeError(f"table must be a ScoreTable or None, got {type(table).__name__} "
+                        f"{table!r:.40}")
     values: dict[str, float] = {}
     for key, value in scores.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -368,23 +390,60 @@ def mean_scores(rows: Iterable[Mapping[str, float]]) -> dict[str, float]:
     """Mean of per-image rows, key by key, as the scripts average (mean of per-image PSNRs).
 
     Args:
-        rows: mappings of key to a real number (keys of the first row are averaged; every
-            row must hold them).
+        rows: an iterable (a list, a generator) of mappings of key to a real number: a Python
+            or numpy number, not ``bool``, not a string, or a one-element tensor. Keys of the
+            first row are averaged; every row must hold them.
 
     Returns:
         Key to mean; an empty dict for no rows. An infinite PSNR (identical images) makes the
         mean infinite, as in the scripts.
 
+    Raises:
+        TypeError: ``rows`` is not an iterable of mappings (a string, a mapping, a number), or
+            a value is not a real number; the message names the row and key.
+        ValueError: a row lacks a key of the first row, or a value is NaN (a metric that had
+            nothing to measure, such as the NIQE of a constant image; its mean would be NaN
+            without a word: drop the row or the key first).
+
     Example:
         >>> mean_scores([{"psnr": 30.0}, {"psnr": 32.0}])
         {'psnr': 31.0}
     """
+    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+        raise TypeError(f"rows must be an iterable of mappings (one per image, key to value), "
+                        f"got {type(rows).__name__} {rows!r:.40}")
     rows = list(rows)
     if not rows:
         return {}
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise TypeError(f"rows[{index}] must be a mapping of key to value, got "
+                            f"{type(row).__name__} {row!r:.40}")
     keys = list(rows[0])
+    values: dict[str, list[float]] = {k: [] for k in keys}
     for index, row in enumerate(rows):
         missing = [k for k in keys if k not in row]
         if missing:
             raise ValueError(f"rows[{index}] lacks {missing}; every row needs {keys}")
-    return {k: math.fsum(float(r[k]) for r in rows) / len(rows) for k in keys}
+        for key in keys:
+            values[key].append(_score_value(row[key], f"rows[{index}][{key!r}]"))
+    return {k: math.fsum(v) / len(rows) for k, v in values.items()}
+
+
+def _score_value(value: object, name: str) -> float:
+    """A real number (Python, numpy, or a one-element tensor) that is not NaN, as a float."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex() \
+            and value.dtype != torch.bool:
+        value = value.item()
+    elif isinstance(value, np.ndarray) and value.size == 1 and np.issubdtype(value.dtype,
+                                                                              np.number):
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} "
+                        f"{value!r:.40}")
+    number = float(value)
+    if math.isnan(number):
+        raise ValueError(f"{name} is NaN: a mean with it would be NaN; drop that row or key "
+                         f"first (a NaN score means the metric had nothing to measure, e.g. "
+                         f"the NIQE of a constant image)")
+    return number
