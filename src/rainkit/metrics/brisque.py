@@ -216,8 +216,9 @@ class BRISQUE(nn.Module):
         self.reduction: Reduction = check_reduction(reduction)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return brisque(input, crop_border=self.crop_border,  # type: ignore[return-value]
-                       convention=self.convention, reduction=self.reduction)
+        # a tensor input gives a tensor (numpy inputs give numbers or arrays)
+        return cast(torch.Tensor, brisque(input, crop_border=self.crop_border,
+                                          convention=self.convention, reduction=self.reduction))
 
     def extra_repr(self) -> str:
         return (f"crop_border={self.crop_border}, convention={self.convention!r}, "

@@ -261,8 +261,9 @@ class NIQE(nn.Module):
         self.reduction: Reduction = check_reduction(reduction)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return niqe(input, crop_border=self.crop_border, convention=self.convention,  # type: ignore[return-value]
-                    reduction=self.reduction)
+        # a tensor input gives a tensor (numpy inputs give numbers or arrays)
+        return cast(torch.Tensor, niqe(input, crop_border=self.crop_border,
+                                       convention=self.convention, reduction=self.reduction))
 
     def extra_repr(self) -> str:
         return (f"crop_border={self.crop_border}, convention={self.convention!r}, "
