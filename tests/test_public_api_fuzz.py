@@ -83,32 +83,9 @@ OUTCOMES = ("clear", "correct", "crash", "silent", "rejected")
 # ("branch X", "what it fixes"); remove the entry after that branch is merged. Their failing
 # cases are xfail; passing ones pass. Empty: every public name must give a clear error or a
 # correct result.
-KNOWN_FAILURES: dict[str, tuple[str, str]] = {
-    "rainkit.nn.identify": (
-        "lead (loading.py:326)", "a non-WeightsFile gives AttributeError 'model_name'"),
-    "rainkit.nn.load_state_strict": (
-        "lead (loading.py:247, 284)",
-        "net not a module / state not a mapping of tensors give AttributeError"),
-    "rainkit.nn.read_weights": (
-        "lead (loading.py:211)",
-        "map_location='cuda:99' without CUDA: a clear RuntimeError; make it a ValueError "
-        "naming map_location"),
-    "rainkit.nn.MultiScaleBranches": (
-        "blocks owner (multiscale.py:97)",
-        "fuse='relu' / 3 / [..]: 'object is not callable' at forward, not naming fuse; check "
-        "isinstance(fuse, nn.Module) in __init__"),
-    "rainkit.nn.blocks.ChannelAttentionBlock": (
-        "blocks owner (channel_attention.py:151)",
-        "act_layer='relu' / 3 / [..]: 'object is not callable', not naming act_layer"),
-    "rainkit.nn.blocks.OriginalResolutionBlock": (
-        "blocks owner (channel_attention.py:151)",
-        "act_layer='relu' / 3 / [..]: 'object is not callable', not naming act_layer"),
-}
-# Single failing cases kept open: case id -> who and why.
-OPEN_CASES: dict[str, str] = {
-    "nn.blocks.SpatialIRNN[alpha=huge]": "blocks owner (irnn.py): alpha=1e30 overflows the "
-                                         "recurrence (inf); refuse |alpha| beyond float32",
-}
+KNOWN_FAILURES: dict[str, tuple[str, str]] = {}
+# Single failing cases kept open: case id -> who and why (none at present).
+OPEN_CASES: dict[str, str] = {}
 # Cases not run until fixed because they would exhaust memory: case id -> why (none at present;
 # pad_to_size / paired_random_crop with size=inf asked for ~45 GB before size was checked).
 UNSAFE_CASES: dict[str, str] = {}

@@ -166,8 +166,10 @@ def _open_source(url: str, timeout: float) -> tuple[BinaryIO, int | None, str]:
     return response, (int(length) if length and length.isdigit() else None), kind.lower()
 
 
-def _stream(url: str, tmp: Path, *, what: str, timeout: float, progress: bool) -> str:
-    """Copy ``url`` into ``tmp``; the SHA-256 of what was written."""
+def _stream(url: str, tmp: Path, *, what: str, label: str, timeout: float, progress: bool
+            ) -> str:
+    """Copy ``url`` into ``tmp``; the SHA-256 of what was written. ``label`` names the
+    progress bar (the final file's name, not the temporary one's)."""
     digest = hashlib.sha256()
     response, size, kind = _open_source(url, timeout)
     bar = None
@@ -183,7 +185,7 @@ def _stream(url: str, tmp: Path, *, what: str, timeout: float, progress: bool) -
             from tqdm import tqdm
 
             bar = tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024,
-                       desc=os.path.basename(tmp.name.split(".partial")[0]) or "download",
+                       desc=label or "download",
                        file=sys.stderr, leave=False)
         written = 0
         with open(tmp, "wb") as handle:  # overwritten on a retry
@@ -271,7 +273,8 @@ def download_file(
         with atomic_path(destination) as tmp:  # renamed only when the body succeeds
             for attempt, delay in enumerate((*RETRY_DELAYS, None)):
                 try:
-                    actual = _stream(source, tmp, what=what, timeout=timeout, progress=progress)
+                    actual = _stream(source, tmp, what=what, label=destination.name,
+                                     timeout=timeout, progress=progress)
                     break
                 except urllib.error.HTTPError as err:
                     if err.code < 500 or delay is None:

@@ -131,8 +131,9 @@ def test_trace_generalises_to_other_sizes(name: str) -> None:
 
 
 # torch.jit.script is deprecated (PyTorch 2.14 warns); UNet does not script (it indexes a
-# ModuleList with a loop variable), nor does PReNet (an Optional LSTM state).
-SCRIPTABLE = ["baseline", "derainnet", "dilatedpyramidnet"]
+# ModuleList with a loop variable).
+SCRIPTABLE = ["baseline", "derainnet", "dilatedpyramidnet", "prenet", "prenet_gru", "prenet_r",
+              "prenet_real", "prenet_x", "prn", "prn_r"]
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")

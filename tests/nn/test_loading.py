@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import http.server
+import io
 import shutil
+import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 import rainkit.nn
 import rainkit.nn.loading
@@ -23,11 +29,14 @@ from rainkit.nn import (
     PretrainedWeights,
     describe_pretrained,
     download_pretrained,
+    identify,
     load_network,
     load_pretrained,
+    load_state_strict,
     read_weights,
     registry,
 )
+from test_hub import _Handler  # the loopback HTTP server of tests/test_hub.py
 
 ROOT = Path(__file__).resolve().parents[2]
 # /work/shared sits beside the repository (../shared); from a git worktree under
@@ -248,8 +257,10 @@ def test_download_entry_url_and_wrong_hash(prenet_dir: Path, hub: Path,
 
 def test_entry_validation() -> None:
     base = PRETRAINED["prn-rain100h"]
-    with pytest.raises(ValueError, match="downloadable file must have a sha256"):
-        dataclasses.replace(base, sha256=None)
+    # a direct link without a published hash (Restormer's release asset) is downloadable: its
+    # hash is pinned on the first download
+    unhashed = dataclasses.replace(base, sha256=None)
+    assert unhashed.downloadable and unhashed.file_name == "prn-rain100h.pth"
     with pytest.raises(ValueError, match="64 lowercase hexadecimal"):
         dataclasses.replace(base, sha256="abc")
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -361,10 +372,112 @@ def test_a_file_without_published_hash_is_fetched_from_a_path(
         path = download_pretrained("prn_r-drive", url=prenet_dir / "Rain100H-PRN6_r.pth")
     assert path == hub / "prn_r-drive.pth" and path.is_file()
     assert type(load_pretrained("prn_r-drive")) is MODELS["prn_r"]
-    with pytest.raises(ValueError, match="do not fit the network"):
+    good = path.read_bytes()
+    with pytest.raises(ValueError, match="do not fit the network.* was not kept; the file "
+                                         "already there is unchanged"):
         download_pretrained("prn_r-drive", url=prenet_dir / "Rain100H-PReNet6.pth",
                             overwrite=True)
-    assert not path.exists()  # a wrong file is not kept
+    assert path.read_bytes() == good  # a wrong file is not kept and replaces nothing
+    assert sorted(p.name for p in hub.iterdir()) == ["prn_r-drive.pth", "prn_r-drive.sha256"]
+    path.unlink()
+    with pytest.raises(ValueError, match="do not fit the network"):
+        download_pretrained("prn_r-drive", url=prenet_dir / "Rain100H-PReNet6.pth")
+    assert not path.exists()
+
+
+# ------------------------------------------------- a direct link without a published hash
+# Restormer's release: a stable URL (the v1.0 release asset) but no published hash. Served on
+# the loopback address by the hub tests' handler; nothing leaves the machine.
+SMALL_RESTORMER = {"channels": 8, "num_blocks": 1, "num_refinement_blocks": 1}
+
+
+class _WeightsHandler(_Handler):
+    """tests/test_hub.py's handler, answering the paths of ``files`` with their bytes."""
+
+    files: ClassVar[dict[str, bytes]] = {}
+
+    def do_GET(self) -> None:
+        body = self.files.get(self.path)
+        if body is None:
+            super().do_GET()
+            return
+        type(self).hits[self.path] += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def weights_server() -> Iterator[str]:
+    _WeightsHandler.hits.clear()
+    _WeightsHandler.files = {}
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WeightsHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _restormer_file(seed: int) -> bytes:
+    """A small Restormer's weights in the authors' layout, ``{'params': state_dict}``."""
+    torch.manual_seed(seed)
+    net = MODELS["restormer"](**SMALL_RESTORMER)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0, 0.1)
+    buffer = io.BytesIO()
+    torch.save({"params": net.state_dict()}, buffer)
+    return buffer.getvalue()
+
+
+def test_a_direct_link_without_published_hash_is_pinned_on_first_download(
+        hub: Path, weights_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"{weights_server}/deraining.pth"
+    entry = dataclasses.replace(PRETRAINED["restormer-rain13k"], url=url,
+                                model_kwargs=SMALL_RESTORMER)
+    assert entry.downloadable and entry.sha256 is None
+    monkeypatch.setitem(registry._PRETRAINED, entry.name, entry)
+    with pytest.raises(FileNotFoundError, match="rainkit download restormer-rain13k`"):
+        load_pretrained(entry.name)
+    first = _restormer_file(seed=0)
+    _WeightsHandler.files["/deraining.pth"] = first
+    # first download: keys and shapes checked, the hash pinned (and said so), not "verified"
+    with pytest.warns(UserWarning, match="published no SHA-256 for this file, so only its keys "
+                                         "and shapes were checked.* is now pinned in"):
+        path = download_pretrained(entry.name)
+    assert path == hub / "restormer-rain13k.pth" and path.read_bytes() == first
+    pin = rainkit.nn.loading.pin_file(entry)
+    assert pin == hub / "restormer-rain13k.sha256"
+    assert pin.read_text().strip() == hashlib.sha256(first).hexdigest()
+    # from now on the pin is checked: the same bytes pass without a word
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert download_pretrained(entry.name) == path  # already there: checked, not fetched
+        download_pretrained(entry.name, overwrite=True)
+    assert "SHA-256 pinned in" in load_network(entry.name).how
+    # the server now has a file with other bytes (same keys and shapes): the pin refuses it and
+    # the good copy stays
+    _WeightsHandler.files["/deraining.pth"] = _restormer_file(seed=1)
+    with pytest.raises(ValueError, match=r"has SHA-256 [0-9a-f]{64}, but [0-9a-f]{64} was "
+                                         r"pinned in .*The file downloaded from "
+                                         r"http://127\.0\.0\.1:\d+/deraining\.pth was not kept; "
+                                         r"the file already there is unchanged\."):
+        download_pretrained(entry.name, overwrite=True)
+    assert path.read_bytes() == first
+    assert sorted(p.name for p in hub.iterdir()) == [path.name, pin.name]  # no partial file
+    path.unlink()
+    with pytest.raises(ValueError, match=r"was pinned in .* was not kept\.$"):
+        download_pretrained(entry.name)
+    assert not path.exists()
+    assert _WeightsHandler.hits["/deraining.pth"] == 4
+    # a copy replaced in the cache is refused too, without a download
+    path.write_bytes(_restormer_file(seed=1))
+    with pytest.raises(ValueError, match="was pinned in"):
+        download_pretrained(entry.name)
+    assert _WeightsHandler.hits["/deraining.pth"] == 4
 
 
 # --------------------------------------------------------------------------- safetensors
@@ -436,3 +549,62 @@ def test_build_model_names_unknown_arguments() -> None:
         rainkit.nn.build_model(None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="model name must be one of"):
         rainkit.nn.build_model("resnet")
+
+
+# --------------------------------------------------------------------------- bad arguments
+def test_identify_needs_what_read_weights_returns(tmp_path: Path) -> None:
+    for bad in (3, None, "net.pt", {"weight": torch.zeros(1)}):
+        with pytest.raises(TypeError, match=r"weights must be a WeightsFile \(what "
+                                            r"rainkit.nn.read_weights\(path\) returns\), got "
+                                            f"{type(bad).__name__}"):
+            identify(bad)  # type: ignore[arg-type]
+    path = tmp_path / "rk.pth"
+    save_checkpoint(path, MODELS["prn"](stages=1), model_name="prn", model_kwargs={"stages": 1})
+    assert identify(read_weights(path)).model == "prn"
+
+
+def test_load_state_strict_checks_its_arguments() -> None:
+    net = nn.Linear(2, 1)
+    state = {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}
+    for bad in (None, "baseline", 3):
+        with pytest.raises(TypeError, match=f"net must be a torch.nn.Module, got "
+                                            f"{type(bad).__name__}"):
+            load_state_strict(bad, state, what="x")  # type: ignore[arg-type]
+    for bad_state, message in ((None, "state must be a mapping, got NoneType"),
+                               ([1], "state must be a mapping, got list"),
+                               ({"weight": 1.0, "bias": torch.zeros(1)},
+                                "state must map str keys to tensors.*'weight' -> float"),
+                               ({0: torch.zeros(1)}, "state must map str keys to tensors.*int 0")):
+        with pytest.raises(TypeError, match=message):
+            load_state_strict(net, bad_state, what="x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="what must be a str, got int"):
+        load_state_strict(net, state, what=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"x: the weights do not fit the network \(missing keys"):
+        load_state_strict(net, {"weight": torch.ones(1, 2)}, what="x")
+    load_state_strict(net, state, what="x")
+    assert torch.equal(net.weight, torch.ones(1, 2))
+
+
+def test_read_weights_checks_map_location_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "w.pth"
+    torch.save(nn.Linear(2, 1).state_dict(), path)
+    missing = r"map_location 'cuda:99': (CUDA is not available|this machine has \d+ CUDA)"
+    with pytest.raises(ValueError, match=missing):
+        read_weights(path, map_location="cuda:99")
+    with pytest.raises(ValueError, match="map_location must be a device such as 'cpu'.*'gpu0'"):
+        read_weights(path, map_location="gpu0")
+    with pytest.raises(TypeError, match="map_location must be a device .* a mapping of "
+                                        "locations, a function or None.* got list"):
+        read_weights(path, map_location=["cpu"])
+    # every other form torch.load takes still works
+    for location in ("cpu", torch.device("cpu"), None, {"cuda:0": "cpu"},
+                     lambda storage, _: storage):
+        assert set(read_weights(path, map_location=location).state) == {"weight", "bias"}
+    from safetensors.torch import save_file
+
+    save_file(nn.Linear(2, 1).state_dict(), tmp_path / "w.safetensors")
+    with pytest.raises(TypeError, match="map_location must be a device .* for a .safetensors"):
+        read_weights(tmp_path / "w.safetensors", map_location={"cuda:0": "cpu"})
+    with pytest.raises(ValueError, match=missing):
+        read_weights(tmp_path / "w.safetensors", map_location="cuda:99")
+    assert set(read_weights(tmp_path / "w.safetensors").state) == {"weight", "bias"}

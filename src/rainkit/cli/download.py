@@ -17,7 +17,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Download published checkpoints and the ImageNet backbones of the losses "
                     "and LPIPS into the torch hub cache ($TORCH_HOME/hub/checkpoints), where "
                     "rainkit finds them. Each file streams to a temporary name and is kept "
-                    "only when complete and its SHA-256 matches; failed transfers are retried. "
+                    "only when complete and its SHA-256 matches the published one (a file "
+                    "without a published hash: when its keys and shapes fit, and its SHA-256 "
+                    "is pinned on first use and must match after); failed transfers are "
+                    "retried. "
                     "This is the only command that uses the network.")
     parser.add_argument("names", nargs="*",
                         help="published model names ('rainkit models') or backbones (vgg19 for "
@@ -95,7 +98,8 @@ def run_download(args: argparse.Namespace) -> int:
                 path = rainkit.nn.download_pretrained(name, url=args.url, directory=args.dir,
                                                       overwrite=args.force, progress=True)
                 checked = ("SHA-256 verified" if entry.sha256 else
-                           "no published hash: keys and shapes checked, SHA-256 pinned")
+                           "no published hash: keys and shapes checked, SHA-256 pinned on "
+                           "first use and checked after")
         except (OSError, ValueError) as err:
             raise CommandError(str(err)) from None
         action = "already there" if there else "downloaded"

@@ -25,6 +25,7 @@ import difflib
 import json
 import os
 import pickle
+import tempfile
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -37,7 +38,8 @@ import torch
 from torch import nn
 
 from rainkit._checkpoint_file import REQUIRED_KEYS, load_checkpoint
-from rainkit._files import atomic_write_bytes
+from rainkit._checks import check_device, check_mapping
+from rainkit._files import atomic_path, atomic_write_bytes
 from rainkit._hub import (
     download_file,
     hub_checkpoint_dir,
@@ -179,8 +181,11 @@ def read_weights(
 
     Args:
         path: the file.
-        map_location: where tensors are loaded (``"cpu"`` reads files saved from CUDA tensors,
-            even from ``cuda:1``, on any machine).
+        map_location: where tensors are loaded: a device (``"cpu"``, the default, reads files
+            saved from CUDA tensors, even from ``cuda:1``, on any machine; ``"cuda:0"`` or a
+            :class:`torch.device`, which must exist on this machine), or, for a pickled file,
+            anything else :func:`torch.load` takes (a mapping of locations, a function, or
+            ``None`` for where the tensors were saved).
         what: what the file should hold, for messages.
         sha256: the file's SHA-256 when the caller has just computed it (it is not read a
             second time); ``None`` hashes the file.
@@ -190,10 +195,13 @@ def read_weights(
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: an empty file, an HTML page, a damaged file, or no state dict inside.
+        TypeError: ``path`` is not a path, or ``map_location`` is none of the forms above.
+        ValueError: an empty file, an HTML page, a damaged file, or no state dict inside; or
+            ``map_location`` names a device this machine does not have.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    _check_map_location(map_location, safetensors=Path(os.fspath(path)).suffix == ".safetensors")
     path = Path(os.fspath(path)).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"{what}: no file at {str(path)!r}")
@@ -225,6 +233,23 @@ def read_weights(
                            str(checkpoint["model_name"]), dict(checkpoint["model_kwargs"]))
     state, removed = _unwrap(obj, path, what)
     return WeightsFile(path, digest, state, "state-dict", unwrapped=removed)
+
+
+def _check_map_location(map_location: object, *, safetensors: bool) -> None:
+    """Refuse a ``map_location`` that :func:`torch.load` would fail on after reading the file:
+    a device this machine lacks (``"cuda:99"``, ``"cuda"`` without CUDA) or a wrong type."""
+    if isinstance(map_location, (str, torch.device)):
+        check_device(map_location, "map_location")
+        return
+    if safetensors and map_location is not None:
+        raise TypeError(f"map_location must be a device such as 'cpu' or 'cuda:0' (a str or a "
+                        f"torch.device) for a .safetensors file, got "
+                        f"{type(map_location).__name__} {map_location!r:.80}")
+    if map_location is None or callable(map_location) or isinstance(map_location, Mapping):
+        return
+    raise TypeError(f"map_location must be a device such as 'cpu' or 'cuda:0' (a str or a "
+                    f"torch.device), a mapping of locations, a function or None, as "
+                    f"torch.load takes, got {type(map_location).__name__} {map_location!r:.80}")
 
 
 def _read_safetensors(path: Path, digest: str, map_location: Any, what: str) -> WeightsFile:
@@ -290,9 +315,35 @@ def non_finite_weights(state: Mapping[str, torch.Tensor]) -> list[str]:
 def load_state_strict(net: nn.Module, state: Mapping[str, torch.Tensor], *, what: str) -> None:
     """``net.load_state_dict(state, strict=True)``, with one message that names what differs.
 
+    Args:
+        net: the network to load into.
+        state: its state dict: a mapping of str keys to tensors.
+        what: what is being loaded, the start of every message (``"weights 'x.pth'"``).
+
     Raises:
+        TypeError: ``net`` is not an :class:`~torch.nn.Module`, ``state`` is not a mapping of
+            str keys to tensors, or ``what`` is not a str.
         ValueError: keys or shapes differ; the message lists them.
+
+    Example:
+        >>> from torch import nn
+        >>> net = nn.Linear(2, 1)
+        >>> load_state_strict(net, {"weight": torch.ones(1, 2), "bias": torch.zeros(1)},
+        ...                   what="ones")
+        >>> load_state_strict(net, {"weight": torch.ones(1, 3)}, what="ones")
+        Traceback (most recent call last):
+        ...
+        ValueError: ones: the weights do not fit the network (missing keys ['bias']; ...
     """
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__} {net!r:.80}")
+    if not isinstance(what, str):
+        raise TypeError(f"what must be a str, got {type(what).__name__}")
+    state = check_mapping(state, "state")
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise TypeError(f"state must map str keys to tensors (a state dict), got "
+                            f"{type(key).__name__} {key!r:.60} -> {type(value).__name__}")
     expected = _shapes(net.state_dict())
     found = _shapes(state)
     if expected != found:
@@ -331,10 +382,17 @@ def identify(weights: WeightsFile) -> _Identified:
     single match is taken (several matches that differ only in what the file cannot tell,
     such as a stage count, resolve to the first published one, and the message says so).
 
+    Args:
+        weights: what :func:`read_weights` returned for the file.
+
     Raises:
+        TypeError: ``weights`` is not a :class:`WeightsFile`.
         ValueError: nothing matches; the message names the closest configurations and what
             differs.
     """
+    if not isinstance(weights, WeightsFile):
+        raise TypeError(f"weights must be a WeightsFile (what rainkit.nn.read_weights(path) "
+                        f"returns), got {type(weights).__name__} {weights!r:.80}")
     if weights.model_name is not None:
         if weights.model_name not in MODELS:
             raise ValueError(
@@ -573,10 +631,15 @@ def download_pretrained(
 
     The only function of :mod:`rainkit.nn` that uses the network. The file goes to
     ``directory/file_name`` (default: the torch hub cache, where :func:`load_pretrained`
-    looks) under a temporary name first, and is renamed only when its hash is right. For a
-    file the authors host where no script can fetch it (Google Drive, Baidu), download it in
-    a browser and pass its path as ``url``: it is checked by keys and shapes and its hash is
-    pinned.
+    looks) under a temporary name first, and is renamed only when its hash is right.
+
+    A file whose authors published no hash (``sha256=None``) is checked instead: every key and
+    shape strictly, then its SHA-256 against the one pinned in :func:`pin_file` when it was
+    first downloaded or loaded; the first time, the hash is pinned (trust on first use, with a
+    :class:`UserWarning` that says so), so a later download or load of other bytes is refused.
+    That holds for a direct link (``downloadable=True``) and for a file the authors host where
+    no script can fetch it (Google Drive, Baidu): download that one in a browser and pass its
+    path as ``url``. A file already in place is checked the same way.
 
     Args:
         name: a key of :data:`~rainkit.nn.PRETRAINED`.
@@ -589,8 +652,9 @@ def download_pretrained(
         The path of the file.
 
     Raises:
-        ValueError: unknown name, a file with another hash (nothing is kept), or a file that
-            cannot be fetched by a script and no ``url`` was given.
+        ValueError: unknown name, a file with another hash than the published or pinned one,
+            or with other keys or shapes (nothing is kept, and a good file already in place
+            stays), or a file that cannot be fetched by a script and no ``url`` was given.
         OSError: the download failed; the message names the URL.
 
     Example:
@@ -611,15 +675,24 @@ def download_pretrained(
                              progress=progress, overwrite=overwrite)
     destination = folder / entry.file_name
     if destination.is_file() and not overwrite:
+        load_network(entry.name, destination)  # strict keys and shapes; checks or pins the hash
         return destination
-    fetched = download_file(source, destination, None, what=_what(entry), progress=progress,
-                            overwrite=True)
-    try:
-        load_network(entry.name, fetched)  # strict keys and shapes, pins the hash
-    except ValueError:
-        fetched.unlink(missing_ok=True)
-        raise
-    return fetched
+    # Fetched into a hidden folder beside the destination and checked there (strict keys and
+    # shapes, then the pin: checked, or written on first use); only a file that passes is moved
+    # to its name, so a refused or interrupted download never replaces or imitates a good file.
+    kept = "; the file already there is unchanged" if destination.is_file() else ""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=f".{entry.file_name}.") as staging:
+        fetched = download_file(source, Path(staging) / entry.file_name, None,
+                                what=_what(entry), progress=progress, overwrite=True)
+        try:
+            load_network(entry.name, fetched)
+        except ValueError as err:
+            raise ValueError(f"{err} The file downloaded from {source} was not kept{kept}.") \
+                from None
+        with atomic_path(destination) as tmp:
+            os.replace(fetched, tmp)
+    return destination
 
 
 def describe_pretrained(name: str) -> str:

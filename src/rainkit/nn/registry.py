@@ -116,10 +116,11 @@ class PretrainedWeights:
         name: the table key, ``<model>-<training set>`` (``"prenet-rain100h"``).
         model: the network's name in :data:`MODELS`.
         url: where the file can be downloaded (a direct link), or the page that hosts it.
-        sha256: the file's SHA-256 (hexadecimal), or ``None`` when the authors published none
-            and the file cannot be fetched by a script (Google Drive, Baidu): then the file is
-            checked strictly by keys and shapes, and its hash is pinned on first use (see
-            :func:`rainkit.nn.load_pretrained`).
+        sha256: the file's SHA-256 (hexadecimal), or ``None`` when the authors published none:
+            then the file is checked strictly by keys and shapes, and its hash is pinned on
+            first use (the first download or load) and checked after, whether a script can
+            fetch it (a stable release asset) or not (Google Drive, Baidu); see
+            :func:`rainkit.nn.download_pretrained` and :func:`rainkit.nn.load_pretrained`.
         training_set: what it was trained on.
         num_params: number of parameters of the network.
         family: the name of its :class:`Family` (set by :func:`register_family`).
@@ -128,7 +129,8 @@ class PretrainedWeights:
             (``params``/``state_dict``/``net`` wrappers, ``module.`` prefixes); identity when
             the authors' keys are rainkit's.
         published: the published test figures.
-        downloadable: whether :attr:`url` is a direct link a script can fetch.
+        downloadable: whether :attr:`url` is a direct link a script can fetch (with or
+            without a published hash).
         notes: anything a user must know (provenance, licence, where to get the file).
 
     The file's name in the torch hub cache is :attr:`file_name`.
@@ -153,8 +155,6 @@ class PretrainedWeights:
                 len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256)):
             raise ValueError(f"sha256 must have 64 lowercase hexadecimal digits or be None, got "
                              f"{self.sha256!r}")
-        if self.sha256 is None and self.downloadable:
-            raise ValueError(f"{self.name}: a downloadable file must have a sha256")
         object.__setattr__(self, "model_kwargs", MappingProxyType(dict(self.model_kwargs)))
 
     @property

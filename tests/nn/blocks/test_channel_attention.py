@@ -84,3 +84,23 @@ def test_errors_and_repr() -> None:
     assert "channels=4" in repr(ChannelAttentionBlock(4))
     assert "num_cab=2" in repr(OriginalResolutionBlock(4, num_cab=2))
     assert "reduction=16" in repr(ChannelAttention(32))
+
+
+@pytest.mark.parametrize("cls", [ChannelAttentionBlock, OriginalResolutionBlock])
+@pytest.mark.parametrize("act_layer", ["relu", 3, [nn.PReLU()]])
+def test_act_layer_is_checked_at_construction(cls: type, act_layer: object) -> None:
+    # Refused in __init__ with the expected form, not at the first forward as "'str' object is
+    # not callable"; an ORB with no CAB checks it too.
+    pattern = (r"act_layer must be a layer type such as nn.ReLU \(any callable\), got "
+               f"{type(act_layer).__name__}")
+    with pytest.raises(TypeError, match=pattern):
+        cls(4, act_layer=act_layer)
+    if cls is OriginalResolutionBlock:
+        with pytest.raises(TypeError, match=pattern):
+            cls(4, num_cab=0, act_layer=act_layer)
+    # a layer type, a factory and a module instance to share are all accepted
+    shared = nn.PReLU()
+    for good in (nn.ReLU, lambda: nn.PReLU(2 * 2), shared):
+        assert cls(4, num_cab=1, act_layer=good) if cls is OriginalResolutionBlock \
+            else cls(4, act_layer=good)
+    assert ChannelAttentionBlock(4, act_layer=shared).body[1] is shared

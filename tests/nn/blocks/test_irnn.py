@@ -110,6 +110,29 @@ def test_module_and_errors() -> None:
         SpatialIRNN(3, alpha="0.2")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("alpha", [1e30, -1e30, 1.0 + 1e-6, 2.0, -2.0])
+def test_alpha_beyond_one_is_refused(alpha: float) -> None:
+    with pytest.raises(ValueError, match=r"alpha must be in \[-1, 1\], got .*overflows float32"):
+        SpatialIRNN(3, alpha=alpha)
+
+
+def test_alpha_bound_keeps_the_scan_finite() -> None:
+    # Why the bound is 1: on a row of ones the scan's state is sum(w**k), a hand computation.
+    # w = 2 leaves float32 (max 3.4e38 ~ 2**128) at 128 pixels, so no bound above 1 holds at
+    # every size; w = 1 (the largest accepted) gives o_i = i + 1 on any length.
+    x = torch.ones(1, 1, 1, 200)
+    with torch.no_grad():
+        right = spatial_irnn(x, torch.full((4, 1), 2.0), torch.zeros(4, 1))[0, 1, 0]
+        assert torch.equal(right[:24], 2.0 ** torch.arange(1.0, 25.0) - 1)  # 2**(i+1) - 1
+        assert torch.isfinite(right[:127]).all() and torch.isinf(right[127:]).all()
+        for alpha in (1.0, -1.0, 0.0, np.float32(0.5)):
+            layer = SpatialIRNN(1, alpha=alpha)
+            out = layer(torch.rand(1, 1, 3, 4000) * 1e3)
+            assert bool(torch.isfinite(out).all())
+    torch.testing.assert_close(SpatialIRNN(1, alpha=1.0)(x)[0, 1, 0],
+                               torch.arange(1.0, 201.0))  # right: 1, 2, ..., 200
+
+
 def test_layouts_and_views_agree() -> None:
     # channels_last, NCHW and a view with a storage offset give the same (in-place) result
     g = torch.Generator().manual_seed(1)

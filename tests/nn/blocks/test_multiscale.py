@@ -41,3 +41,14 @@ def test_options() -> None:
     with pytest.raises(TypeError, match="make_body"):
         MultiScaleBranches(4, nn.Identity())  # type: ignore[arg-type]
     assert "scales=(1, 2, 4)" in repr(MultiScaleBranches(4, lambda c: nn.Identity()))
+
+
+@pytest.mark.parametrize("fuse", ["relu", 3, [nn.Conv2d(12, 4, 1)], nn.Conv2d])
+def test_fuse_must_be_a_module(fuse: object) -> None:
+    # Refused at construction with the expected form, not at the first forward as "'str' object
+    # is not callable"; a layer type (nn.Conv2d) is refused too: fuse's width depends on scales.
+    with pytest.raises(TypeError, match=r"fuse must be an nn.Module applied to the concatenated "
+                                        r"branches \(such as nn.Conv2d\(12, 4, 1\)\) or None, "
+                                        f"got {type(fuse).__name__}"):
+        MultiScaleBranches(4, lambda c: nn.Identity(), fuse=fuse)  # type: ignore[arg-type]
+    assert isinstance(MultiScaleBranches(4, lambda c: nn.Identity(), fuse=None).fuse, nn.Identity)

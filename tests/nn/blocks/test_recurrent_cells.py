@@ -132,3 +132,22 @@ def test_options_and_repr(cls: type) -> None:
 def test_gru_parameter_count() -> None:
     # Three quarters of an LSTM: z, r and the candidate, each a 3x3 conv over C_x + C_h.
     assert sum(p.numel() for p in ConvGRUCell(32, 32).parameters()) == 3 * (64 * 32 * 9 + 32)
+
+
+# torch.jit.script is deprecated (PyTorch 2.14 warns); the cells still script, skipping their
+# input checks, and the scripted cell runs the plain operators.
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("cls", [ConvLSTMCell, ConvGRUCell])
+def test_script_equals_eager(cls: type) -> None:
+    cell = cls(3, 4)
+    randomise(cell)
+    scripted = torch.jit.script(cell)
+    x1, x2 = torch.rand(2, 2, 3, 5, 7)
+    first, expected = scripted(x1), cell(x1)  # autograd on: both run the plain operators
+    for got, want in ((first, expected), (scripted(x2, first), cell(x2, expected))):
+        for g, w in zip(got if isinstance(got, tuple) else (got,),
+                        want if isinstance(want, tuple) else (want,), strict=True):
+            torch.testing.assert_close(g, w, rtol=0, atol=0)
+    with torch.no_grad():  # eager runs the fused oneDNN path there: equal to float rounding
+        got, want = scripted(x1), cell(x1)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)

@@ -30,6 +30,11 @@ def test_parameters_repr_and_errors() -> None:
         == 32 * 2 * 2 + 32 * 32
     assert "hidden=6" in repr(SqueezeExcite(24, 6))
     assert isinstance(SqueezeExcite(4, 2, act_layer=nn.GELU).act, nn.GELU)
+    with pytest.raises(TypeError, match="act_layer must be a layer type such as nn.ReLU"):
+        SqueezeExcite(4, 2, act_layer="relu")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"act_layer must build an nn.Module, but act_layer\(\) "
+                                        "returned builtin_function_or_method"):
+        SqueezeExcite(4, 2, act_layer=lambda: torch.relu)  # type: ignore[arg-type,return-value]
     with pytest.raises(TypeError, match="skip must be a bool"):
         SqueezeExcite(4, 2, skip=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="hidden must be"):

@@ -418,3 +418,24 @@ def test_tracing_sees_the_plain_operators(cls: type) -> None:
     assert "mkldnn" not in str(traced.graph)
     with torch.no_grad():
         torch.testing.assert_close(traced(x), net(x), rtol=1e-5, atol=1e-6)
+
+
+# torch.jit.script is deprecated (PyTorch 2.14 warns). Every network of the family scripts:
+# the unused recurrent cell is None (its branch is dropped), the state of each cell has one
+# type, and the fused oneDNN path and the input checks sit behind torch.jit.is_scripting().
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_script_equals_eager(variant: str) -> None:
+    net, _ = loaded(variant, torch.float32)  # random weights: a fresh network is the identity
+    net.eval()
+    scripted = torch.jit.script(net)
+    assert "mkldnn" not in str(scripted.graph) + str(scripted._separate.graph)
+    for shape in [(2, 3, 7, 13), (1, 3, 1, 1)]:
+        x = torch.rand(shape)
+        # autograd on: eager runs the plain operators too, so the results are identical
+        torch.testing.assert_close(scripted(x), net(x), rtol=0, atol=0)
+        derained, rain = scripted(x, True)
+        torch.testing.assert_close(rain, x - derained, rtol=0, atol=0)
+        with torch.no_grad():  # eager runs the fused oneDNN path there: float rounding apart
+            torch.testing.assert_close(scripted(x), net(x), rtol=1e-5, atol=1e-5)
+

@@ -68,9 +68,12 @@ def test_released_default_and_table() -> None:
     assert MODELS["restormer"] is Restormer and "restormer" in FAMILIES
     entry = PRETRAINED["restormer-rain13k"]
     assert entry.num_params == RELEASED_PARAMS and dict(entry.model_kwargs) == {}
-    # No hash is claimed: the authors publish none, and the third-party one is unverified.
-    assert entry.sha256 is None and not entry.downloadable
-    assert entry.url.endswith("/releases/download/v1.0/deraining.pth")
+    # No hash is claimed: the authors publish none, and the third-party one is unverified. The
+    # v1.0 release asset is a direct link, so a script fetches it and pins its hash on first use.
+    assert entry.sha256 is None and entry.downloadable
+    assert entry.url == "https://github.com/swz30/Restormer/releases/download/v1.0/deraining.pth"
+    assert entry.file_name == "restormer-rain13k.pth"
+    assert "rainkit download restormer-rain13k`" in entry.notes and "--url" not in entry.notes
     assert {s.test_set for s in entry.published} == {"Test100", "Rain100H", "Rain100L",
                                                       "Test2800", "Test1200"}
     assert all(s.protocol == "B" and s.convention in CONVENTIONS for s in entry.published)

@@ -18,9 +18,6 @@ __all__ = ["Activation", "conv2d_accumulate_", "conv2d_act", "conv2d_add", "fuse
 
 Activation = Literal["relu", "sigmoid", "tanh"] | None
 
-_ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
-
-
 def _pointwise_op() -> Any:
     """``torch.ops.mkldnn._convolution_pointwise`` (what inductor fuses CPU convolutions into)."""
     if not torch.backends.mkldnn.is_available():
@@ -44,42 +41,57 @@ def fused_inference(x: torch.Tensor) -> bool:
     and ``torch.jit.trace`` (the ONNX exporters use them) and outside a Python dispatch mode such as
     :class:`~torch.utils.flop_counter.FlopCounterMode` (which all see only the plain operators).
     Everywhere else the plain operators run, so gradients, other devices and dtypes behave
-    exactly as usual.
+    exactly as usual. A scripted network (:func:`torch.jit.script`) always runs the plain
+    operators: TorchScript compiles none of the fused path.
     """
-    return (
-        _OP is not None
-        and _OP_INPLACE is not None
-        and x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and not torch.is_grad_enabled()
-        and not torch.is_autocast_enabled("cpu")
-        and not torch.compiler.is_compiling()
-        and not torch.compiler.is_exporting()
-        and not torch.jit.is_tracing()
-        and _get_current_dispatch_mode() is None
-    )
+    fused = False
+    # TorchScript skips the body of `if not torch.jit.is_scripting()` only in this spelling
+    if not torch.jit.is_scripting():
+        fused = (
+            _OP is not None
+            and _OP_INPLACE is not None
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and not torch.is_grad_enabled()
+            and not torch.is_autocast_enabled("cpu")
+            and not torch.compiler.is_compiling()
+            and not torch.compiler.is_exporting()
+            and not torch.jit.is_tracing()
+            and _get_current_dispatch_mode() is None
+        )
+    return fused
 
 
 def conv2d_act(
     x: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None,
-    act: Activation = None,
-    *,
+    act: str | None = None,
     fused: bool = False,
 ) -> torch.Tensor:
     """:math:`\\operatorname{act}(W * x + b)`, stride 1, 'same' zero padding (odd kernels).
 
-    With ``fused=True`` (only valid where :func:`fused_inference` holds) one oneDNN call
-    computes the convolution and applies the activation while the output is in cache.
+    ``act`` is one of :data:`Activation` (``"relu"``, ``"sigmoid"``, ``"tanh"`` or ``None``),
+    annotated ``str`` because TorchScript has no ``Literal``. With ``fused=True`` (only valid
+    where :func:`fused_inference` holds) one oneDNN call computes the convolution and applies
+    the activation while the output is in cache.
     """
     padding = weight.shape[-1] // 2
-    if fused:
-        out: torch.Tensor = _OP(x, weight, bias, [padding, padding], [1, 1], [1, 1], 1,
-                                act or "none", [], None)
-        return out
+    if not torch.jit.is_scripting():  # TorchScript compiles only the plain operators
+        if fused:
+            out: torch.Tensor = _OP(x, weight, bias, [padding, padding], [1, 1], [1, 1], 1,
+                                    act or "none", [], None)
+            return out
     y = F.conv2d(x, weight, bias, padding=padding)
-    return y if act is None else _ACTIVATIONS[act](y)
+    if act is None:
+        return y
+    if act == "relu":
+        return torch.relu(y)
+    if act == "sigmoid":
+        return torch.sigmoid(y)
+    if act == "tanh":
+        return torch.tanh(y)
+    raise ValueError("act must be one of 'relu', 'sigmoid', 'tanh' or None")
 
 
 def conv2d_add(
@@ -87,16 +99,17 @@ def conv2d_add(
     weight: torch.Tensor,
     bias: torch.Tensor | None,
     other: torch.Tensor,
-    act: Literal["relu"] | None = None,
-    *,
+    act: str | None = None,
     fused: bool = False,
 ) -> torch.Tensor:
-    """:math:`\\operatorname{act}(W * x + b + \\text{other})`; fused as in :func:`conv2d_act`."""
+    """:math:`\\operatorname{act}(W * x + b + \\text{other})`; fused as in :func:`conv2d_act`;
+    ``act`` is ``"relu"`` or ``None``."""
     padding = weight.shape[-1] // 2
-    if fused:
-        added: torch.Tensor = _OP.binary(x, other, weight, bias, [padding, padding],
-                                         [1, 1], [1, 1], 1, "add", None, act, [], None)
-        return added
+    if not torch.jit.is_scripting():  # TorchScript compiles only the plain operators
+        if fused:
+            added: torch.Tensor = _OP.binary(x, other, weight, bias, [padding, padding],
+                                             [1, 1], [1, 1], 1, "add", None, act, [], None)
+            return added
     y = F.conv2d(x, weight, bias, padding=padding) + other
     return y if act is None else torch.relu(y)
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rainkit._checks import check_bool, check_int
-from rainkit.nn._common import check_kernel_size, check_network_input
+from rainkit.nn._common import check_kernel_size, check_layer_type, check_network_input, make_layer
 from rainkit.nn.blocks._fused_conv import fused_inference
 
 __all__ = ["ChannelAttention", "ChannelAttentionBlock"]
@@ -154,9 +154,8 @@ class ChannelAttentionBlock(nn.Module):
         super().__init__()
         self.channels = check_int(channels, "channels", minimum=1)
         self.kernel_size = check_kernel_size(kernel_size)
-        act = act_layer if isinstance(act_layer, nn.Module) else act_layer()
-        if not isinstance(act, nn.Module):
-            raise TypeError(f"act_layer must be a module or a module type, got {act_layer!r}")
+        check_layer_type(act_layer, "act_layer")  # a module instance is callable too
+        act = act_layer if isinstance(act_layer, nn.Module) else make_layer(act_layer, "act_layer")
         pad = self.kernel_size // 2
         self.CA = ChannelAttention(channels, reduction, bias=bias)  # first, as the authors' keys
         self.body = nn.Sequential(

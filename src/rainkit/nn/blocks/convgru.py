@@ -55,7 +55,7 @@ def conv_gru_cell(
     """
     hidden = candidate_weight.shape[0]
     in_channels = candidate_weight.shape[1] - hidden
-    fused = fused_inference(x)
+    fused = fused_inference(x)  # always False in TorchScript
     if h is None:
         z_bias = None if gate_bias is None else gate_bias[:hidden]
         z = conv2d_act(x, gate_weight[:hidden, :in_channels], z_bias, "sigmoid", fused=fused)
@@ -118,13 +118,14 @@ class ConvGRUCell(nn.Module):
                                    padding=kernel_size // 2)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        check_network_input(x, self.in_channels, self)
-        if h is not None:
-            check_network_input(h, self.hidden_channels, name="h")
-            want = (x.shape[0], self.hidden_channels, *x.shape[-2:])
-            if tuple(h.shape) != want:
-                raise ValueError(f"h must have shape {want} to match the input, got "
-                                 f"{tuple(h.shape)}")
+        if not torch.jit.is_scripting():  # TorchScript compiles neither the checks nor messages
+            check_network_input(x, self.in_channels, self)
+            if h is not None:
+                check_network_input(h, self.hidden_channels, name="h")
+                want = (x.shape[0], self.hidden_channels, *x.shape[-2:])
+                if tuple(h.shape) != want:
+                    raise ValueError(f"h must have shape {want} to match the input, got "
+                                     f"{tuple(h.shape)}")
         return conv_gru_cell(x, h, self.gates.weight, self.gates.bias, self.candidate.weight,
                              self.candidate.bias)
 

@@ -56,8 +56,9 @@ def conv_lstm_cell(
     """
     hidden = weight.shape[0] // 4
     in_channels = weight.shape[1] - hidden
-    if fused_inference(x):
-        return _fused_step(x, state, weight, bias, hidden, in_channels)
+    if not torch.jit.is_scripting():  # TorchScript compiles only the plain operators
+        if fused_inference(x):
+            return _fused_step(x, state, weight, bias, hidden, in_channels)
     if state is None:
         weight = weight[:, :in_channels]
         inp = x
@@ -153,17 +154,18 @@ class ConvLSTMCell(nn.Module):
     def forward(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        check_network_input(x, self.in_channels, self)
-        if state is not None:
-            if not isinstance(state, (tuple, list)) or len(state) != 2:
-                raise TypeError(f"state must be a pair (h, c) of tensors or None, got "
-                                f"{type(state).__name__}")
-            want = (x.shape[0], self.hidden_channels, *x.shape[-2:])
-            for name, tensor in (("state h", state[0]), ("state c", state[1])):
-                check_network_input(tensor, self.hidden_channels, name=name)
-                if tuple(tensor.shape) != want:
-                    raise ValueError(f"{name} must have shape {want} to match the input, got "
-                                     f"{tuple(tensor.shape)}")
+        if not torch.jit.is_scripting():  # TorchScript compiles neither the checks nor messages
+            check_network_input(x, self.in_channels, self)
+            if state is not None:
+                if not isinstance(state, (tuple, list)) or len(state) != 2:
+                    raise TypeError(f"state must be a pair (h, c) of tensors or None, got "
+                                    f"{type(state).__name__}")
+                want = (x.shape[0], self.hidden_channels, *x.shape[-2:])
+                for name, tensor in (("state h", state[0]), ("state c", state[1])):
+                    check_network_input(tensor, self.hidden_channels, name=name)
+                    if tuple(tensor.shape) != want:
+                        raise ValueError(f"{name} must have shape {want} to match the input, "
+                                         f"got {tuple(tensor.shape)}")
         return conv_lstm_cell(x, state, self.gates.weight, self.gates.bias)
 
     def extra_repr(self) -> str:

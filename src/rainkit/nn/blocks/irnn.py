@@ -199,9 +199,24 @@ class SpatialIRNN(nn.Module):
     The recurrent weights start at ``alpha`` for every channel and direction (SPANet's 0.2;
     ``alpha=1`` is the identity initialisation of Le et al.'s IRNN) and the biases at 0.
 
+    ``alpha`` must lie in :math:`[-1, 1]`. With :math:`|w| \\le 1` (and the biases at 0) the scan
+    cannot grow: the state is at most the sum of the inputs along the row,
+    :math:`o_i \\le \\sum_{j \\le i} |x_j|`, so a finite input gives a finite output at every
+    size. A larger weight multiplies the state by :math:`w` at every pixel, so on positive
+    inputs it grows as :math:`w^{L}` along a row or column of :math:`L` pixels and leaves
+    float32's range (:math:`3.4 \\cdot 10^{38} \\approx 2^{128}`) once :math:`L \\log_2 w`
+    exceeds about 128: at 128 pixels of ones for :math:`w = 2`, about 900 for :math:`w = 1.1`,
+    at the third pixel for :math:`w = 10^{30}`. No bound above 1 holds at every image size, so
+    none is offered. (Training may move the weights past 1; that is not checked, as it would
+    read the weights on every call.)
+
     Args:
         channels: channels :math:`C` of the input.
-        alpha: initial recurrent weight.
+        alpha: initial recurrent weight, in :math:`[-1, 1]`.
+
+    Raises:
+        TypeError: ``alpha`` is not a real number.
+        ValueError: ``alpha`` is not finite or :math:`|\\alpha| > 1`.
 
     Shape:
         - Input: :math:`(B, C, H, W)`.
@@ -218,6 +233,11 @@ class SpatialIRNN(nn.Module):
         super().__init__()
         self.channels = check_int(channels, "channels", minimum=1)
         self.alpha = check_number(alpha, "alpha")
+        if abs(self.alpha) > 1:
+            raise ValueError(
+                f"alpha must be in [-1, 1], got {alpha}: a recurrent weight w with |w| > 1 grows "
+                f"the scan's state as w**L along a row of L pixels and overflows float32 "
+                f"(3.4e38) on large enough images (w=2 at 128 pixels)")
         self.weight = nn.Parameter(torch.full((4, channels), self.alpha))
         self.bias = nn.Parameter(torch.zeros(4, channels))
 

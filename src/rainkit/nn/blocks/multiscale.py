@@ -36,7 +36,9 @@ class MultiScaleBranches(nn.Module):
             do not share weights.
         scales: downsampling factor of each branch, each ``>= 1``.
         skip: add each pooled input to its body's output.
-        fuse: module applied to the concatenation, or ``None`` to return it.
+        fuse: an :class:`~torch.nn.Module` applied to the concatenation (such as
+            ``nn.Conv2d(n_scales * C, C, 1)``), or ``None`` to return it. A module instance, not
+            a layer type: its input width depends on the number of scales.
 
     Shape:
         - Input: :math:`(B, C, H, W)`, any :math:`H, W \\ge 1`.
@@ -79,6 +81,11 @@ class MultiScaleBranches(nn.Module):
             raise ValueError("scales must contain at least one factor, got an empty sequence")
         self.scales = tuple(check_int(s, "scale", minimum=1) for s in scales)
         self.skip = check_bool(skip, "skip")
+        if fuse is not None and not isinstance(fuse, nn.Module):
+            raise TypeError(
+                f"fuse must be an nn.Module applied to the concatenated branches (such as "
+                f"nn.Conv2d({len(self.scales) * self.channels}, {self.channels}, 1)) or None, "
+                f"got {type(fuse).__name__} {fuse!r:.40}")
         self.bodies = nn.ModuleList(make_body(channels) for _ in self.scales)
         self.fuse = fuse if fuse is not None else nn.Identity()
         self.out_channels = len(self.scales) * self.channels

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rainkit._checks import check_int
-from rainkit.nn._common import check_kernel_size, check_network_input
+from rainkit.nn._common import check_kernel_size, check_layer_type, check_network_input
 from rainkit.nn.blocks._fused_conv import fused_inference
 from rainkit.nn.blocks.channel_attention import ChannelAttentionBlock
 
@@ -66,6 +66,7 @@ class OriginalResolutionBlock(nn.Module):
         self.channels = check_int(channels, "channels", minimum=1)
         self.num_cab = check_int(num_cab, "num_cab", minimum=0)
         k = check_kernel_size(kernel_size)
+        check_layer_type(act_layer, "act_layer")  # checked here too: num_cab=0 builds no CAB
         self.body = nn.Sequential(
             *(ChannelAttentionBlock(channels, k, reduction, bias=bias, act_layer=act_layer)
               for _ in range(num_cab)),

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from rainkit._checks import check_bool, check_int
-from rainkit.nn._common import check_network_input
+from rainkit.nn._common import check_layer_type, check_network_input, make_layer
 
 __all__ = ["SqueezeExcite"]
 
@@ -70,11 +70,9 @@ class SqueezeExcite(nn.Module):
         self.hidden = check_int(hidden, "hidden", minimum=1)
         self.has_bias = check_bool(bias, "bias")
         self.has_skip = check_bool(skip, "skip")
-        if not callable(act_layer):
-            raise TypeError(f"act_layer must be a callable returning a module, got "
-                            f"{type(act_layer).__name__}")
+        check_layer_type(act_layer, "act_layer")
         self.fc1 = nn.Linear(channels, hidden, bias=bias)
-        self.act = act_layer()
+        self.act = make_layer(act_layer, "act_layer")
         self.fc2 = nn.Linear(hidden, channels, bias=bias)
         self.skip = nn.Linear(channels, channels, bias=False) if skip else None
 

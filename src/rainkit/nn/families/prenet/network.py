@@ -34,12 +34,16 @@ class _PReNetResBlock(nn.Module):
         self.act = nn.ReLU()
 
     def forward(self, x: torch.Tensor, nonnegative_input: bool = False) -> torch.Tensor:
-        fused = fused_inference(x)
+        if not torch.jit.is_scripting():  # TorchScript compiles only the plain operators
+            if fused_inference(x):
+                return self._fused(x, nonnegative_input)
+        return torch.relu(x + self.body(x))
+
+    def _fused(self, x: torch.Tensor, nonnegative_input: bool) -> torch.Tensor:
+        """The block on the fused CPU inference path, updating its own temporaries in place."""
         first, second = cast(nn.Conv2d, self.body[0]), cast(nn.Conv2d, self.body[2])
-        r = conv2d_act(x, first.weight, first.bias, "relu", fused=fused)
-        r = conv2d_act(r, second.weight, second.bias, "relu", fused=fused)
-        if not fused:
-            return torch.relu(x + r)
+        r = conv2d_act(x, first.weight, first.bias, "relu", fused=True)
+        r = conv2d_act(r, second.weight, second.bias, "relu", fused=True)
         r.add_(x)
         # ReLU(r) + x >= 0 already when x >= 0 (the output of a previous block): skip a pass.
         return r if nonnegative_input else r.relu_()
@@ -48,12 +52,28 @@ class _PReNetResBlock(nn.Module):
 def _run_blocks(
     blocks: nn.Sequential, x: torch.Tensor, times: int, nonnegative_input: bool
 ) -> torch.Tensor:
-    """Apply the residual blocks in order, or ``blocks[0]`` ``times`` times when recursive."""
+    """Apply the residual blocks in order, or ``blocks[0]`` ``times`` times when recursive
+    (BRN's helper; in PReNet's networks, which script, :class:`_PReNetBlocks` does this)."""
     sequence = [blocks[0]] * times if len(blocks) == 1 else list(blocks)
     for block in sequence:
         x = block(x, nonnegative_input)
         nonnegative_input = True
     return x
+
+
+class _PReNetBlocks(nn.Sequential):
+    """PReNet's residual blocks (keys ``blocks.0...``), applied in order ``repeats`` times: once
+    for the plain networks, ``num_blocks`` times for the one shared block of the ``_r``
+    variants."""
+
+    def forward(
+        self, x: torch.Tensor, repeats: int = 1, nonnegative_input: bool = False
+    ) -> torch.Tensor:
+        for _ in range(repeats):
+            for block in self:
+                x = block(x, nonnegative_input)
+                nonnegative_input = True
+        return x
 
 
 def _channels_last_for(x: torch.Tensor, fused: bool) -> tuple[torch.Tensor, torch.memory_format]:
@@ -104,7 +124,8 @@ class PReNet(StagedRainNet):
     element-wise updates work in place: about 1.5 times faster than the authors' formulation
     with four separate gate convolutions in NCHW (``benchmarks/bench_prenet.py``; 1.45-1.53x
     on a 2-core CPU), same output to float rounding. Training, other devices,
-    dtypes, autocast and ``torch.compile`` run the plain operators.
+    dtypes, autocast, ``torch.compile`` and a scripted network (:func:`torch.jit.script`, which
+    compiles every network of the family and skips the input checks) run the plain operators.
 
     Args:
         in_channels: image channels :math:`C`.
@@ -167,32 +188,39 @@ class PReNet(StagedRainNet):
         self.residual = residual
         self.num_blocks = check_int(num_blocks, "num_blocks", minimum=1 if recursive_blocks else 0)
         self.head = nn.Sequential(nn.Conv2d(2 * in_channels, channels, 3, padding=1), nn.ReLU())
-        if recurrent == "lstm":
-            self.lstm = ConvLSTMCell(channels, channels)
-        elif recurrent == "gru":
-            self.gru = ConvGRUCell(channels, channels)
+        # the cell that is not used is None (no parameters), so TorchScript drops its branch
+        self.lstm = ConvLSTMCell(channels, channels) if recurrent == "lstm" else None
+        self.gru = ConvGRUCell(channels, channels) if recurrent == "gru" else None
         unique = 1 if recursive_blocks else num_blocks
-        self.blocks = nn.Sequential(*(_PReNetResBlock(channels) for _ in range(unique)))
+        self.blocks = _PReNetBlocks(*(_PReNetResBlock(channels) for _ in range(unique)))
         self.tail = nn.Conv2d(channels, in_channels, 3, padding=1)
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
         if residual:  # the identity at initialisation (x_t = y); not the blocks: a ReLU follows
             zero_output_init_(self.tail)  # their last conv, so a zero one would never train
 
     def _stages(self, y: torch.Tensor, every: bool) -> list[torch.Tensor]:
-        fused = fused_inference(y)
-        y, fmt = _channels_last_for(y, fused)
-        head, tail = cast(nn.Conv2d, self.head[0]), self.tail
+        fused = fused_inference(y)  # always False in TorchScript
+        fmt = torch.contiguous_format
+        if not torch.jit.is_scripting():  # TorchScript has no memory_format type
+            y, fmt = _channels_last_for(y, fused)
+        # head[0] is the Conv2d of __init__, typed Module by the checker; the ignores stand for
+        # typing.cast, which torch.jit.script rejects
+        head, tail = self.head[0], self.tail
+        repeats = self.num_blocks if self.recursive_blocks else 1
         x = y
-        state = None
-        outputs = []
+        lstm_state: tuple[torch.Tensor, torch.Tensor] | None = None
+        gru_state: torch.Tensor | None = None
+        outputs: list[torch.Tensor] = []
         for _ in range(self.stages):
-            z = conv2d_act(torch.cat([y, x], dim=1), head.weight, head.bias, "relu", fused=fused)
-            if self.recurrent == "lstm":
-                state = self.lstm(z, state)
-                z = state[0]
-            elif self.recurrent == "gru":
-                state = z = self.gru(z, state)
-            z = _run_blocks(self.blocks, z, self.num_blocks, self.recurrent is None)
+            z = conv2d_act(torch.cat([y, x], dim=1), head.weight, head.bias,  # type: ignore[arg-type]
+                           "relu", fused=fused)
+            if self.lstm is not None:
+                lstm_state = self.lstm(z, lstm_state)
+                z = lstm_state[0]
+            elif self.gru is not None:
+                gru_state = self.gru(z, gru_state)
+                z = gru_state
+            z = self.blocks(z, repeats, self.lstm is None and self.gru is None)
             if self.residual:
                 x = conv2d_add(z, tail.weight, tail.bias, y, fused=fused)
             else:
@@ -400,21 +428,24 @@ class PReNetReal(StagedRainNet):
         self.channels = check_int(channels, "channels", minimum=1)
         self.num_blocks = check_int(num_blocks, "num_blocks", minimum=0)
         self.head = nn.Sequential(nn.Conv2d(2 * in_channels, channels, 3, padding=1), nn.ReLU())
-        self.blocks = nn.Sequential(*(_PReNetResBlock(channels) for _ in range(num_blocks)))
+        self.blocks = _PReNetBlocks(*(_PReNetResBlock(channels) for _ in range(num_blocks)))
         self.lstm = ConvLSTMCell(channels, channels)
         self.out_conv = nn.Conv2d(channels, in_channels, 3, padding=1)
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
 
     def _stages(self, y: torch.Tensor, every: bool) -> list[torch.Tensor]:
-        fused = fused_inference(y)
-        y, fmt = _channels_last_for(y, fused)
-        head, out = cast(nn.Conv2d, self.head[0]), self.out_conv
+        fused = fused_inference(y)  # always False in TorchScript
+        fmt = torch.contiguous_format
+        if not torch.jit.is_scripting():  # TorchScript has no memory_format type
+            y, fmt = _channels_last_for(y, fused)
+        head, out = self.head[0], self.out_conv  # no typing.cast: see PReNet._stages
         x = y
-        state = None
-        outputs = []
+        state: tuple[torch.Tensor, torch.Tensor] | None = None
+        outputs: list[torch.Tensor] = []
         for _ in range(self.stages):
-            z = conv2d_act(torch.cat([y, x], dim=1), head.weight, head.bias, "relu", fused=fused)
-            z = _run_blocks(self.blocks, z, self.num_blocks, True)
+            z = conv2d_act(torch.cat([y, x], dim=1), head.weight, head.bias,  # type: ignore[arg-type]
+                           "relu", fused=fused)
+            z = self.blocks(z, 1, True)
             state = self.lstm(z, state)
             x = conv2d_act(state[0], out.weight, out.bias, fused=fused)
             if every:
@@ -493,22 +524,24 @@ class PReNetX(StagedRainNet):
         self.residual = residual
         self.head = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1), nn.ReLU())
         self.lstm = ConvLSTMCell(channels, channels)
-        self.blocks = nn.Sequential(*(_PReNetResBlock(channels) for _ in range(num_blocks)))
+        self.blocks = _PReNetBlocks(*(_PReNetResBlock(channels) for _ in range(num_blocks)))
         self.tail = nn.Conv2d(channels, in_channels, 3, padding=1)
         kaiming_init_(self, mode="fan_out", nonlinearity="relu")
         zero_output_init_(self.tail)  # the identity (blocks stay: a ReLU follows their last conv)
 
     def _stages(self, y: torch.Tensor, every: bool) -> list[torch.Tensor]:
-        fused = fused_inference(y)
-        y, fmt = _channels_last_for(y, fused)
-        head, tail = cast(nn.Conv2d, self.head[0]), self.tail
+        fused = fused_inference(y)  # always False in TorchScript
+        fmt = torch.contiguous_format
+        if not torch.jit.is_scripting():  # TorchScript has no memory_format type
+            y, fmt = _channels_last_for(y, fused)
+        head, tail = self.head[0], self.tail  # no typing.cast: see PReNet._stages
         x = y
-        state = None
-        outputs = []
+        state: tuple[torch.Tensor, torch.Tensor] | None = None
+        outputs: list[torch.Tensor] = []
         for _ in range(self.stages):
-            z = conv2d_act(x, head.weight, head.bias, "relu", fused=fused)
+            z = conv2d_act(x, head.weight, head.bias, "relu", fused=fused)  # type: ignore[arg-type]
             state = self.lstm(z, state)
-            z = _run_blocks(self.blocks, state[0], self.num_blocks, False)
+            z = self.blocks(state[0], 1, False)
             if self.residual:
                 x = conv2d_add(z, tail.weight, tail.bias, x, fused=fused)
             else:

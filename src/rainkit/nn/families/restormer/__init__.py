@@ -53,8 +53,8 @@ FAMILY = register_family(Family(
             name="restormer-rain13k",
             model="restormer",
             url=_URL,
-            sha256=None,
-            downloadable=False,
+            sha256=None,  # none published; pinned on the first download (see notes)
+            downloadable=True,
             training_set="Rain13K (13,712 pairs: the MSPFN collection)",
             num_params=26_126_644,
             model_kwargs={},
@@ -64,10 +64,11 @@ FAMILY = register_family(Family(
             notes=("The authors' deraining.pth (`{'params': state_dict}`), linked from their "
                    "README as a Google Drive folder (drive.google.com/drive/folders/"
                    "1ZEDDEVW0UgkpWi-N4Lj_JUoVChGXCu_u) and attached to the repository's v1.0 "
-                   "release at the URL above. The authors publish no hash and rainkit has not "
-                   "verified one, so none is claimed: fetch it with `rainkit download "
-                   f"restormer-rain13k --url {_URL}` (or a browser), and the file is checked "
-                   "strictly by keys and shapes and its SHA-256 pinned on first use. "
+                   "release at the URL above, a direct link. The authors publish no hash and "
+                   "rainkit has not verified one, so none is claimed: `rainkit download "
+                   "restormer-rain13k` fetches it, checks every key and shape strictly and "
+                   "pins its SHA-256 in the hub cache on the first download (trust on first "
+                   "use; later downloads and loads must match the pin). "
                    "Academic Public License: non-commercial use only."),
         ),
     ),
