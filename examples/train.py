@@ -1,15 +1,17 @@
 """Train or evaluate a rainkit deraining network.
 
-Paired or synthetic data, a network from rainkit.nn.MODELS, a weighted sum of rainkit.loss terms,
-Adam with a per-step cosine schedule, validation every epoch (PSNR and SSIM on RGB and Y, LPIPS
-when its weights are present), sample grids, log.csv, and rainkit.checkpoint files (last.pt every
-epoch, best.pt by PSNR) with an exact --resume; under torchrun, DistributedDataParallel.
+Paired or synthetic data, a network from rainkit.nn.MODELS, a weighted sum of rainkit.loss terms
+(or --loss paper: the loss of the network's paper over all its outputs, e.g. MPRNet's three
+stages), Adam with a per-step cosine schedule, validation every epoch (PSNR and SSIM on RGB and Y,
+LPIPS when its weights are present), sample grids, log.csv, and rainkit.checkpoint files (last.pt
+every epoch, best.pt by PSNR) with an exact --resume; under torchrun, DistributedDataParallel.
 
 examples:
   python examples/train.py --demo                    # synthetic rain on scikit-image photos
   python examples/train.py --data_dir /data/rain-dev/train --val_dir /data/rain-dev/val
   python examples/train.py --out_dir runs/train --resume             # continue a stopped run
   python examples/train.py --data_dir /data/mine --init_from runs/train/best.pt   # fine-tune
+  python examples/train.py --model mprnet --loss paper --data_dir /data/rain-dev/train  # its loss
   python examples/train.py --mode test --checkpoint runs/train/best.pt --val_dir /data/val
   torchrun --nproc_per_node=2 examples/train.py --data_dir /data/rain-dev/train --device cpu
 
@@ -29,7 +31,7 @@ import os
 import runpy
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +71,13 @@ FEATURE_LOSSES = {"perceptual": rainkit.loss.PerceptualLoss,
 NOT_RESUMED = ("mode", "demo", "resume", "overwrite", "checkpoint", "out_dir", "init_from",
                "model", "model_kwargs", "model_module")
 FIXED = ("epochs", "batch_size", "patch_size", "repeat", "lr", "min_lr_ratio", "seed",
-         "val_split", "max_val_size", *(f"lambda_{t}" for t in TERMS),
+         "val_split", "max_val_size", "loss", *(f"lambda_{t}" for t in TERMS),
          *(f"use_{t}_loss" for t in FEATURE_LOSSES))
+RECIPE_LOSS_FLAGS = (*(f"--lambda_{t}" for t in TERMS),
+                     *(f"--use_{t}_loss" for t in FEATURE_LOSSES))  # refused by --loss paper
+# --loss paper: the networks whose family (rainkit.nn.FAMILIES) has the paper's training loss
+PAPER_LOSS_MODELS = sorted(m for f in rainkit.nn.FAMILIES.values() if f.training_loss
+                           for m in f.models)
 OUTPUTS = ("last.pt", "best.pt", "log.csv")  # what a new run refuses to replace
 SSIM_WINDOW = rainkit.training.Validator.window  # the smallest image SSIM scores
 VGG_SIZE = rainkit.loss.min_input_size(("conv5_4", "relu5_1"))  # their deepest default taps
@@ -119,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
                              ("lr", float, "Adam's learning rate"),
                              ("min_lr_ratio", float, "the cosine schedule ends at lr x this")):
         a(f"--{name}", type=kind, default=RECIPE[name], help=f"{text} {default}")
+    a("--loss", choices=("recipe", "paper"), default="recipe", help="recipe: the weighted sum of "
+      "the --lambda_* and --use_*_loss terms on the final image; paper: the loss of the "
+      "network's paper over all its outputs (rainkit.nn.Family.training_loss), for "
+      f"{', '.join(PAPER_LOSS_MODELS)} {default}")
     for term in TERMS:
         a(f"--lambda_{term}", type=float, default=RECIPE[f"lambda_{term}"],
           help=f"weight of the {term} loss term {default}")
@@ -144,9 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser,
+               argv: Sequence[str]) -> None:
     """Reject, before anything is read or built, every setting that cannot work."""
-    features = [t for t in FEATURE_LOSSES if getattr(args, f"use_{t}_loss")]
+    recipe = args.loss == "recipe"
+    features = [t for t in FEATURE_LOSSES if recipe and getattr(args, f"use_{t}_loss")]
     checks = [(k, getattr(args, k) >= 1, ">= 1") for k in ("epochs", "batch_size", "patch_size",
                                                             "repeat")]
     checks += [(k, getattr(args, k) >= 0, ">= 0") for k in ("num_samples", "workers",
@@ -156,7 +169,7 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Non
                ("val_split", 0 < args.val_split < 1, "in (0, 1)"),
                ("max_val_size", args.max_val_size is None or args.max_val_size >= SSIM_WINDOW,
                 f">= {SSIM_WINDOW} (the SSIM window of the validation scores)"),
-               ("patch_size", args.mode == "test" or not args.lambda_ssim > 0
+               ("patch_size", args.mode == "test" or not (recipe and args.lambda_ssim > 0)
                 or args.patch_size >= SSIM_WINDOW, f">= {SSIM_WINDOW} (the SSIM loss window) "
                 "while --lambda_ssim > 0 (pass --lambda_ssim 0 to train on smaller patches)"),
                ("patch_size", not features or args.patch_size >= VGG_SIZE, f">= {VGG_SIZE} for "
@@ -170,6 +183,17 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Non
                      f"{args.model!r} (your own network: --model_module FILE)")
     if args.mode == "test" and args.checkpoint is None:
         parser.error("--mode test needs --checkpoint")
+    if not recipe:
+        given = sorted({flag.split("=")[0] for flag in argv} & set(RECIPE_LOSS_FLAGS))
+        if given:
+            parser.error(f"--loss paper trains with the paper's loss alone: drop {', '.join(given)}"
+                         " (they weigh the terms of --loss recipe)")
+        model = args.model or (None if args.resume or args.init_from else RECIPE["model"])
+        if model is not None:  # else the checkpoint's network, checked once it is read
+            try:
+                paper_loss(model)
+            except ValueError as err:
+                parser.error(str(err))
     if args.resume and (args.overwrite or args.init_from):
         parser.error("--resume continues a run: it excludes --overwrite and --init_from")
     for flag in ("vgg_weights", "lpips_weights"):
@@ -194,6 +218,7 @@ def resume_args(parser: argparse.ArgumentParser, argv: Sequence[str], path: Path
                          f"a run's last.pt. To fine-tune from these weights use --init_from "
                          f"{path}")
     stored = resumed["metadata"].get("settings") or resumed["metadata"].get("args", {})
+    stored = {"loss": "recipe", **stored}  # runs from before --loss trained on the recipe
     parser.set_defaults(**{k: v for k, v in stored.items() if k not in NOT_RESUMED})
     args = parser.parse_args(argv)
     try:
@@ -268,6 +293,49 @@ def build_criterion(args: argparse.Namespace) -> rainkit.loss.CombinedLoss:
     return rainkit.loss.CombinedLoss(terms)
 
 
+# A paper's loss, loss(outputs, clean), over the list of images of network.stage_outputs(rainy).
+OutputsLoss = Callable[[Sequence[torch.Tensor], torch.Tensor], torch.Tensor]
+
+
+def paper_loss(model: str) -> OutputsLoss:
+    """The training loss of the paper of network ``model``: its family's training_loss."""
+    family = next((f for f in rainkit.nn.FAMILIES.values() if model in f.models), None)
+    if family is None or family.training_loss is None:
+        why = (f"the {family.title} paper trains on the final image only" if family else
+               "it belongs to no family of rainkit.nn.FAMILIES")
+        raise ValueError(f"--loss paper needs a network whose paper's loss rainkit has "
+                         f"({', '.join(PAPER_LOSS_MODELS)}), got {model!r}: {why}; train it "
+                         "with --loss recipe")
+    return family.training_loss
+
+
+class PaperLoss(nn.Module):
+    """A paper's loss over a network's outputs, called like CombinedLoss: ``(total, terms)``,
+    with no separate terms (the total is logged as ``loss``)."""
+
+    losses: tuple[str, ...] = ()
+
+    def __init__(self, loss: OutputsLoss) -> None:
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, outputs: Sequence[torch.Tensor], clean: torch.Tensor,
+                rainy: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return self.loss(outputs, clean), {}  # rainy: unused (CombinedLoss's contrastive terms)
+
+
+class StageOutputs(nn.Module):
+    """``network.stage_outputs(x)`` (the images the paper's loss supervises) as a forward:
+    DistributedDataParallel syncs the gradients of calls to its module's forward only."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.network.stage_outputs(x)
+
+
 def build_validator(pairs: Sequence[Any], args: argparse.Namespace, device: torch.device,
                     rank: int, world: int) -> tuple[rainkit.training.Validator, dict[str, float]]:
     """The validation scores (LPIPS if its weights load) and those of the rainy inputs, which
@@ -304,8 +372,9 @@ def train_one_epoch(net: nn.Module, loader: DataLoader, criterion: nn.Module,
         rainy = rainy.to(device, non_blocking=True).contiguous(memory_format=layout)
         clean = clean.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=args.amp):
-            output = net(rainy)
-        total, terms = criterion(output.float(), clean, rainy if contrastive else None)
+            output = net(rainy)  # the derained image; with --loss paper, the list of outputs
+        output = [o.float() for o in output] if isinstance(output, list) else output.float()
+        total, terms = criterion(output, clean, rainy if contrastive else None)
         values = {"loss": total.item(), **{k: v.item() for k, v in terms.items()}}
         bad = rainkit.training.all_reduce_sum({"bad": float(not math.isfinite(values["loss"]))},
                                               device)["bad"]
@@ -342,9 +411,16 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
     model, name, kwargs = make_model(args, resumed, args.checkpoint or out / "last.pt")
     model = model.to(device, memory_format=torch.channels_last if args.channels_last
                      else torch.contiguous_format)
-    criterion = build_criterion(args).to(device)
-    net = model if world == 1 else nn.parallel.DistributedDataParallel(
-        model, device_ids=[device.index] if device.type == "cuda" else None)
+    if args.loss == "paper":  # the paper's loss over the outputs that StageOutputs returns
+        with stop_on_error():
+            loss = paper_loss(name)
+        criterion, trained, loss_names = PaperLoss(loss), StageOutputs(model), loss.__name__
+    else:
+        criterion, trained = build_criterion(args).to(device), model
+        loss_names = ", ".join(criterion.losses)
+    net = trained if world == 1 else nn.parallel.DistributedDataParallel(
+        trained, device_ids=[device.index] if device.type == "cuda" else None,
+        find_unused_parameters=bool(getattr(model, "unused_parameters", ())))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, seed=args.seed)
     loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler,
@@ -369,7 +445,7 @@ def run_train(args: argparse.Namespace, resumed: dict[str, Any] | None, device: 
     if rank == 0:
         print(f"data: {where}\nmodel: {name} {kwargs} ("
               f"{sum(p.numel() for p in model.parameters()):,} parameters) on {device}, {world} "
-              f"process(es); losses: {', '.join(criterion.losses)}; {args.epochs} epochs x "
+              f"process(es); losses: {loss_names}; {args.epochs} epochs x "
               f"{len(loader)} steps\nvalidation input: {rainkit.training.format_scores(inputs)}",
               flush=True)
         if start_epoch:
@@ -453,11 +529,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not path.is_file():
             parser.error(f"--model_module {path}: no such file")
         runpy.run_path(str(path))
-    check_args(args, parser)
+    check_args(args, parser, argv)
     resumed = None
     if args.resume and args.mode == "train":
         args, resumed = resume_args(parser, argv, args.checkpoint or args.out_dir / "last.pt")
-        check_args(args, parser)
+        check_args(args, parser, argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     with stop_on_error("--device: "):

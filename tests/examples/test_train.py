@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
+import math
 import os
 import re
 import shutil
@@ -24,6 +26,8 @@ from PIL import Image
 
 import rainkit._files
 import rainkit.checkpoint
+import rainkit.data
+import rainkit.loss
 import rainkit.nn
 import rainkit.training
 from _full_disk import FullDisk
@@ -184,6 +188,72 @@ def test_missing_lpips_weights_one_notice(data: Path, tmp_path: Path,
     assert len(notices) == 1 and "LPIPS skipped" in notices[0]
     assert "alexnet-owt-7be5be79.pth" in notices[0]
     assert "val_lpips" not in _rows(tmp_path / "run" / "log.csv")[0]
+
+
+# --------------------------------------------------------------------------- --loss paper
+MPRNET = ["--model", "mprnet", "--model_kwargs",
+          json.dumps(rainkit.nn.FAMILIES["mprnet"].test_kwargs["mprnet"])]
+
+
+def test_paper_loss_logs_the_family_loss_of_the_stage_outputs(
+        data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # One step over the 4 patches at lr 1e-30: the weights in last.pt are those that made the
+    # step's outputs, so the logged loss can be computed again from the stored network.
+    out = tmp_path / "run"
+    _run(data, out, *MPRNET, "--loss", "paper", "--epochs", "1", "--batch_size", "4",
+         "--lr", "1e-30")
+    assert "losses: mprnet_loss; 1 epochs x 1 steps" in capsys.readouterr().out
+    [row] = _rows(out / "log.csv")
+    assert [k for k in row if k.startswith("train_")] == ["train_loss"]  # one value: the total
+    patches = rainkit.data.train_val_datasets(data / "train", data / "val", patch_size=16,
+                                              samples_per_image=1, seed=0)
+    patches.patches.set_epoch(0)
+    rainy, clean = (torch.stack(t) for t in list(zip(*patches.train))[:2])
+    net = rainkit.checkpoint.load_model(out / "last.pt")
+    with torch.no_grad():
+        outputs = net.stage_outputs(rainy)
+        paper = rainkit.nn.FAMILIES["mprnet"].training_loss(outputs, clean)
+        recipe = (rainkit.loss.charbonnier_loss(outputs[-1], clean)
+                  + 0.2 * rainkit.loss.SSIMLoss()(outputs[-1], clean))
+    assert len(outputs) == 3
+    assert float(row["train_loss"]) == pytest.approx(float(paper), abs=2e-6)
+    assert abs(float(paper) - float(recipe)) > 0.01  # the check tells the two losses apart
+    state = load_checkpoint(out / "last.pt")
+    assert state["metadata"]["settings"]["loss"] == "paper"
+    said = _fails(capsys, ["--out_dir", str(out), "--resume", "--loss", "recipe"])
+    assert "--loss recipe (stored: paper)" in said  # a fixed setting
+    train.main(["--out_dir", str(out), "--resume"])  # nothing left to train, but accepted
+    assert "resumed from epoch 1" in capsys.readouterr().out
+
+
+def test_paper_loss_with_amp(data: Path, tmp_path: Path) -> None:
+    _run(data, tmp_path / "run", *MPRNET, "--loss", "paper", "--epochs", "1", "--amp")
+    assert math.isfinite(float(_rows(tmp_path / "run" / "log.csv")[0]["train_loss"]))
+
+
+@pytest.mark.parametrize("case", ["family without one", "no family", "recipe flags",
+                                  "init_from"])
+def test_paper_loss_refused(case: str, data: Path, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--data_dir", str(data / "train"), "--out_dir", str(tmp_path / "run"), *TINY,
+            "--epochs", "1", "--loss", "paper"]
+    if case == "family without one":
+        argv += ["--model", "restormer"]
+        expected = ("got 'restormer': the Restormer (Zamir et al., CVPR 2022) paper trains on "
+                    "the final image only")
+    elif case == "no family":
+        expected = "got 'baseline': it belongs to no family"
+    elif case == "recipe flags":
+        argv += [*MPRNET, "--lambda_ssim=0", "--use_perceptual_loss"]
+        expected = "drop --lambda_ssim, --use_perceptual_loss"
+    else:  # the network is read from the checkpoint: refused once it is known
+        _run(data, tmp_path / "first", "--epochs", "1")
+        argv = [*argv[:4], *TINY[4:], "--epochs", "1", "--loss", "paper", "--init_from",
+                str(tmp_path / "first" / "last.pt")]
+        expected = "got 'baseline': it belongs to no family"
+    said = _fails(capsys, argv)
+    assert expected in said and "--loss recipe" in said
+    assert not (tmp_path / "run" / "log.csv").exists()
 
 
 # --------------------------------------------------------------------------- nothing is lost

@@ -120,8 +120,8 @@ def conv2d_accumulate_(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor)
     ``out`` must be a dense buffer of the convolution's output shape, in the layout of ``x``.
     """
     padding = weight.shape[-1] // 2
-    # _OP_INPLACE is None only where fused_inference() is False, so no caller gets here then;
-    # an ignore, not an assert, since TorchScript compiles this module's callers
+    # _OP_INPLACE is None only where fused_inference() is False, and only the fused path calls
+    # this: the checker cannot see that
     _OP_INPLACE.binary(out, x, weight, None, [padding, padding], [1, 1],  # type: ignore[union-attr]
                        [1, 1], 1, "add", None, None, [], None)
     return out
