@@ -17,6 +17,7 @@ import pytest
 
 import rainkit._hub
 from _full_disk import FullDisk
+from _loopback import loopback_server
 from rainkit._hub import (
     RETRY_DELAYS,
     download_file,
@@ -134,12 +135,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[str]:
     _Handler.hits.clear()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with loopback_server(_Handler) as url:
+        yield url
 
 
 def _no_wait(seconds: float) -> None:

@@ -1214,6 +1214,13 @@ def _training_checkpoint_specs() -> list[Spec]:
                           )(**o)
 
     prepared = C.prepare_checkpoint(net, model_name="baseline")
+    checkpoint_parts = {  # the arguments save_checkpoint and prepare_checkpoint share
+        "model_name": (("int", 3), ("empty", ""), ("None", None)),
+        "model": (("None", None), ("str", "net"), ("tensor", _rand(3)), ("nan_weights", nan_net)),
+        "model_kwargs": (*mappings, ("non_json", {"a": object()}), ("int_keys", {1: 2})),
+        "training": mappings,
+        "metadata": mappings,
+    }
     scores = {"psnr": 27.3, "ssim": 0.87, "psnr_y": 28.9, "ssim_y": 0.89}
     image = _rand(3, 8, 8)
     return [
@@ -1338,26 +1345,10 @@ def _training_checkpoint_specs() -> list[Spec]:
         file_spec("rainkit.checkpoint.atomic_save",
                   positional(C.atomic_save, ("obj", lambda: {"a": 1}),
                              ("path", lambda: fresh() / "x.pt")), "path", write_paths),
-        Spec("rainkit.checkpoint.save_checkpoint", "none",
-             save,
-             option_args={
-                 "model_name": (("int", 3), ("empty", ""), ("None", None)),
-                 "model": (("None", None), ("str", "net"), ("tensor", _rand(3)),
-                           ("nan_weights", nan_net)),
-                 "model_kwargs": (*mappings, ("non_json", {"a": object()}), ("int_keys", {1: 2})),
-                 "training": mappings,
-                 "metadata": mappings,
-             }),
+        Spec("rainkit.checkpoint.save_checkpoint", "none", save, option_args=checkpoint_parts),
         file_spec("rainkit.checkpoint.save_checkpoint", save, "path", write_paths),
         Spec("rainkit.checkpoint.prepare_checkpoint", "none", prepare,
-             option_args={
-                 "model_name": (("int", 3), ("empty", ""), ("None", None)),
-                 "model": (("None", None), ("str", "net"), ("tensor", _rand(3)),
-                           ("nan_weights", nan_net)),
-                 "model_kwargs": (*mappings, ("non_json", {"a": object()}), ("int_keys", {1: 2})),
-                 "training": mappings,
-                 "metadata": mappings,
-             }),
+             option_args=checkpoint_parts),
         Spec("rainkit.checkpoint.write_checkpoint", "none", write,
              option_args={"prepared": (("None", None), ("str", "net"), ("list", [prepared]),
                                        ("empty", {}), ("module", net),

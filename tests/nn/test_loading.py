@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.server
 import io
 import shutil
-import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ from torch import nn
 
 import rainkit.nn
 import rainkit.nn.loading
+from _loopback import loopback_server
 from rainkit.checkpoint import export_safetensors, save_checkpoint
 from rainkit.nn import (
     MODELS,
@@ -36,7 +35,7 @@ from rainkit.nn import (
     read_weights,
     registry,
 )
-from test_hub import _Handler  # the loopback HTTP server of tests/test_hub.py
+from test_hub import _Handler  # the request handler of tests/test_hub.py
 
 ROOT = Path(__file__).resolve().parents[2]
 # /work/shared sits beside the repository (../shared); from a git worktree under
@@ -413,12 +412,8 @@ class _WeightsHandler(_Handler):
 def weights_server() -> Iterator[str]:
     _WeightsHandler.hits.clear()
     _WeightsHandler.files = {}
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WeightsHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with loopback_server(_WeightsHandler) as url:
+        yield url
 
 
 def _restormer_file(seed: int) -> bytes:
