@@ -183,7 +183,7 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser,
                      f"{args.model!r} (your own network: --model_module FILE)")
     if args.mode == "test" and args.checkpoint is None:
         parser.error("--mode test needs --checkpoint")
-    if not recipe:
+    if not recipe and args.mode == "train":
         given = sorted({flag.split("=")[0] for flag in argv} & set(RECIPE_LOSS_FLAGS))
         if given:
             parser.error(f"--loss paper trains with the paper's loss alone: drop {', '.join(given)}"

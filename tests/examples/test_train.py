@@ -616,11 +616,18 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_cpu_processes(data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("loss", ["recipe", "paper"])
+def test_two_cpu_processes(loss: str, data: Path, tmp_path: Path) -> None:
+    # paper: NeRD-Rain's outputs through the StageOutputs wrapper, and a parameter its forward
+    # never reads (NeRDRain.unused_parameters: DDP must be told, or its second step fails)
+    network = [] if loss == "recipe" else [
+        "--loss", "paper", "--model", "nerdrain", "--model_kwargs",
+        json.dumps(rainkit.nn.FAMILIES["nerdrain"].test_kwargs["nerdrain"])]
     out = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
                f"--master_port={_free_port()}", str(EXAMPLES / "train.py"),
-               "--data_dir", str(data / "train"), "--epochs", "2", "--out_dir", str(out), *TINY]
+               "--data_dir", str(data / "train"), "--epochs", "2", "--out_dir", str(out), *TINY,
+               *network]
     result = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 process(es)" in result.stdout
