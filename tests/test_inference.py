@@ -87,6 +87,23 @@ def test_write_photo_leaves_the_old_file_when_the_write_fails(tmp_path: Path) ->
     assert target.read_bytes() == b"old"
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+@pytest.mark.parametrize("rounding", ["round", "floor"])
+def test_to_uint8_in_bands_is_the_whole_image_formula(
+        dtype: torch.dtype, rounding: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # multiples of 1/255 (which must land on their level), values between, and out of range
+    levels = torch.arange(-20, 276, dtype=torch.float64) / 255
+    image = torch.cat([levels, torch.rand(2 * 3 * 7 * 9 - levels.numel(), dtype=torch.float64)
+                       * 1.4 - 0.2]).view(2, 3, 7, 9).to(dtype)
+    kept = image.clone()
+    whole = image.to(torch.float64).clamp(0, 1).mul(255)
+    expected = (whole.floor() if rounding == "floor" else whole.round()).to(torch.uint8)
+    monkeypatch.setattr(rainkit.inference, "_UINT8_BAND_ELEMENTS", 2 * 3 * 9 * 2)  # 2 rows
+    assert torch.equal(to_uint8(image, rounding), expected)  # type: ignore[arg-type]
+    assert torch.equal(to_uint8(image[1], rounding), expected[1])  # type: ignore[arg-type]
+    assert torch.equal(image, kept)  # the input is not clamped in place
+
+
 @pytest.mark.parametrize(("rounding", "expected"), [
     # hand computed: 255 * [0.5, 0.999, 1.3, -0.2, 2/255] = [127.5, 254.745, 255, 0, 2]
     ("round", [128, 255, 255, 0, 2]),

@@ -128,6 +128,10 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
     return Photo(color.expand(3, -1, -1).contiguous(), alpha, grayscale)
 
 
+# float64 elements converted at a time by to_uint8 (8 MB)
+_UINT8_BAND_ELEMENTS = 1 << 20
+
+
 def to_uint8(image: torch.Tensor, rounding: Rounding = "round") -> torch.Tensor:
     """Clamp a float image to :math:`[0, 1]` and store it in 8 bits as a test script would.
 
@@ -163,9 +167,16 @@ def to_uint8(image: torch.Tensor, rounding: Rounding = "round") -> torch.Tensor:
     """
     check_image_tensor(image, "image", ndims=(3, 4))
     check_choice(rounding, ("round", "floor"), "rounding")
-    scaled = image.detach().to(torch.float64).clamp(0, 1).mul(255)
-    scaled = scaled.floor() if rounding == "floor" else scaled.round()
-    return scaled.to(torch.uint8)
+    image = image.detach()
+    out = torch.empty(image.shape, dtype=torch.uint8, device=image.device)
+    # in place, in bands of rows: the float64 copy of a 12-megapixel photo would take 288 MB
+    rows = max(1, _UINT8_BAND_ELEMENTS // max(1, image[..., :1, :].numel()))
+    for start in range(0, image.shape[-2], rows):
+        band = image[..., start:start + rows, :].to(torch.float64, copy=True)
+        band.clamp_(0, 1).mul_(255)
+        band = band.floor_() if rounding == "floor" else band.round_()
+        out[..., start:start + rows, :] = band
+    return out
 
 
 def write_photo(photo: Photo, path: str | os.PathLike[str], *,
