@@ -187,7 +187,7 @@ def test_jpeg_step_is_applied_before_scoring(checkpoint: Path, test_set: Path,
     for out, extra in ((plain, []), (jpeg, ["--jpeg", "95"])):
         assert main(["evaluate", str(checkpoint), str(test_set), "-o", str(out),
                      "--lpips_weights", "none", *extra]) == 0
-    levels = torch.from_numpy(np.asarray(Image.open(plain / "rain-001.png"))).permute(2, 0, 1)
+    levels = torch.from_numpy(np.array(Image.open(plain / "rain-001.png"))).permute(2, 0, 1)
     stored = np.asarray(Image.open(jpeg / "rain-001.png"))
     # the scored image is the 8-bit output stored as JPEG quality 95 and read back
     assert np.array_equal(stored, jpeg_roundtrip(levels, 95).permute(1, 2, 0).numpy())

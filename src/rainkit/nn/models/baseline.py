@@ -52,7 +52,7 @@ class BaselineNet(RainNet):
         >>> derained, rain = net(torch.rand(2, 3, 7, 13), return_rain=True)
         >>> derained.shape, rain.shape
         (torch.Size([2, 3, 7, 13]), torch.Size([2, 3, 7, 13]))
-        >>> float(rain.abs().max())  # untrained: the identity, no rain
+        >>> float(rain.detach().abs().max())  # untrained: the identity, no rain
         0.0
 
     References:
