@@ -291,7 +291,10 @@ def download_file(
                     if delay is None or (isinstance(err, urllib.error.URLError) and \
                             source.startswith("file:")):
                         raise OSError(f"{what}: download of {source} failed after "
-                                      f"{attempt + 1} tries: {err}; nothing was kept") from None
+                                      f"{attempt + 1} tries: {err}; nothing was kept. Without "
+                                      "network access here, download it elsewhere and give "
+                                      "the file's path instead of the URL ('rainkit download "
+                                      "NAME --url FILE', or url= in Python)") from None
                 sleep(delay)
             if sha256 is not None and not _matches(actual, sha256):
                 raise ValueError(
