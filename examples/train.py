@@ -299,7 +299,7 @@ OutputsLoss = Callable[[Sequence[torch.Tensor], torch.Tensor], torch.Tensor]
 
 def paper_loss(model: str) -> OutputsLoss:
     """The training loss of the paper of network ``model``: its family's training_loss."""
-    family = next((f for f in rainkit.nn.FAMILIES.values() if model in f.models), None)
+    family = rainkit.nn.family_of(model)
     if family is None or family.training_loss is None:
         why = (f"the {family.title} paper trains on the final image only" if family else
                "it belongs to no family of rainkit.nn.FAMILIES")

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from rainkit.metrics import CONVENTIONS
-from rainkit.nn import FAMILIES, MODELS, PRETRAINED, RainNet, build_model
+from rainkit.nn import FAMILIES, MODELS, PRETRAINED, RainNet, build_model, family_of
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRIES = sorted(PRETRAINED)
@@ -86,3 +86,15 @@ def test_the_zoo_pages_measured_column_names_known_checkpoints() -> None:
         assert row["name"] in PRETRAINED and row["convention"] in CONVENTIONS
         assert 0 < float(row["ssim"]) <= 1 and 5 < float(row["psnr"]) < 60
         assert row["command"].startswith(f"rainkit evaluate {row['name']} ")
+
+
+def test_family_of_every_network() -> None:
+    homes = {m: f.name for f in FAMILIES.values() for m in f.models}
+    for name in MODELS:
+        family = family_of(name)
+        assert (family.name if family is not None else None) == homes.get(name)
+    assert family_of("prenet") is FAMILIES["prenet"] and family_of("unet") is None
+    with pytest.raises(ValueError, match="model name must be one of"):
+        family_of("Prenet")
+    with pytest.raises(TypeError, match="model name must be a str"):
+        family_of(3)  # type: ignore[arg-type]

@@ -171,13 +171,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _tiling_note(loaded: object) -> str:
     """The family's sentence when its networks cannot be tiled exactly, else ''."""
-    from rainkit.nn import FAMILIES
+    from rainkit.nn import FAMILIES, family_of
 
     entry = getattr(loaded, "entry", None)
     family = FAMILIES.get(getattr(entry, "family", "") or "")
-    if family is None:
-        name = getattr(loaded, "model_name", "")
-        family = next((f for f in FAMILIES.values() if name in f.models), None)
+    if family is None:  # a checkpoint of a published network, or an authors' file
+        family = family_of(getattr(loaded, "model_name", ""))
     if family is None or family.tiling == "exact":
         return ""
     why = family.tiling.removeprefix("approximate: ")

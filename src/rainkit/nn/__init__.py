@@ -40,6 +40,7 @@ from rainkit.nn.registry import (
     PretrainedWeights,
     PublishedScore,
     build_model,
+    family_of,
     register_family,
     register_model,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "context_margin",
     "describe_pretrained",
     "download_pretrained",
+    "family_of",
     "identify",
     "load_network",
     "load_pretrained",

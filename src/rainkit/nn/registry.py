@@ -38,6 +38,7 @@ __all__ = [
     "PublishedScore",
     "StateDict",
     "build_model",
+    "family_of",
     "register_family",
     "register_model",
 ]
@@ -336,6 +337,39 @@ def _replace_family(entry: PretrainedWeights, family: str) -> PretrainedWeights:
     return PretrainedWeights(**values)
 
 
+def _check_model_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a str, got {type(name).__name__}")
+    if name not in MODELS:
+        valid = ", ".join(repr(n) for n in sorted(MODELS))
+        raise ValueError(f"model name must be one of {valid}, got {name!r}")
+    return name
+
+
+def family_of(name: str) -> Family | None:
+    """The family whose home holds the network called ``name``, or ``None`` for a network of
+    no family (rainkit's own networks, and those registered by a user's script).
+
+    Args:
+        name: a key of :data:`MODELS`.
+
+    Returns:
+        The :class:`Family` of :data:`FAMILIES` that lists ``name`` among its networks, or
+        ``None``.
+
+    Raises:
+        TypeError: ``name`` is not a str.
+        ValueError: ``name`` is not in :data:`MODELS` (the message lists the valid names).
+
+    Example:
+        >>> from rainkit.nn import family_of
+        >>> family_of("mprnet").name, family_of("unet")
+        ('mprnet', None)
+    """
+    name = _check_model_name(name)
+    return next((f for f in _FAMILIES.values() if name in f.models), None)
+
+
 def build_model(name: str, **kwargs: Any) -> nn.Module:
     """Build the network called ``name`` in :data:`MODELS` with keyword arguments ``kwargs``.
 
@@ -357,12 +391,7 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
         >>> build_model("unet", base_channels=8).base_channels
         8
     """
-    if not isinstance(name, str):
-        raise TypeError(f"model name must be a str, got {type(name).__name__}")
-    if name not in MODELS:
-        valid = ", ".join(repr(n) for n in sorted(MODELS))
-        raise ValueError(f"model name must be one of {valid}, got {name!r}")
-    cls = MODELS[name]
+    cls = MODELS[_check_model_name(name)]
     parameters = inspect.signature(cls).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         unknown = sorted(set(kwargs) - set(parameters))
