@@ -14,7 +14,8 @@ except ImportError:  # pragma: no cover - a torch without it: assume no mode is 
     def _get_current_dispatch_mode() -> None:  # type: ignore[misc]  # older torch: no mode type
         return None
 
-__all__ = ["Activation", "conv2d_accumulate_", "conv2d_act", "conv2d_add", "fused_inference"]
+__all__ = ["Activation", "activate", "conv2d_accumulate_", "conv2d_act", "conv2d_add",
+           "fused_inference"]
 
 Activation = Literal["relu", "sigmoid", "tanh"] | None
 
@@ -82,7 +83,12 @@ def conv2d_act(
             out: torch.Tensor = _OP(x, weight, bias, [padding, padding], [1, 1], [1, 1], 1,
                                     act or "none", [], None)
             return out
-    y = F.conv2d(x, weight, bias, padding=padding)
+    return activate(F.conv2d(x, weight, bias, padding=padding), act)
+
+
+def activate(y: torch.Tensor, act: str | None) -> torch.Tensor:
+    """``y`` through the :data:`Activation` named ``act`` (``None``: unchanged); an if-chain
+    rather than a dict of functions, so that TorchScript compiles it."""
     if act is None:
         return y
     if act == "relu":

@@ -7,11 +7,9 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from rainkit.nn.blocks._fused_conv import _OP, fused_inference
+from rainkit.nn.blocks._fused_conv import _OP, activate, fused_inference
 
 __all__ = ["conv2d_dilated", "conv2d_dilated_add", "fused_inference"]
-
-_ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 
 
 def conv2d_dilated(
@@ -32,8 +30,7 @@ def conv2d_dilated(
             x, weight, bias, [padding, padding], [1, 1], [dilation, dilation], 1, act or "none",
             [], None)
         return out
-    y = F.conv2d(x, weight, bias, padding=padding, dilation=dilation)
-    return y if act is None else _ACTIVATIONS[act](y)
+    return activate(F.conv2d(x, weight, bias, padding=padding, dilation=dilation), act)
 
 
 def conv2d_dilated_add(
