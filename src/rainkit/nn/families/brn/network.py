@@ -21,8 +21,8 @@ from rainkit.nn.blocks._fused_conv import (
 )
 from rainkit.nn.families.prenet.network import (
     _channels_last_for,
+    _PReNetBlocks,
     _PReNetResBlock,
-    _run_blocks,
 )
 from rainkit.nn.registry import register_model
 
@@ -139,7 +139,7 @@ class _Branch(nn.Module):
         super().__init__()
         self.head = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1), nn.ReLU())
         self.gates = nn.Conv2d(3 * channels, 4 * channels, 3, padding=1)
-        self.blocks = nn.Sequential(*(_PReNetResBlock(channels) for _ in range(num_blocks)))
+        self.blocks = _PReNetBlocks(*(_PReNetResBlock(channels) for _ in range(num_blocks)))
         self.tail = nn.Conv2d(channels, out_channels, 3, padding=1)
 
 
@@ -263,13 +263,13 @@ class BRN(RainNet):
             head = cast(nn.Conv2d, rain.head[0])
             z = conv2d_act(torch.cat([y, r], dim=1), head.weight, head.bias, "relu", fused=fused)
             h_r, c_r = lstm_step([z, h_r, h], c_r, rain.gates.weight, rain.gates.bias)
-            z = _run_blocks(rain.blocks, h_r, self.rain_blocks, False)
+            z = rain.blocks(h_r)
             r = conv2d_act(z, rain.tail.weight, rain.tail.bias, fused=fused)
             head = cast(nn.Conv2d, image.head[0])
             z = conv2d_act(torch.cat([y, x, r], dim=1), head.weight, head.bias, "relu",
                            fused=fused)
             h, c = lstm_step([z, h, h_r], c, image.gates.weight, image.gates.bias)
-            z = _run_blocks(image.blocks, h, self.num_blocks, False)
+            z = image.blocks(h)
             if self.residual:
                 x = conv2d_add(z, image.tail.weight, image.tail.bias, y, fused=fused)
             else:

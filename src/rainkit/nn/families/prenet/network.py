@@ -49,18 +49,6 @@ class _PReNetResBlock(nn.Module):
         return r if nonnegative_input else r.relu_()
 
 
-def _run_blocks(
-    blocks: nn.Sequential, x: torch.Tensor, times: int, nonnegative_input: bool
-) -> torch.Tensor:
-    """Apply the residual blocks in order, or ``blocks[0]`` ``times`` times when recursive
-    (BRN's helper; in PReNet's networks, which script, :class:`_PReNetBlocks` does this)."""
-    sequence = [blocks[0]] * times if len(blocks) == 1 else list(blocks)
-    for block in sequence:
-        x = block(x, nonnegative_input)
-        nonnegative_input = True
-    return x
-
-
 class _PReNetBlocks(nn.Sequential):
     """PReNet's residual blocks (keys ``blocks.0...``), applied in order ``repeats`` times: once
     for the plain networks, ``num_blocks`` times for the one shared block of the ``_r``
